@@ -1,0 +1,22 @@
+using Cdp.Shared.Ingestion;
+
+namespace Cdp.Shared.Cleansing;
+
+/// <summary>A field that broke a rule, in words a person can act on.</summary>
+public sealed record FieldError(string Field, string Message);
+
+/// <summary>
+/// A record after cleansing: every text field normalised, the mobile in canonical form, the email case-folded,
+/// and the company name in two forms used for matching.
+/// </summary>
+/// <param name="CompanyFullName">Normalised full legal name, compared exactly.</param>
+/// <param name="CompanyShortName">Name without city prefix, brackets and legal suffix, compared fuzzily.</param>
+public sealed record CleanRecord(CustomerRecord Record, string? CompanyFullName, string? CompanyShortName);
+
+/// <summary>Either a clean record or the reasons it was rejected; never both, never neither.</summary>
+public sealed record CleansingResult(CleanRecord? Clean, IReadOnlyList<FieldError> Errors)
+{
+    public bool IsRejected => Clean is null;
+    public static CleansingResult Accept(CleanRecord clean) => new(clean, []);
+    public static CleansingResult Reject(IReadOnlyList<FieldError> errors) => new(null, errors);
+}
