@@ -29,9 +29,9 @@ public static class CompanyName
 
     private static readonly Regex LeadingRegion = new("^" + Region, RegexOptions.CultureInvariant);
 
-    // "腾讯科技(深圳)有限公司": the bracket names where the entity is registered, not who it is.
+    // "腾讯科技(深圳)有限公司", "平安保险(集团)": the bracket says where or what form, not who.
     private static readonly Regex BracketedRegionOrForm = new(
-        @"\((?:" + Region + @"|中国|china|有限合伙|普通合伙)\)", RegexOptions.CultureInvariant);
+        @"\((?:" + Region + @"|中国|china|集团|有限合伙|普通合伙)\)", RegexOptions.CultureInvariant);
 
     // The regex engine tries start positions left to right, so among alternatives anchored at the end the
     // longest suffix wins; a branch's region goes with it ("招商银行上海分公司" -> "招商银行").
