@@ -11,7 +11,8 @@ namespace Cdp.Shared.Cleansing;
 public static class CompanyName
 {
     // Municipalities, provinces, autonomous regions and SARs (34), then the cities companies most often carry
-    // in their registered name. Longest first, so 黑龙江 is not read as 黑龙 + 江.
+    // in their registered name. The pattern tries them longest first. Stripping a region can cut a real name
+    // ("北京银行" -> "银行", "上海市场…" read as 上海市 + 场…); the short name is a fuzzy key, so that is accepted.
     private static readonly string[] Regions =
     [
         "北京", "天津", "上海", "重庆",

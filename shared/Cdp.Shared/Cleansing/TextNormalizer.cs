@@ -63,7 +63,7 @@ public static class TextNormalizer
             or >= '\u3040' and <= '\u30FF'    // hiragana, katakana
             or >= '\uAC00' and <= '\uD7AF'    // hangul syllables
             or '\u3007'                       // 〇, used in names and years
-            || char.IsSurrogate(c);           // extension B+ ideographs live in surrogate pairs
+            || char.IsSurrogate(c);           // extension B+ ideographs; emoji too, an accepted approximation
 
     /// <summary>
     /// Chinese is written without spaces, so a space next to a CJK character is an input artefact
