@@ -1,0 +1,135 @@
+using Cdp.Shared.Ingestion;
+
+namespace Cdp.Shared.Cleansing;
+
+/// <summary>
+/// Turns a channel record into one identity resolution can trust: every field normalised, keys in canonical
+/// form, and the minimum each kind needs to be matched or contacted. A record is rejected with all its problems
+/// at once, so whoever fixes it at the source does so in one round.
+/// </summary>
+public static class RecordCleanser
+{
+    public static CleansingResult Cleanse(CustomerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var errors = new List<FieldError>();
+
+        var channel = TextNormalizer.Normalize(record.Channel);
+        var sourceId = TextNormalizer.Normalize(record.SourceId);
+        if (channel is null)
+        {
+            errors.Add(new FieldError("channel", "Channel is required: the adapter must say which channel the record came from."));
+        }
+
+        if (sourceId is null)
+        {
+            errors.Add(new FieldError("sourceId", "SourceId is required: without it a later update cannot find this record."));
+        }
+
+        // Messages describe the problem, never the value: they end up in logs and dead-letter tables (PIPL).
+        if (!MobileNumber.TryNormalize(record.Mobile, out var mobile, out var mobileProblem))
+        {
+            errors.Add(new FieldError("mobile",
+                $"Mobile {mobileProblem}. Expected a mainland mobile such as 138 1234 5678, optionally with +86."));
+        }
+
+        if (!EmailAddress.TryNormalize(record.Email, out var email, out var emailProblem))
+        {
+            errors.Add(new FieldError("email", $"Email {emailProblem}. Expected an address such as name@example.com."));
+        }
+
+        if (!CreditCode.TryNormalize(record.CreditCode, out var creditCode, out var creditCodeProblem))
+        {
+            errors.Add(new FieldError("creditCode",
+                $"Credit code {creditCodeProblem}. Expected the 18-character unified social credit code from the business licence."));
+        }
+
+        var clean = record with
+        {
+            Channel = channel ?? record.Channel,
+            SourceId = sourceId ?? record.SourceId,
+            Name = TextNormalizer.Normalize(record.Name),
+            Company = TextNormalizer.Normalize(record.Company),
+            Mobile = mobile,
+            // Landlines come with area codes and extensions in too many shapes to canonicalise safely, and they
+            // are not a matching key; width-normalising is enough to make them readable.
+            Phone = TextNormalizer.Normalize(record.Phone),
+            Email = email,
+            City = NormalizeCity(record.City),
+            CreditCode = creditCode,
+            Title = TextNormalizer.Normalize(record.Title),
+            LeadSource = TextNormalizer.Normalize(record.LeadSource),
+            CampaignId = TextNormalizer.Normalize(record.CampaignId),
+            WeComExternalUserId = TextNormalizer.Normalize(record.WeComExternalUserId),
+            OpenId = TextNormalizer.Normalize(record.OpenId),
+            UnionId = TextNormalizer.Normalize(record.UnionId),
+            UtmSource = TextNormalizer.Normalize(record.UtmSource),
+            UtmCampaign = TextNormalizer.Normalize(record.UtmCampaign),
+        };
+
+        errors.AddRange(MissingRequired(clean));
+        if (errors.Count > 0)
+        {
+            return CleansingResult.Reject(errors);
+        }
+
+        var (fullName, shortName) = CompanyName.Normalize(clean.Company);
+        return CleansingResult.Accept(new CleanRecord(clean, fullName, shortName));
+    }
+
+    /// <summary>"上海市" and "上海" are the same city; the bare form is what people type.</summary>
+    private static string? NormalizeCity(string? city)
+    {
+        var text = TextNormalizer.Normalize(city);
+        return text is { Length: > 1 } && text.EndsWith('市') ? text[..^1].TrimEnd() : text;
+    }
+
+    // Checked on the cleaned record, so an invalid mobile does not count as a way to reach someone.
+    private static IEnumerable<FieldError> MissingRequired(CustomerRecord r)
+    {
+        switch (r.Kind)
+        {
+            case EntityKind.Lead:
+                if (r.Name is null && r.Company is null)
+                {
+                    yield return new FieldError("name", "A lead needs a name or a company.");
+                }
+
+                if (r.Mobile is null && r.Email is null && r.OpenId is null && r.UnionId is null
+                    && r.WeComExternalUserId is null)
+                {
+                    yield return new FieldError("mobile",
+                        "A lead needs a valid way to reach it: mobile, email, openId, unionId or weComExternalUserId.");
+                }
+
+                break;
+
+            case EntityKind.Contact:
+                if (r.Name is null)
+                {
+                    yield return new FieldError("name", "A contact needs a name.");
+                }
+
+                if (r.Mobile is null && r.Email is null && r.WeComExternalUserId is null)
+                {
+                    yield return new FieldError("mobile",
+                        "A contact needs a valid way to reach it: mobile, email or weComExternalUserId.");
+                }
+
+                break;
+
+            case EntityKind.Account:
+                if (r.Company is null && r.CreditCode is null)
+                {
+                    yield return new FieldError("company",
+                        "An account needs a company name or a valid unified social credit code.");
+                }
+
+                break;
+
+            default:
+                yield return new FieldError("kind", $"Unknown record kind {r.Kind}.");
+                break;
+        }
+    }
+}
