@@ -1,0 +1,186 @@
+using System.Net;
+using System.Net.Http.Json;
+using Cdp.Shared.Http;
+using Cdp.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Polly.CircuitBreaker;
+
+namespace Cdp.Tests.Http;
+
+public sealed class ResilienceHandlerTests : IAsyncLifetime
+{
+    private const string Path = WeComStandIn.MarkTagPath;
+
+    private static readonly OutboundHttpOptions Fast = new()
+    {
+        AttemptTimeout = TimeSpan.FromMilliseconds(400),
+        MaxRetries = 2,
+        RetryBaseDelay = TimeSpan.FromMilliseconds(5),
+        MinimumThroughput = 1000,
+    };
+
+    private WeComStandIn _server = null!;
+
+    public async Task InitializeAsync() => _server = await WeComStandIn.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private HttpClient Client(OutboundHttpOptions? options = null) =>
+        new(new ResilienceHandler(OutboundResilience.Build(options ?? Fast)) { InnerHandler = new SocketsHttpHandler() })
+        {
+            BaseAddress = _server.BaseUrl,
+        };
+
+    [Fact]
+    public async Task Resends_a_json_post_with_the_same_body_and_content_type_after_server_errors()
+    {
+        using var http = Client();
+        _server.FailNext(2, path: Path);
+
+        using var response = await http.PostAsJsonAsync(Path, new { userid = "u1", add_tag = new[] { "t1" } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var bodies = _server.Bodies(Path);
+        Assert.Equal(3, bodies.Count);
+        Assert.All(bodies, b => Assert.Equal("""{"userid":"u1","add_tag":["t1"]}""", b));
+        Assert.Equal(HttpMethod.Post, response.RequestMessage!.Method);
+    }
+
+    [Fact]
+    public async Task Resends_a_one_shot_stream_body_intact()
+    {
+        using var http = Client();
+        _server.FailNext(1, path: Path);
+        using var content = new StreamContent(new OneShotStream("""{"remark":"王总"}"""u8.ToArray()));
+        content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
+
+        using var response = await http.PostAsync(Path, content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["""{"remark":"王总"}""", """{"remark":"王总"}"""], _server.Bodies(Path));
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.RequestTimeout)]
+    [InlineData(HttpStatusCode.TooManyRequests)]
+    [InlineData(HttpStatusCode.InternalServerError)]
+    [InlineData(HttpStatusCode.BadGateway)]
+    [InlineData(HttpStatusCode.ServiceUnavailable)]
+    public async Task Retries_transient_statuses(HttpStatusCode status)
+    {
+        using var http = Client();
+        _server.FailNext(1, status, Path);
+
+        using var post = await http.PostAsync(Path, new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.OK, post.StatusCode);
+        Assert.Equal(2, _server.Calls(Path));
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.BadRequest)]
+    [InlineData(HttpStatusCode.Unauthorized)]
+    [InlineData(HttpStatusCode.NotFound)]
+    public async Task Does_not_retry_other_client_errors(HttpStatusCode status)
+    {
+        using var http = Client();
+        _server.FailNext(1, status, Path);
+
+        using var response = await http.PostAsync(Path, new StringContent("{}"));
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(1, _server.Calls(Path));
+    }
+
+    [Fact]
+    public async Task Gives_up_after_the_configured_retries_with_the_last_answer()
+    {
+        using var http = Client();
+        _server.FailNext(10, HttpStatusCode.BadGateway, Path);
+
+        using var response = await http.PostAsync(Path, new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(3, _server.Calls(Path));
+    }
+
+    [Fact]
+    public async Task A_slow_attempt_is_cut_off_and_retried()
+    {
+        using var http = Client();
+        _server.DelayNext(TimeSpan.FromSeconds(10), path: Path);
+
+        using var response = await http.PostAsync(Path, new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, _server.Calls(Path));
+    }
+
+    [Fact]
+    public async Task A_caller_cancellation_is_not_retried()
+    {
+        using var http = Client(new OutboundHttpOptions { AttemptTimeout = TimeSpan.FromSeconds(5), RetryBaseDelay = TimeSpan.FromMilliseconds(5) });
+        _server.HangNext(5, Path);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsync(Path, new StringContent("{}"), cts.Token));
+        Assert.Equal(1, _server.Calls(Path));
+    }
+
+    [Fact]
+    public async Task Connection_failures_are_retried_then_surface()
+    {
+        var deadPort = _server.BaseUrl.Port;
+        await _server.DisposeAsync();
+        using var http = new HttpClient(new ResilienceHandler(OutboundResilience.Build(Fast)) { InnerHandler = new SocketsHttpHandler() });
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{deadPort}/x"));
+        _server = await WeComStandIn.StartAsync();
+    }
+
+    [Fact]
+    public async Task Clients_from_the_factory_share_one_circuit_per_name()
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient("crm", c => c.BaseAddress = _server.BaseUrl)
+            .AddOutboundResilience(new OutboundHttpOptions
+            {
+                MaxRetries = 0,
+                MinimumThroughput = 2,
+                BreakDuration = TimeSpan.FromSeconds(30),
+            });
+        services.AddHttpClient("robot", c => c.BaseAddress = _server.BaseUrl).AddOutboundResilience(Fast);
+        await using var provider = services.BuildServiceProvider();
+        var factory = provider.GetRequiredService<IHttpClientFactory>();
+        _server.FailNext(2, path: Path);
+
+        using (var first = await factory.CreateClient("crm").PostAsync(Path, new StringContent("{}")))
+        using (var second = await factory.CreateClient("crm").PostAsync(Path, new StringContent("{}")))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, second.StatusCode);
+        }
+
+        await Assert.ThrowsAsync<BrokenCircuitException>(() => factory.CreateClient("crm").PostAsync(Path, new StringContent("{}")));
+        using var other = await factory.CreateClient("robot").PostAsync(Path, new StringContent("{}"));
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.Equal(3, _server.Calls(Path));
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.OK, false)]
+    [InlineData(HttpStatusCode.BadRequest, false)]
+    [InlineData(HttpStatusCode.RequestTimeout, true)]
+    [InlineData(HttpStatusCode.TooManyRequests, true)]
+    [InlineData(HttpStatusCode.InternalServerError, true)]
+    [InlineData(HttpStatusCode.GatewayTimeout, true)]
+    public void Classifies_statuses(HttpStatusCode status, bool transient) =>
+        Assert.Equal(transient, OutboundResilience.IsTransient(status));
+
+    /// <summary>A body that can be read once, like a request stream being forwarded.</summary>
+    private sealed class OneShotStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+
+        public override long Seek(long offset, SeekOrigin loc) => throw new NotSupportedException();
+    }
+}
