@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using System.Text;
+using Cdp.Shared.Storage;
+using Npgsql;
+
+namespace Cdp.Tests.Support;
+
+/// <summary>
+/// A fresh, migrated database of its own for a test class (IClassFixture), copied from a template that is
+/// migrated once per schema version, and dropped afterwards. Tests in the class isolate by unique data.
+/// </summary>
+public sealed class PostgresDatabase : IAsyncLifetime
+{
+    public static readonly string ServerConnectionString =
+        Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+        ?? "Host=127.0.0.1;Port=55432;Username=cdp;Password=cdp;Database=cdp";
+
+    static readonly SemaphoreSlim CreateGate = new(1, 1);
+    static readonly string TemplateName = "cdp_tpl_" + SchemaHash();
+    static bool templateReady;
+
+    public string Name { get; } = "cdp_t_" + Guid.NewGuid().ToString("N")[..12];
+    public string ConnectionString { get; private set; } = "";
+    public NpgsqlDataSource DataSource { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await CreateGate.WaitAsync();
+        try
+        {
+            if (!templateReady) await EnsureTemplateAsync();
+            // Copying a template needs it idle, so creations are serialised within the run.
+            await Admin($"create database {Name} template {TemplateName}");
+        }
+        finally { CreateGate.Release(); }
+        ConnectionString = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = Name, MaxPoolSize = 50 }.ToString();
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        await Admin($"drop database if exists {Name} with (force)");
+    }
+
+    static async Task EnsureTemplateAsync()
+    {
+        await using (var conn = new NpgsqlConnection(ServerConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("select count(*) from pg_database where datname = $1", conn);
+            cmd.Parameters.AddWithValue(TemplateName);
+            if ((long)(await cmd.ExecuteScalarAsync())! == 0)
+            {
+                var building = TemplateName + "_build";
+                await Admin($"drop database if exists {building} with (force)");
+                await Admin($"create database {building}");
+                var cs = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = building, Pooling = false }.ToString();
+                await using (var db = NpgsqlDataSource.Create(cs)) await Migrations.ApplyAsync(db);
+                // Renamed only when complete, so an interrupted run never leaves a half-migrated template.
+                await Admin($"alter database {building} rename to {TemplateName}");
+            }
+        }
+        templateReady = true;
+    }
+
+    static async Task Admin(string sql)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Pooling = false }.ToString();
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    static string SchemaHash()
+    {
+        var all = string.Concat(Migrations.All.Select(m => m.Version + m.Sql));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(all)))[..12];
+    }
+}
