@@ -1,3 +1,18 @@
-// Placeholder so the test project (which references this host) builds on this branch; the real host replaces it.
-var app = WebApplication.CreateSlimBuilder(args).Build();
+using Cdp.Functions.Local;
+using Cdp.Shared;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
+builder.AddCdpPlatform();
+builder.AddLocalHost();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapIngestion();
+app.MapIdentityReviews();
+app.MapOperations();
 app.Run();
+
+/// <summary>Visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

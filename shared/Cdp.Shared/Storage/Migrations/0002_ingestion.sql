@@ -8,6 +8,7 @@ create table ingestion_receipt (
     payload        text not null,
     status         text not null default 'queued',   -- queued, processed, review, rejected, failed
     received_at    timestamptz not null default now(),
+    cleansed_at    timestamptz,                      -- set when handed to identity resolution
     processed_at   timestamptz,
     entity_type    text,
     entity_id      uuid,

@@ -1,0 +1,40 @@
+using Cdp.Shared.Api;
+using Cdp.Shared.Ingestion;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Functions.Local;
+
+public static class IngestionEndpoints
+{
+    public static void MapIngestion(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/ingest/{channel}", Ingest);
+        app.MapGet("/api/ingest/{channel}", Ingest);   // WeCom's URL verification (echostr)
+        app.MapGet("/api/ingestions/{ingestionId:guid}", async (Guid ingestionId, IngestionStatusQuery query, CancellationToken ct) =>
+            await query.GetAsync(ingestionId, ct) is { } status
+                ? Results.Ok(status)
+                : throw new ApiProblemException(ApiProblem.NotFound($"No ingestion {ingestionId}.")));
+    }
+
+    static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, IOptions<IngestionOptions> options, CancellationToken ct)
+    {
+        if (HttpMethods.IsGet(request.Method) && channel != ChannelNames.WeCom)
+            return Results.Problem(statusCode: 405, title: "Method not allowed", detail: "Only WeCom verifies its URL with GET.");
+        var body = HttpMethods.IsPost(request.Method)
+            ? await LimitedBody.ReadAsync(request.Body, request.ContentLength, options.Value.MaxBodyBytes, ct)
+            : [];
+        var response = await webhook.HandleAsync(new ChannelRequest(
+            channel, request.Method, request.ContentType,
+            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), body), ct);
+        switch (response)
+        {
+            case Accepted accepted:
+                return Results.Json(new { ingestionId = accepted.IngestionId, duplicate = accepted.Duplicate }, statusCode: 202);
+            case PlainText text:
+                if (text.IngestionId is { } id) request.HttpContext.Response.Headers["X-Cdp-Ingestion-Id"] = id.ToString();
+                return Results.Text(text.Text, "text/plain; charset=utf-8");
+            default:
+                throw new InvalidOperationException($"Unknown response {response.GetType().Name}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Identity;
+using Cdp.Shared.Ingestion;
+using Cdp.Shared.Messaging;
+using Cdp.Shared.Operations;
+using Cdp.Shared.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace Cdp.Shared;
+
+/// <summary>The one registration both hosts call: stores, channels, the pipeline's consumers.</summary>
+public static class CdpPlatform
+{
+    public static IHostApplicationBuilder AddCdpPlatform(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var postgres = builder.Configuration.GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
+        services.AddNpgsqlDataSource(postgres);
+        services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RedisConnection>();
+        services.AddHttpClient("health");
+        services.AddSingleton<HealthCheck>();
+
+        foreach (var channel in ChannelNames.All)
+            services.AddOptions<ChannelOptions>(channel).BindConfiguration($"Channels:{channel}");
+        services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.Section);
+        builder.AddWeCom();
+        services.AddSingleton<IngestionStore>();
+        services.AddSingleton<ChannelWebhook>();
+        services.AddSingleton<IngestionStatusQuery>();
+        services.AddIdentity();
+
+        // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
+        if (builder.Configuration.GetValue("Topics:ConsumersEnabled", true))
+        {
+            services.AddTopicConsumer<ProcessIngestion>();
+            services.AddTopicConsumer<IdentityResolutionConsumer>();
+        }
+        return builder;
+    }
+
+    static IServiceCollection AddNpgsqlDataSource(this IServiceCollection services, string connectionString)
+    {
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        return services;
+    }
+}

@@ -1,0 +1,16 @@
+using Cdp.Shared.Ingestion;
+using Cdp.Shared.Messaging;
+
+namespace Cdp.Shared.Identity;
+
+/// <summary>identity-resolution consumer: one cleansed record -> one resolved entity or review item.</summary>
+public sealed class IdentityResolutionConsumer(IdentityResolver resolver) : ITopicHandler
+{
+    public string Topic => Topics.IdentityResolution;
+
+    public Task HandleAsync(TopicMessage message, CancellationToken ct)
+    {
+        var request = message.Read<IdentityResolutionRequested>();
+        return resolver.ResolveAsync(request.IngestionId, request.Record, null, ct);
+    }
+}

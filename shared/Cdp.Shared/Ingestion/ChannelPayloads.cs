@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Text.Json;
+using Cdp.Shared.Api;
+using Cdp.Shared.Cleansing;
+
+namespace Cdp.Shared.Ingestion;
+
+/// <summary>Identifies one version of one source record, for deduplicating resends.</summary>
+public sealed record SourceEnvelope(string SourceId, string SourceVersion);
+
+/// <summary>
+/// Reads the JSON channels (crm, erp: record envelopes; wechat: H5 form). <see cref="ReadEnvelope"/> runs before
+/// the 202 and refuses what cannot even be keyed; <see cref="ToRecord"/> runs later, in the pipeline.
+/// </summary>
+public static class ChannelPayloads
+{
+    static readonly JsonDocumentOptions Parsing = new() { MaxDepth = 16 };
+
+    public static SourceEnvelope ReadEnvelope(string channel, ReadOnlyMemory<byte> body)
+    {
+        using var doc = Parse(body);
+        var root = doc.RootElement;
+        var errors = new Dictionary<string, string[]>();
+        if (root.ValueKind != JsonValueKind.Object) throw new ApiProblemException(ApiProblem.BadRequest("The body must be a JSON object."));
+
+        if (channel == ChannelNames.WeChat)
+        {
+            var openId = RequiredString(root, "openId", errors);
+            var formId = RequiredString(root, "formId", errors);
+            var submittedAt = RequiredTime(root, "submittedAt", errors);
+            ThrowIfAny(errors);
+            return new(openId!, $"{formId}|{submittedAt!.Value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}");
+        }
+
+        var sourceId = RequiredString(root, "sourceId", errors);
+        var objectType = RequiredString(root, "objectType", errors);
+        if (objectType is not null && ParseKind(objectType) is null)
+            errors["objectType"] = ["Must be one of lead, contact, account."];
+        var modifiedAt = RequiredTime(root, "modifiedAt", errors);
+        if (!root.TryGetProperty("fields", out var fields) || fields.ValueKind != JsonValueKind.Object)
+            errors["fields"] = ["Required: an object of source field names to values."];
+        ThrowIfAny(errors);
+        return new(sourceId!, modifiedAt!.Value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Maps a stored payload (already past <see cref="ReadEnvelope"/>) to the platform's record.</summary>
+    public static CustomerRecord ToRecord(string channel, string payload)
+    {
+        using var doc = JsonDocument.Parse(payload, Parsing);
+        var root = doc.RootElement;
+        if (channel == ChannelNames.WeChat)
+        {
+            return new CustomerRecord
+            {
+                Channel = channel,
+                SourceId = Text(root, "openId")!,
+                Kind = EntityKind.Lead,
+                ModifiedAt = Time(root, "submittedAt")!.Value,
+                Name = Text(root, "name"),
+                Mobile = Text(root, "mobile"),
+                Email = Text(root, "email"),
+                Company = Text(root, "company"),
+                City = Text(root, "city"),
+                Title = Text(root, "title"),
+                OpenId = Text(root, "openId"),
+                UnionId = Text(root, "unionId"),
+                UtmSource = Text(root, "utmSource"),
+                UtmCampaign = Text(root, "utmCampaign"),
+                LeadSource = "wechat_form",
+            };
+        }
+
+        var kind = ParseKind(Text(root, "objectType")!)!.Value;
+        var f = root.GetProperty("fields");
+        var company = Text(f, "Company", "AccountName", "CompanyName", "CustomerName");
+        return new CustomerRecord
+        {
+            Channel = channel,
+            SourceId = Text(root, "sourceId")!,
+            Kind = kind,
+            ModifiedAt = Time(root, "modifiedAt")!.Value,
+            Name = kind == EntityKind.Account
+                ? company ?? Text(f, "Name")
+                : Text(f, "Name", "FullName") ?? PersonName.Compose(Text(f, "LastName"), Text(f, "FirstName")),
+            Company = kind == EntityKind.Account ? company ?? Text(f, "Name") : company,
+            Mobile = Text(f, "MobilePhone", "Mobile"),
+            Phone = Text(f, "Phone"),
+            Email = Text(f, "Email"),
+            City = Text(f, "City", "BillingCity"),
+            CreditCode = Text(f, "CreditCode", "UnifiedSocialCreditCode"),
+            Title = Text(f, "Title"),
+            LeadSource = Text(f, "LeadSource"),
+            CampaignId = Text(f, "CampaignId"),
+            WeComExternalUserId = Text(f, "WeComExternalUserId"),
+        };
+    }
+
+    static EntityKind? ParseKind(string objectType) => objectType.Trim().ToLowerInvariant() switch
+    {
+        "lead" => EntityKind.Lead,
+        "contact" => EntityKind.Contact,
+        "account" => EntityKind.Account,
+        _ => null,
+    };
+
+    static JsonDocument Parse(ReadOnlyMemory<byte> body)
+    {
+        try { return JsonDocument.Parse(body, Parsing); }
+        catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"Malformed JSON: {e.Message}")); }
+    }
+
+    static void ThrowIfAny(Dictionary<string, string[]> errors)
+    {
+        if (errors.Count > 0) throw new ApiProblemException(ApiProblem.Unprocessable(errors));
+    }
+
+    static string? RequiredString(JsonElement obj, string name, Dictionary<string, string[]> errors)
+    {
+        var value = obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()?.Trim() : null;
+        if (string.IsNullOrEmpty(value)) errors[name] = ["Required: a non-empty string."];
+        else if (value.Length > 200) errors[name] = ["At most 200 characters."];
+        else return value;
+        return null;
+    }
+
+    static DateTimeOffset? RequiredTime(JsonElement obj, string name, Dictionary<string, string[]> errors)
+    {
+        var time = Time(obj, name);
+        if (time is null) errors[name] = ["Required: an ISO 8601 date-time such as 2026-11-01T08:00:00+08:00."];
+        return time;
+    }
+
+    static DateTimeOffset? Time(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String
+        && DateTimeOffset.TryParse(p.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+            ? t : null;
+
+    /// <summary>The first present field among the aliases, as text (numbers too: ERP systems send ids as numbers).</summary>
+    static string? Text(JsonElement obj, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (!obj.TryGetProperty(name, out var p)) continue;
+            var text = p.ValueKind switch
+            {
+                JsonValueKind.String => p.GetString(),
+                JsonValueKind.Number => p.GetRawText(),
+                _ => null,
+            };
+            if (!string.IsNullOrWhiteSpace(text)) return text;
+        }
+        return null;
+    }
+}

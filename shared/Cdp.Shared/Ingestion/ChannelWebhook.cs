@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text;
+using Cdp.Shared.Api;
+using Cdp.Shared.Channels.WeCom;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Shared.Ingestion;
+
+/// <summary>What a host hands over of an HTTP request to /api/ingest/{channel}; the body is already size-capped.</summary>
+public sealed record ChannelRequest(
+    string Channel, string Method, string? ContentType,
+    Func<string, string?> Query, Func<string, string?> Header, ReadOnlyMemory<byte> Body);
+
+public abstract record ChannelResponse;
+/// <summary>202 {"ingestionId","duplicate"}.</summary>
+public sealed record Accepted(Guid IngestionId, bool Duplicate) : ChannelResponse;
+/// <summary>200 text/plain, as WeCom expects ("success", or the decrypted echostr); ingestion id in a header.</summary>
+public sealed record PlainText(string Text, Guid? IngestionId = null) : ChannelResponse;
+
+/// <summary>
+/// Accepting a channel push: authenticate it by the channel's own scheme, refuse what cannot be keyed, store it
+/// durably (deduplicated) and answer. Everything else happens asynchronously in the pipeline.
+/// </summary>
+public sealed class ChannelWebhook(
+    IngestionStore store,
+    IOptionsMonitor<ChannelOptions> channels,
+    IOptions<IngestionOptions> options,
+    WeComCrypto weCom,
+    TimeProvider clock,
+    ILogger<ChannelWebhook> logger)
+{
+    public async Task<ChannelResponse> HandleAsync(ChannelRequest request, CancellationToken ct)
+    {
+        if (!ChannelNames.All.Contains(request.Channel))
+            throw new ApiProblemException(ApiProblem.NotFound($"Unknown channel '{Truncate(request.Channel)}'. Known: crm, wecom, wechat, erp."));
+        return request.Channel == ChannelNames.WeCom ? await WeComAsync(request, ct) : await SignedJsonAsync(request, ct);
+    }
+
+    async Task<ChannelResponse> SignedJsonAsync(ChannelRequest request, CancellationToken ct)
+    {
+        if (!IsMediaType(request.ContentType, "application/json"))
+            throw new ApiProblemException(ApiProblem.UnsupportedMediaType("application/json"));
+        var secret = channels.Get(request.Channel).SigningSecret;
+        if (string.IsNullOrEmpty(secret))
+            throw new ApiProblemException(ApiProblem.Unavailable($"Channel '{request.Channel}' has no signing secret configured."));
+
+        var check = WebhookSignature.Verify(secret, request.Header("X-Cdp-Timestamp"), request.Header("X-Cdp-Signature"),
+            request.Body.Span, clock.GetUtcNow(), options.Value.TimestampTolerance);
+        if (check != SignatureCheck.Valid)
+        {
+            logger.LogWarning("Refused a {Channel} push: signature {Check}", request.Channel, check);
+            throw new ApiProblemException(ApiProblem.Unauthorized(check switch
+            {
+                SignatureCheck.Missing => "X-Cdp-Timestamp and X-Cdp-Signature are required.",
+                SignatureCheck.Stale => "X-Cdp-Timestamp is outside the allowed window; sign again with the current time.",
+                _ => "X-Cdp-Signature does not match HMAC-SHA256(secret, timestamp + \".\" + body).",
+            }));
+        }
+
+        var envelope = ChannelPayloads.ReadEnvelope(request.Channel, request.Body);
+        var payload = DecodeUtf8(request.Body.Span);
+        var (id, duplicate) = await store.AcceptAsync(request.Channel, envelope, Hash(request.Body.Span), payload, ct);
+        logger.LogInformation("Accepted {Channel} record as {IngestionId} (duplicate: {Duplicate})", request.Channel, id, duplicate);
+        return new Accepted(id, duplicate);
+    }
+
+    async Task<ChannelResponse> WeComAsync(ChannelRequest request, CancellationToken ct)
+    {
+        var signature = request.Query("msg_signature");
+        var timestamp = request.Query("timestamp");
+        var nonce = request.Query("nonce");
+        if (signature is null || timestamp is null || nonce is null)
+            throw new ApiProblemException(ApiProblem.Unauthorized("msg_signature, timestamp and nonce are required."));
+
+        try
+        {
+            if (request.Method == "GET")
+            {
+                var echostr = request.Query("echostr") ?? throw new ApiProblemException(ApiProblem.BadRequest("echostr is required."));
+                return new PlainText(weCom.VerifyUrl(signature, timestamp, nonce, echostr));
+            }
+
+            if (request.ContentType is not null && !IsMediaType(request.ContentType, "text/xml") && !IsMediaType(request.ContentType, "application/xml"))
+                throw new ApiProblemException(ApiProblem.UnsupportedMediaType("text/xml"));
+            var encrypted = WeComCallbackMessage.ReadEncrypt(DecodeUtf8(request.Body.Span));
+            if (!weCom.VerifySignature(signature, timestamp, nonce, encrypted))
+                throw new WeComCryptoException(WeComCryptoError.BadSignature, "msg_signature does not match.");
+            var xml = weCom.Decrypt(encrypted);
+            var evt = WeComCallbackMessage.ParseEvent(xml);
+            if (!evt.IsExternalContactChange || string.IsNullOrEmpty(evt.ExternalUserId))
+            {
+                // Only customer changes feed the CDP; other events are acknowledged so WeCom stops resending.
+                logger.LogInformation("Acknowledged WeCom event {Event}/{ChangeType} without ingesting it", evt.Event, evt.ChangeType);
+                return new PlainText("success");
+            }
+            var (id, duplicate) = await store.AcceptAsync(ChannelNames.WeCom,
+                new SourceEnvelope(evt.ExternalUserId, evt.DeduplicationKey), Hash(Encoding.UTF8.GetBytes(xml)), xml, ct);
+            logger.LogInformation("Accepted WeCom {ChangeType} as {IngestionId} (duplicate: {Duplicate})", evt.ChangeType, id, duplicate);
+            return new PlainText("success", id);
+        }
+        catch (WeComCryptoException e) when (e.Error == WeComCryptoError.BadSignature)
+        {
+            logger.LogWarning("Refused a WeCom callback: bad signature");
+            throw new ApiProblemException(ApiProblem.Unauthorized("msg_signature does not match."));
+        }
+        catch (WeComCallbackException e)
+        {
+            throw new ApiProblemException(ApiProblem.BadRequest(e.Message));
+        }
+    }
+
+    static bool IsMediaType(string? contentType, string expected) =>
+        contentType is not null && contentType.Split(';')[0].Trim().Equals(expected, StringComparison.OrdinalIgnoreCase);
+
+    static string DecodeUtf8(ReadOnlySpan<byte> body)
+    {
+        try { return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body); }
+        catch (DecoderFallbackException) { throw new ApiProblemException(ApiProblem.BadRequest("The body is not valid UTF-8.")); }
+    }
+
+    static string Hash(ReadOnlySpan<byte> body) => Convert.ToHexStringLower(SHA256.HashData(body));
+
+    static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+}

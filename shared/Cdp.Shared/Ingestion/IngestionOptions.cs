@@ -1,0 +1,33 @@
+namespace Cdp.Shared.Ingestion;
+
+/// <summary>The channels that may post to /api/ingest/{channel}.</summary>
+public static class ChannelNames
+{
+    public const string Crm = "crm";
+    public const string WeCom = "wecom";
+    public const string WeChat = "wechat";
+    public const string Erp = "erp";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { Crm, WeCom, WeChat, Erp };
+
+    /// <summary>Channels that sign with HMAC-SHA256 over "timestamp.body" (WeCom has its own scheme).</summary>
+    public static bool UsesHmac(string channel) => channel is Crm or WeChat or Erp;
+}
+
+/// <summary>Bound from "Channels:{name}" (the secret names API.md fixes).</summary>
+public sealed class ChannelOptions
+{
+    public string SigningSecret { get; set; } = "";
+}
+
+/// <summary>Bound from "Ingestion".</summary>
+public sealed class IngestionOptions
+{
+    public const string Section = "Ingestion";
+
+    /// <summary>A CRM record is a few KB; anything near this limit is a mistake or an attack.</summary>
+    public int MaxBodyBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Signed requests older or newer than this are refused (replays, skewed clocks).</summary>
+    public TimeSpan TimestampTolerance { get; set; } = TimeSpan.FromMinutes(5);
+}

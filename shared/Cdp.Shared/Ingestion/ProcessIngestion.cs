@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Cleansing;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Cdp.Shared.Ingestion;
+
+/// <summary>The message the identity-resolution topic carries.</summary>
+public sealed record IdentityResolutionRequested(Guid IngestionId, CleanRecord Record);
+
+/// <summary>
+/// data-ingestion consumer: reads a stored payload as the platform's record (fetching WeCom details first),
+/// cleanses it, and either rejects it with reasons or hands it to identity resolution, in one transaction.
+/// Redelivery is harmless: a receipt already past this stage is skipped.
+/// </summary>
+public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, ILogger<ProcessIngestion> logger) : ITopicHandler
+{
+    public string Topic => Topics.DataIngestion;
+
+    public async Task HandleAsync(TopicMessage message, CancellationToken ct)
+    {
+        var queued = message.Read<IngestionQueued>();
+        var receipt = await LoadAsync(queued.IngestionId, ct);
+        if (receipt is null || receipt.Value.Status != "queued" || receipt.Value.Cleansed) return;
+        var (channel, payload, _, _) = receipt.Value;
+
+        CustomerRecord? record;
+        try
+        {
+            record = channel == ChannelNames.WeCom ? await FromWeComAsync(payload, ct) : ChannelPayloads.ToRecord(channel, payload);
+        }
+        catch (Exception e) when (e is JsonException or WeComCallbackException or KeyNotFoundException or InvalidOperationException)
+        {
+            await RejectAsync(queued.IngestionId, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")], ct);
+            return;
+        }
+        if (record is null)
+        {
+            await RejectAsync(queued.IngestionId, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")], ct);
+            return;
+        }
+
+        var result = RecordCleanser.Cleanse(record);
+        if (result.Clean is null)
+        {
+            logger.LogInformation("Rejected {IngestionId}: {Fields}", queued.IngestionId, string.Join(",", result.Errors.Select(e => e.Field)));
+            await RejectAsync(queued.IngestionId, result.Errors, ct);
+            return;
+        }
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await TopicPublisher.PublishAsync(conn, tx, Topics.IdentityResolution, NaturalKey(result.Clean),
+            new IdentityResolutionRequested(queued.IngestionId, result.Clean), ct);
+        await using (var mark = new NpgsqlCommand("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1", conn, tx))
+        {
+            mark.Parameters.AddWithValue(queued.IngestionId);
+            await mark.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Records about the same person or company share a key so they resolve in arrival order; the resolver's
+    /// advisory locks cover records that share only some of their identifiers.
+    /// </summary>
+    public static string NaturalKey(CleanRecord clean)
+    {
+        var r = clean.Record;
+        var id = r.Kind == EntityKind.Account
+            ? r.CreditCode ?? clean.CompanyFullName
+            : r.Mobile ?? r.Email ?? r.WeComExternalUserId ?? r.UnionId ?? r.OpenId;
+        return $"{r.Kind.ToString().ToLowerInvariant()}:{id ?? r.Channel + ":" + r.SourceId}";
+    }
+
+    async Task<CustomerRecord?> FromWeComAsync(string xml, CancellationToken ct)
+    {
+        var evt = WeComCallbackMessage.ParseEvent(xml);
+        var contact = await weCom.GetExternalContactAsync(evt.ExternalUserId!, ct);
+        if (contact is null) return null;
+        var follower = contact.FollowUsers.FirstOrDefault(f => f.UserId == evt.UserId) ?? contact.FollowUsers.FirstOrDefault();
+        return new CustomerRecord
+        {
+            Channel = ChannelNames.WeCom,
+            SourceId = contact.ExternalUserId,
+            Kind = EntityKind.Contact,
+            ModifiedAt = evt.CreatedAt,
+            Name = contact.Name,
+            Company = contact.CorpFullName ?? follower?.RemarkCorpName ?? contact.CorpName,
+            Title = contact.Position,
+            Mobile = follower?.RemarkMobiles?.FirstOrDefault(),
+            WeComExternalUserId = contact.ExternalUserId,
+            UnionId = contact.UnionId,
+        };
+    }
+
+    async Task<(string Channel, string Payload, string Status, bool Cleansed)?> LoadAsync(Guid id, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            "select channel, payload, status, cleansed_at is not null from ingestion_receipt where ingestion_id = $1");
+        cmd.Parameters.AddWithValue(id);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        return (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
+    }
+
+    async Task RejectAsync(Guid id, IReadOnlyList<FieldError> errors, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            update ingestion_receipt set status = 'rejected', errors = $2, processed_at = now()
+            where ingestion_id = $1 and status = 'queued'
+            """);
+        cmd.Parameters.AddWithValue(id);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(errors, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

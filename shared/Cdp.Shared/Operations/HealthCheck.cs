@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Cdp.Shared.Operations;
+
+public sealed record DependencyHealth(string Name, bool Up, double LatencyMs, string? Detail = null);
+public sealed record HealthReport(bool Healthy, IReadOnlyList<DependencyHealth> Dependencies);
+
+/// <summary>GET /api/health: each dependency probed in parallel, each with its own short timeout.</summary>
+public sealed class HealthCheck(NpgsqlDataSource db, RedisConnection redis, IHttpClientFactory http, IConfiguration config)
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public async Task<HealthReport> CheckAsync(CancellationToken ct)
+    {
+        var results = await Task.WhenAll(
+            Probe("postgres", async c => { await using var cmd = db.CreateCommand("select 1"); await cmd.ExecuteScalarAsync(c); return null; }, ct),
+            Probe("redis", async _ => { await redis.Database.PingAsync(); return null; }, ct),
+            Probe("clickhouse", async c =>
+            {
+                var url = config.GetConnectionString("ClickHouse") ?? throw new InvalidOperationException("ConnectionStrings:ClickHouse is not set.");
+                using var response = await http.CreateClient("health").GetAsync(new Uri(new Uri(url), "/ping"), c);
+                response.EnsureSuccessStatusCode();
+                return null;
+            }, ct),
+            Probe("topics", async c =>
+            {
+                var stats = await TopicAdmin.GetStatsAsync(db, c);
+                return string.Join("; ", stats.Select(s => $"{s.Topic}: {s.Pending} pending, {s.Dead} dead"));
+            }, ct));
+        return new HealthReport(results.All(r => r.Up), results);
+    }
+
+    static async Task<DependencyHealth> Probe(string name, Func<CancellationToken, Task<string?>> probe, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Timeout);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var detail = await probe(timeout.Token).WaitAsync(timeout.Token);
+            return new(name, true, watch.Elapsed.TotalMilliseconds, detail);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return new(name, false, watch.Elapsed.TotalMilliseconds, e.GetType().Name);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Configuration;
+using StackExchange.Redis;
+
+namespace Cdp.Shared.Storage;
+
+/// <summary>
+/// One lazily opened multiplexer for the process (StackExchange.Redis 1.2.6: the only version this registry
+/// restores). abortConnect=false lets the platform start and answer while Redis is down.
+/// </summary>
+public sealed class RedisConnection(IConfiguration config) : IDisposable
+{
+    readonly Lazy<ConnectionMultiplexer> multiplexer = new(() =>
+    {
+        var options = ConfigurationOptions.Parse(config.GetConnectionString("Redis") ?? "127.0.0.1:6379");
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = 2000;
+        options.SyncTimeout = 1000;
+        return ConnectionMultiplexer.Connect(options);
+    });
+
+    public IDatabase Database => multiplexer.Value.GetDatabase();
+
+    public void Dispose()
+    {
+        if (multiplexer.IsValueCreated) multiplexer.Value.Dispose();
+    }
+}
