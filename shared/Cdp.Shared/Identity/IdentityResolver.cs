@@ -16,7 +16,8 @@ namespace Cdp.Shared.Identity;
 /// </summary>
 public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptions> options)
 {
-    private const int MaxAttempts = 3;
+    /// <summary>Attempts per record on a unique violation or deadlock; tests set 1 to prove the locks alone suffice.</summary>
+    internal int MaxAttempts { get; init; } = 3;
 
     public async Task<ResolutionOutcome> ResolveAsync(
         Guid ingestionId, CleanRecord record, ReviewDecision? decision, CancellationToken ct)

@@ -9,11 +9,14 @@ using Microsoft.Extensions.Options;
 namespace Cdp.Tests.Identity;
 
 /// <summary>The resolver and review queue on a test class's database, with helpers to feed and inspect them.</summary>
-public sealed class IdentityTestBed(PostgresDatabase db)
+/// <param name="retry">False: a unique violation fails the resolution instead of being retried, so races must be
+/// prevented by the advisory locks alone.</param>
+public sealed class IdentityTestBed(PostgresDatabase db, bool retry = true)
 {
     public static readonly DateTimeOffset T0 = new(2025, 3, 1, 8, 0, 0, TimeSpan.FromHours(8));
 
-    public IdentityResolver Resolver { get; } = new(db.DataSource, Options.Create(new IdentityOptions()));
+    public IdentityResolver Resolver { get; } =
+        new(db.DataSource, Options.Create(new IdentityOptions())) { MaxAttempts = retry ? 3 : 1 };
 
     public IdentityReviews Reviews => new(Db.DataSource, Resolver);
 

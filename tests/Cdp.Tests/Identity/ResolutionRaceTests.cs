@@ -8,7 +8,7 @@ namespace Cdp.Tests.Identity;
 public class ResolutionRaceTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
 {
     private const int Rounds = 20;
-    private readonly IdentityTestBed bed = new(db);
+    private readonly IdentityTestBed bed = new(db, retry: false);
 
     /// <summary>Both receipts exist first; then both resolutions are released together.</summary>
     private async Task<(Guid, ResolutionOutcome)[]> Together(params Shared.Ingestion.CustomerRecord[] records)
