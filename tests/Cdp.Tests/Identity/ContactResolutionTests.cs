@@ -40,6 +40,19 @@ public class ContactResolutionTests(PostgresDatabase db) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task SameSourceRecordIsAnUpdateEvenWithANewMobile()
+    {
+        var record = Contact(TestData.Mobile());
+        var created = await bed.ResolveProcessed(record);
+        var newMobile = TestData.Mobile();
+
+        var outcome = await bed.ResolveProcessed(record with { Mobile = newMobile, ModifiedAt = T0.AddDays(1) });
+
+        Assert.Equal(created.EntityId, outcome.EntityId);
+        Assert.Equal(newMobile, await bed.Scalar<string>("select mobile_phone from contact where contact_id = @EntityId", created));
+    }
+
+    [Fact]
     public async Task EmailMatchesCaseFoldedAndFillsTheMobile()
     {
         var email = TestData.Email();
