@@ -41,6 +41,8 @@ create unique index account_credit_code_uk on account (unified_social_credit_cod
 create index account_name_normalized_ix on account (name_normalized);
 create index account_name_short_trgm_ix on account using gin (name_short gin_trgm_ops);
 create index account_name_trgm_ix on account using gin (account_name gin_trgm_ops);
+-- The fuzzy short-name rule only compares accounts of one city.
+create index account_city_ix on account (city) where city is not null;
 
 create table account_summary (
     summary_id          uuid primary key default gen_random_uuid(),
@@ -178,6 +180,8 @@ create table lead_channel_identity (
     unique (channel_id, identity_type, channel_user_id)
 );
 create index lead_channel_identity_lead_ix on lead_channel_identity (lead_id);
+-- Identity resolution looks a unionId/openId up whichever channel captured it.
+create index lead_channel_identity_user_ix on lead_channel_identity (identity_type, channel_user_id);
 
 create table opportunity (
     opportunity_id   uuid primary key,

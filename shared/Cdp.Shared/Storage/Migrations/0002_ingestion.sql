@@ -13,7 +13,9 @@ create table ingestion_receipt (
     entity_type    text,
     entity_id      uuid,
     review_id      uuid,
-    errors         jsonb not null default '[]'
+    errors         jsonb not null default '[]',
+    account_id     uuid,      -- a contact's account, so a redelivery answers the outcome it first got
+    entity_created boolean
 );
 create unique index ingestion_receipt_source_uk on ingestion_receipt (channel, source_id, source_version)
     where source_id is not null and source_version is not null;

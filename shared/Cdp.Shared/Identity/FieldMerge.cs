@@ -1,0 +1,77 @@
+namespace Cdp.Shared.Identity;
+
+/// <summary>What a merge decided: every field's value and source time afterwards, and which values changed.</summary>
+public sealed record FieldMergeResult(
+    IReadOnlyDictionary<string, string?> Values,
+    IReadOnlyDictionary<string, DateTimeOffset> FieldTimes,
+    IReadOnlyList<string> Changed,
+    bool FieldTimesChanged)
+{
+    /// <summary>True when the row needs writing: a value or a field time moved.</summary>
+    public bool HasChanges => Changed.Count > 0 || FieldTimesChanged;
+}
+
+/// <summary>
+/// Merging a channel record into an entity we already hold. Channels deliver out of order and often send partial
+/// records, so each field keeps the newest value any source has told us, and a blank never erases anything.
+/// </summary>
+public static class FieldMerge
+{
+    /// <param name="current">The entity's values by field name.</param>
+    /// <param name="fieldTimes">Per field, when the held value was true at its source (field_times).</param>
+    /// <param name="incoming">The record's values by field name; null or blank means "the record says nothing".</param>
+    /// <param name="modifiedAt">When the source last changed the record.</param>
+    /// <remarks>
+    /// A held value without a field time (loaded before field times existed, or set by hand) counts as older than
+    /// anything a channel sends. On a tie the incoming record wins: it is the later delivery.
+    /// </remarks>
+    public static FieldMergeResult Merge(
+        IReadOnlyDictionary<string, string?> current,
+        IReadOnlyDictionary<string, DateTimeOffset> fieldTimes,
+        IReadOnlyDictionary<string, string?> incoming,
+        DateTimeOffset modifiedAt)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(fieldTimes);
+        ArgumentNullException.ThrowIfNull(incoming);
+
+        var values = new Dictionary<string, string?>(current, StringComparer.Ordinal);
+        var times = new Dictionary<string, DateTimeOffset>(fieldTimes, StringComparer.Ordinal);
+        var changed = new List<string>();
+        var timesChanged = false;
+
+        foreach (var (field, value) in incoming)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                continue;
+            }
+
+            values.TryGetValue(field, out var held);
+            DateTimeOffset? heldAt = times.TryGetValue(field, out var t) ? t : null;
+            var heldIsEmpty = string.IsNullOrWhiteSpace(held);
+
+            // An older record may still fill a gap: something is better than nothing.
+            if (!heldIsEmpty && heldAt is { } at && modifiedAt < at)
+            {
+                continue;
+            }
+
+            if (!string.Equals(held, value, StringComparison.Ordinal))
+            {
+                values[field] = value;
+                changed.Add(field);
+                times[field] = modifiedAt;
+                timesChanged = true;
+            }
+            else if (heldAt is null || modifiedAt > heldAt)
+            {
+                // Same value, seen true at a later time: remember that so an older record cannot replace it.
+                times[field] = modifiedAt;
+                timesChanged = true;
+            }
+        }
+
+        return new FieldMergeResult(values, times, changed, timesChanged);
+    }
+}

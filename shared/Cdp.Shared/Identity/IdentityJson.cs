@@ -1,0 +1,21 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Cdp.Shared.Identity;
+
+/// <summary>How identity stores records, candidates and field times in jsonb: camelCase, enums by name.</summary>
+internal static class IdentityJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+
+    public static T Deserialize<T>(string json) =>
+        JsonSerializer.Deserialize<T>(json, Options) ?? throw new JsonException($"Expected a {typeof(T).Name}, got null.");
+
+    public static Dictionary<string, DateTimeOffset> FieldTimes(string? json) =>
+        string.IsNullOrEmpty(json) ? [] : Deserialize<Dictionary<string, DateTimeOffset>>(json);
+}
