@@ -14,6 +14,8 @@ create table topic_message (
     last_error   text,
     dead_at      timestamptz
 );
-create index topic_message_ready_ix on topic_message (topic, message_id) where status = 'pending';
+-- Claim window: the oldest pending rows of a topic, index-only (the key is included for the head check).
+create index topic_message_ready_ix on topic_message (topic, message_id) include (message_key) where status = 'pending';
+-- Head check ("is there an earlier pending message of this key?") and the skip scan over keys.
 create index topic_message_key_ix on topic_message (topic, message_key, message_id) where status = 'pending';
 create index topic_message_dead_ix on topic_message (topic, dead_at) where status = 'dead';
