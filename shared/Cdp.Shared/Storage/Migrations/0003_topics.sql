@@ -13,7 +13,9 @@ create table topic_message (
     status       text not null default 'pending',      -- pending, dead
     last_error   text,
     dead_at      timestamptz
-);
-create index topic_message_ready_ix on topic_message (topic, message_id) where status = 'pending';
+) with (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02); -- a churning queue: keep dead tuples and stats in check
+-- Claim window: the oldest pending rows of a topic, index-only (the key is included for the head check).
+create index topic_message_ready_ix on topic_message (topic, message_id) include (message_key) where status = 'pending';
+-- Head check ("is there an earlier pending message of this key?") and the skip scan over keys.
 create index topic_message_key_ix on topic_message (topic, message_key, message_id) where status = 'pending';
 create index topic_message_dead_ix on topic_message (topic, dead_at) where status = 'dead';

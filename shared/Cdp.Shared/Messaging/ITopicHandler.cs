@@ -1,0 +1,15 @@
+namespace Cdp.Shared.Messaging;
+
+/// <summary>
+/// Handles the messages of one topic. Delivery is at least once: a message is redelivered after a failure,
+/// after a crash before its deletion committed, or when its lease was lost, so handlers must be idempotent
+/// (e.g. upsert on the message's natural key, or remember <see cref="TopicMessage.MessageId"/> in the same
+/// transaction as the effect). Messages of one key arrive one at a time in publish order; different keys run
+/// concurrently. Throwing schedules a retry with backoff; after MaxAttempts the message is dead-lettered.
+/// </summary>
+public interface ITopicHandler
+{
+    string Topic { get; }
+
+    Task HandleAsync(TopicMessage message, CancellationToken ct);
+}

@@ -1,0 +1,313 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Cdp.Shared.Messaging;
+
+/// <summary>
+/// Feeds one topic to one handler. Several processes (or instances) share a topic: each claims messages with a
+/// lease under its own consumer id. Only the head of each key (no earlier pending message of that key) is ever
+/// claimed, so a key behaves like a Kafka partition: in order, one at a time, and a retrying head blocks its key.
+/// </summary>
+public sealed class TopicConsumer : BackgroundService
+{
+    // Claim rounds look at this many times BatchSize of the oldest pending rows before falling back to a scan by key.
+    const int WindowFactor = 8;
+    // Keys the fallback scan walks at most, which bounds a round's cost when a topic has very many keys.
+    const int MaxKeysScanned = 4096;
+
+    readonly ITopicHandler handler;
+    readonly NpgsqlDataSource db;
+    readonly TopicConsumerOptions options;
+    readonly ILogger logger;
+    readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Handlers see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
+    readonly CancellationTokenSource handlerCancellation = new();
+
+    public TopicConsumer(
+        ITopicHandler handler, NpgsqlDataSource db, TopicConsumerOptions options, ILogger<TopicConsumer> logger, string? consumerId = null)
+    {
+        options.Validate(handler.Topic);
+        this.handler = handler;
+        this.db = db;
+        this.options = options;
+        this.logger = logger;
+        ConsumerId = consumerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    }
+
+    public string Topic => handler.Topic;
+
+    /// <summary>Written to lease_owner: machine, process and instance, so operators can tell who holds what.</summary>
+    public string ConsumerId { get; }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        handlerCancellation.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var listening = ListenAsync(stoppingToken);
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            int claimed;
+            try
+            {
+                claimed = await RunRoundAsync(stoppingToken);
+                failures = 0;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A database outage or a bug in our own SQL: keep the loop alive and back off.
+                failures++;
+                var delay = RetryBackoff.Delay(failures, options.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
+                logger.LogError(ex, "Topic {Topic}: claim round failed ({Failures} in a row), retrying in {Delay}", Topic, failures, delay);
+                await DelayQuietly(delay, stoppingToken);
+                continue;
+            }
+            // A round that got work may have unblocked the next message of each key it finished: look again at once.
+            if (claimed == 0) await WaitForWorkAsync(stoppingToken);
+        }
+        await listening;
+    }
+
+    /// <summary>One claim, handle, settle cycle. Returns how many messages were claimed.</summary>
+    internal async Task<int> RunRoundAsync(CancellationToken stopping)
+    {
+        if (stopping.IsCancellationRequested) return 0;
+        // Claims are not cancelled midway: a claim whose answer we never read would sit out a whole lease.
+        var claimed = await ClaimAsync(CancellationToken.None);
+        if (claimed.Count == 0) return 0;
+
+        var outcomes = new ConcurrentDictionary<long, Exception?>();
+        var work = Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency }, async (message, _) =>
+        {
+            if (stopping.IsCancellationRequested) return; // not started before shutdown: released below
+            try
+            {
+                await handler.HandleAsync(message, handlerCancellation.Token);
+                outcomes[message.MessageId] = null;
+            }
+            catch (Exception ex)
+            {
+                outcomes[message.MessageId] = ex;
+            }
+        });
+
+        using var grace = new CancellationTokenSource();
+        await using (stopping.Register(() => grace.CancelAfter(options.ShutdownGrace)))
+        {
+            var renewEvery = options.LeaseDuration / 3;
+            while (!work.IsCompleted && !grace.IsCancellationRequested)
+            {
+                await Task.WhenAny(work, Task.Delay(renewEvery, grace.Token));
+                if (work.IsCompleted || grace.IsCancellationRequested) break;
+                await RenewAsync(claimed.Where(m => !outcomes.ContainsKey(m.MessageId)).Select(m => m.MessageId).ToArray());
+            }
+        }
+
+        // Settle what is known now; a handler still running after the grace is abandoned and its message released.
+        var settled = outcomes.ToArray();
+        if (!work.IsCompleted)
+        {
+            await handlerCancellation.CancelAsync();
+            logger.LogWarning("Topic {Topic}: {Count} handler(s) still running after the shutdown grace; releasing their messages",
+                Topic, claimed.Count - settled.Length);
+        }
+        var done = settled.Where(o => o.Value is null).Select(o => o.Key).ToArray();
+        var failed = settled.Where(o => o.Value is not null)
+            .Select(o => (Message: claimed.First(m => m.MessageId == o.Key), Error: o.Value!))
+            .ToList();
+        var unfinished = claimed.Select(m => m.MessageId).Except(settled.Select(o => o.Key)).ToArray();
+
+        await CompleteAsync(done);
+        await FailAsync(failed);
+        await ReleaseAsync(unfinished);
+        return claimed.Count;
+    }
+
+    internal async Task<List<TopicMessage>> ClaimAsync(CancellationToken ct)
+    {
+        // The oldest pending rows first: with many keys the heads are dense there, and the round stays O(batch).
+        var claimed = await ClaimWith("""
+            with w as (
+                select message_id, message_key from topic_message
+                 where topic = $1 and status = 'pending'
+                 order by message_id limit $3),
+            c as (
+                select m.message_id from w join topic_message m on m.message_id = w.message_id
+                 where m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
+                   -- The head of its key. Written as min() so the probe is always an index descent, even
+                   -- before the table has statistics (an anti-join was planned as a scan of the whole topic).
+                   and w.message_id = (select min(e.message_id) from topic_message e
+                                        where e.topic = $1 and e.message_key = w.message_key and e.status = 'pending')
+                 order by m.message_id limit $2
+                 for update of m skip locked)
+            update topic_message t set lease_owner = $4, lease_until = now() + $5
+              from c where t.message_id = c.message_id
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at
+            """, options.BatchSize, options.BatchSize * WindowFactor, ct);
+        if (claimed.Count == options.BatchSize) return claimed;
+
+        // Few keys with a deep backlog (or a window of blocked keys): walk the keys instead, O(keys) not O(rows).
+        var more = await ClaimWith("""
+            with recursive heads as (
+                (select message_key, message_id from topic_message
+                  where topic = $1 and status = 'pending' order by message_key, message_id limit 1)
+                union all
+                select n.message_key, n.message_id from heads h cross join lateral (
+                    select message_key, message_id from topic_message
+                     where topic = $1 and status = 'pending' and message_key > h.message_key
+                     order by message_key, message_id limit 1) n),
+            scanned as (select message_id from heads limit $3),
+            c as (
+                select m.message_id from scanned s join topic_message m on m.message_id = s.message_id
+                 where m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
+                 order by m.message_id limit $2
+                 for update of m skip locked)
+            update topic_message t set lease_owner = $4, lease_until = now() + $5
+              from c where t.message_id = c.message_id
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at
+            """, options.BatchSize - claimed.Count, MaxKeysScanned, ct);
+        claimed.AddRange(more);
+        return claimed;
+    }
+
+    async Task<List<TopicMessage>> ClaimWith(string sql, int limit, int scan, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        cmd.Parameters.Add(new() { Value = Topic });
+        cmd.Parameters.Add(new() { Value = limit });
+        cmd.Parameters.Add(new() { Value = scan });
+        cmd.Parameters.Add(new() { Value = ConsumerId });
+        cmd.Parameters.Add(new() { Value = options.LeaseDuration });
+        var messages = new List<TopicMessage>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            messages.Add(new TopicMessage(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                reader.GetFieldValue<DateTimeOffset>(5)));
+        messages.Sort((a, b) => a.MessageId.CompareTo(b.MessageId));
+        return messages;
+    }
+
+    async Task RenewAsync(long[] ids)
+    {
+        if (ids.Length == 0) return;
+        try
+        {
+            await using var cmd = db.CreateCommand(
+                "update topic_message set lease_until = now() + $3 where message_id = any($1) and lease_owner = $2");
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = ConsumerId });
+            cmd.Parameters.Add(new() { Value = options.LeaseDuration });
+            var renewed = await cmd.ExecuteNonQueryAsync();
+            if (renewed < ids.Length)
+                logger.LogWarning("Topic {Topic}: {Lost} lease(s) lost while handling; another consumer may process them too",
+                    Topic, ids.Length - renewed);
+        }
+        catch (Exception ex)
+        {
+            // Keep handling: the next renewal may succeed before the lease runs out.
+            logger.LogWarning(ex, "Topic {Topic}: lease renewal failed", Topic);
+        }
+    }
+
+    async Task CompleteAsync(long[] ids)
+    {
+        if (ids.Length == 0) return;
+        await using var cmd = db.CreateCommand("delete from topic_message where message_id = any($1) and lease_owner = $2");
+        cmd.Parameters.Add(new() { Value = ids });
+        cmd.Parameters.Add(new() { Value = ConsumerId });
+        var deleted = await cmd.ExecuteNonQueryAsync();
+        if (deleted < ids.Length)
+            logger.LogWarning("Topic {Topic}: {Lost} handled message(s) had lost their lease and were handled elsewhere too",
+                Topic, ids.Length - deleted);
+    }
+
+    async Task FailAsync(List<(TopicMessage Message, Exception Error)> failed)
+    {
+        if (failed.Count == 0) return;
+        foreach (var (message, error) in failed)
+            logger.LogWarning(error, "Topic {Topic}: message {MessageId} (key {Key}) failed attempt {Attempt} of {MaxAttempts}",
+                Topic, message.MessageId, message.Key, message.Attempts + 1, options.MaxAttempts);
+        await using var cmd = db.CreateCommand("""
+            update topic_message t
+               set attempts = t.attempts + 1,
+                   last_error = f.error,
+                   status = case when t.attempts + 1 >= $3 then 'dead' else 'pending' end,
+                   dead_at = case when t.attempts + 1 >= $3 then now() end,
+                   available_at = now() + f.delay_ms * interval '1 millisecond',
+                   lease_owner = null, lease_until = null
+              from unnest($1::bigint[], $4::text[], $5::float8[]) as f(id, error, delay_ms)
+             where t.message_id = f.id and t.lease_owner = $2
+            """);
+        cmd.Parameters.Add(new() { Value = failed.Select(f => f.Message.MessageId).ToArray() });
+        cmd.Parameters.Add(new() { Value = ConsumerId });
+        cmd.Parameters.Add(new() { Value = options.MaxAttempts });
+        cmd.Parameters.Add(new() { Value = failed.Select(f => RetryBackoff.Describe(f.Error)).ToArray() });
+        cmd.Parameters.Add(new()
+        {
+            Value = failed.Select(f => RetryBackoff.Delay(
+                f.Message.Attempts + 1, options.RetryBaseDelay, options.RetryMaxDelay, Random.Shared.NextDouble()).TotalMilliseconds).ToArray(),
+        });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    async Task ReleaseAsync(long[] ids)
+    {
+        if (ids.Length == 0) return;
+        await using var cmd = db.CreateCommand(
+            "update topic_message set lease_owner = null, lease_until = null where message_id = any($1) and lease_owner = $2");
+        cmd.Parameters.Add(new() { Value = ids });
+        cmd.Parameters.Add(new() { Value = ConsumerId });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    async Task WaitForWorkAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.PollInterval);
+        try { await wake.Reader.ReadAsync(timeout.Token); }
+        catch (OperationCanceledException) { }
+    }
+
+    async Task ListenAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var conn = await db.OpenConnectionAsync(ct);
+                conn.Notification += (_, e) =>
+                {
+                    if (e.Payload == Topic) wake.Writer.TryWrite(true);
+                };
+                await using (var cmd = new NpgsqlCommand($"listen {TopicPublisher.NotifyChannel}", conn))
+                    await cmd.ExecuteNonQueryAsync(ct);
+                wake.Writer.TryWrite(true); // whatever was published while nobody listened
+                while (true) await conn.WaitAsync(ct);
+            }
+            catch (Exception) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Polling still runs; reconnect the listener in a while.
+                logger.LogWarning(ex, "Topic {Topic}: LISTEN connection lost, polling until it is back", Topic);
+                await DelayQuietly(TimeSpan.FromSeconds(5), ct);
+            }
+        }
+    }
+
+    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
+    {
+        try { await Task.Delay(delay, ct); }
+        catch (OperationCanceledException) { }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Cdp.Shared.Messaging;
+
+/// <summary>
+/// Publishing is an insert in the caller's transaction, so the message exists exactly when the data it describes
+/// commits (the outbox). The notify in the same transaction is delivered at commit and wakes idle consumers.
+/// Order per key is publish (message id) order; publish one key's messages from one transaction at a time,
+/// since two open transactions could commit in the opposite order of their ids.
+/// </summary>
+public static class TopicPublisher
+{
+    public const string NotifyChannel = "topic_message";
+
+    public static async Task PublishAsync<T>(
+        NpgsqlConnection conn, NpgsqlTransaction? tx, string topic, string key, T payload, CancellationToken ct = default)
+    {
+        await using var batch = new NpgsqlBatch(conn, tx)
+        {
+            BatchCommands =
+            {
+                new("insert into topic_message (topic, message_key, payload) values ($1, $2, $3)")
+                {
+                    Parameters =
+                    {
+                        new() { Value = topic },
+                        new() { Value = key },
+                        new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb },
+                    },
+                },
+                Notify(topic),
+            },
+        };
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    public static async Task PublishManyAsync<T>(
+        NpgsqlConnection conn, NpgsqlTransaction? tx, string topic, IEnumerable<(string Key, T Payload)> messages,
+        CancellationToken ct = default)
+    {
+        var keys = new List<string>();
+        var payloads = new List<string>();
+        foreach (var (key, payload) in messages)
+        {
+            keys.Add(key);
+            payloads.Add(JsonSerializer.Serialize(payload, CdpJson.Options));
+        }
+        if (keys.Count == 0) return;
+
+        await using var batch = new NpgsqlBatch(conn, tx)
+        {
+            BatchCommands =
+            {
+                // with ordinality + order by: ids follow the caller's order, which is the order per key.
+                new("""
+                    insert into topic_message (topic, message_key, payload)
+                    select $1, m.k, m.p::jsonb from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
+                    """)
+                {
+                    Parameters = { new() { Value = topic }, new() { Value = keys.ToArray() }, new() { Value = payloads.ToArray() } },
+                },
+                Notify(topic),
+            },
+        };
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    static NpgsqlBatchCommand Notify(string topic) =>
+        new($"select pg_notify('{NotifyChannel}', $1)") { Parameters = { new() { Value = topic } } };
+}
