@@ -1,15 +1,11 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Cdp.Shared.Identity;
 
-/// <summary>How identity stores records, candidates and field times in jsonb: camelCase, enums by name.</summary>
+/// <summary>How identity stores records, candidates and field times in jsonb: the platform's one JSON shape (CdpJson).</summary>
 internal static class IdentityJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter() },
-    };
+    public static JsonSerializerOptions Options => CdpJson.Options;
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
-using StackExchange.Redis;
+using Cdp.Shared.Storage;
 
 namespace Cdp.Shared.Operations;
 
