@@ -17,9 +17,10 @@ public static class CdpPlatform
     public static IHostApplicationBuilder AddCdpPlatform(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        var postgres = builder.Configuration.GetConnectionString("Postgres")
-            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
-        services.AddNpgsqlDataSource(postgres);
+        // Resolved from the final configuration (not at registration), so test hosts and Azure app settings apply.
+        services.AddSingleton(sp => new NpgsqlDataSourceBuilder(
+            sp.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.")).Build());
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RedisConnection>();
@@ -42,11 +43,5 @@ public static class CdpPlatform
             services.AddTopicConsumer<IdentityResolutionConsumer>();
         }
         return builder;
-    }
-
-    static IServiceCollection AddNpgsqlDataSource(this IServiceCollection services, string connectionString)
-    {
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        return services;
     }
 }

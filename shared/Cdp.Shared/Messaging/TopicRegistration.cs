@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -18,7 +19,8 @@ public static class TopicRegistration
         services.TryAddSingleton<THandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<TopicConsumerOptions>, BindTopicConsumerOptions>(
             sp => new BindTopicConsumerOptions(sp.GetService<IConfiguration>())));
-        services.AddHostedService(sp =>
+        // Not AddHostedService: it de-duplicates by implementation type, and every consumer is a TopicConsumer.
+        services.AddSingleton<IHostedService>(sp =>
         {
             var handler = sp.GetRequiredService<THandler>();
             var options = sp.GetRequiredService<IOptionsMonitor<TopicConsumerOptions>>().Get(handler.Topic);

@@ -111,4 +111,25 @@ public sealed class PublishTopicTests(PostgresDatabase pg) : IClassFixture<Postg
         Assert.Equal(Topics.Notification, consumer.Topic);
         Assert.StartsWith($"{Environment.MachineName}:{Environment.ProcessId}:", consumer.ConsumerId);
     }
+
+    [Fact]
+    public void Each_registered_handler_gets_its_own_hosted_consumer()
+    {
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().Build())
+            .AddLogging()
+            .AddSingleton(db);
+        services.AddTopicConsumer<NotificationHandler>();
+        services.AddTopicConsumer<EventStreamHandler>();
+        using var provider = services.BuildServiceProvider();
+
+        var topics = provider.GetServices<IHostedService>().Cast<TopicConsumer>().Select(c => c.Topic).Order();
+        Assert.Equal([Topics.EventStream, Topics.Notification], topics);
+    }
+
+    sealed class EventStreamHandler : ITopicHandler
+    {
+        public string Topic => Topics.EventStream;
+        public Task HandleAsync(TopicMessage message, CancellationToken ct) => Task.CompletedTask;
+    }
 }
