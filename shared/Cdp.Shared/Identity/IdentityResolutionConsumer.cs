@@ -1,10 +1,11 @@
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
+using Npgsql;
 
 namespace Cdp.Shared.Identity;
 
 /// <summary>identity-resolution consumer: one cleansed record -> one resolved entity or review item.</summary>
-public sealed class IdentityResolutionConsumer(IdentityResolver resolver) : ITopicHandler
+public sealed class IdentityResolutionConsumer(IdentityResolver resolver, NpgsqlDataSource db) : ITopicHandler
 {
     public string Topic => Topics.IdentityResolution;
 
@@ -13,4 +14,7 @@ public sealed class IdentityResolutionConsumer(IdentityResolver resolver) : ITop
         var request = message.Read<IdentityResolutionRequested>();
         return resolver.ResolveAsync(request.IngestionId, request.Record, null, ct);
     }
+
+    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) =>
+        IngestionReceipts.FailAsync(db, message.Read<IdentityResolutionRequested>().IngestionId, "identity", error, ct);
 }

@@ -4,7 +4,6 @@ using Cdp.Shared.Cleansing;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Cdp.Shared.Ingestion;
 
@@ -107,14 +106,9 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         return (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
     }
 
-    async Task RejectAsync(Guid id, IReadOnlyList<FieldError> errors, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand("""
-            update ingestion_receipt set status = 'rejected', errors = $2, processed_at = now()
-            where ingestion_id = $1 and status = 'queued'
-            """);
-        cmd.Parameters.AddWithValue(id);
-        cmd.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(errors, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    Task RejectAsync(Guid id, IReadOnlyList<FieldError> errors, CancellationToken ct) =>
+        IngestionReceipts.SettleAsync(db, id, "rejected", errors, ct);
+
+    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) =>
+        IngestionReceipts.FailAsync(db, message.Read<IngestionQueued>().IngestionId, "ingestion", error, ct);
 }

@@ -12,4 +12,10 @@ public interface ITopicHandler
     string Topic { get; }
 
     Task HandleAsync(TopicMessage message, CancellationToken ct);
+
+    /// <summary>
+    /// Called once a message is parked as dead, so the handler can record the give-up where users look
+    /// (e.g. an ingestion receipt turning 'failed'). Best effort: an error here is logged, the message stays dead.
+    /// </summary>
+    Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) => Task.CompletedTask;
 }

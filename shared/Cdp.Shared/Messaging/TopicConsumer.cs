@@ -245,6 +245,7 @@ public sealed class TopicConsumer : BackgroundService
                    lease_owner = null, lease_until = null
               from unnest($1::bigint[], $4::text[], $5::float8[]) as f(id, error, delay_ms)
              where t.message_id = f.id and t.lease_owner = $2
+            returning t.message_id, t.status
             """);
         cmd.Parameters.Add(new() { Value = failed.Select(f => f.Message.MessageId).ToArray() });
         cmd.Parameters.Add(new() { Value = ConsumerId });
@@ -255,7 +256,15 @@ public sealed class TopicConsumer : BackgroundService
             Value = failed.Select(f => RetryBackoff.Delay(
                 f.Message.Attempts + 1, options.RetryBaseDelay, options.RetryMaxDelay, Random.Shared.NextDouble()).TotalMilliseconds).ToArray(),
         });
-        await cmd.ExecuteNonQueryAsync();
+        var dead = new HashSet<long>();
+        await using (var reader = await cmd.ExecuteReaderAsync())
+            while (await reader.ReadAsync())
+                if (reader.GetString(1) == "dead") dead.Add(reader.GetInt64(0));
+        foreach (var (message, error) in failed.Where(f => dead.Contains(f.Message.MessageId)))
+        {
+            try { await handler.OnDeadLetteredAsync(message, RetryBackoff.Describe(error), CancellationToken.None); }
+            catch (Exception ex) { logger.LogError(ex, "Topic {Topic}: dead-letter hook failed for message {MessageId}", Topic, message.MessageId); }
+        }
     }
 
     async Task ReleaseAsync(long[] ids)
