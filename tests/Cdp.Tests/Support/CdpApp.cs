@@ -11,26 +11,19 @@ using Microsoft.Extensions.Configuration;
 namespace Cdp.Tests.Support;
 
 /// <summary>
-/// The local host in-process on a database of its own, with a loopback WeCom stand-in, as an IClassFixture.
-/// <see cref="Settings"/> is also what <see cref="HostProcess"/> hands a separate host process.
+/// What a platform under test runs against: a database of its own, a loopback WeCom stand-in, and the settings
+/// (as configuration keys) that point a host at them. Hosts come on top: in-process (<see cref="CdpApp"/>) or
+/// as separate processes (<see cref="HostProcess"/>).
 /// </summary>
-public sealed class CdpApp : IAsyncLifetime
+public class CdpBackend : IAsyncLifetime
 {
-    public const string CrmSecret = "test-crm-secret";
-    public const string WeChatSecret = "test-wechat-secret";
-    public const string ErpSecret = "test-erp-secret";
-
     public PostgresDatabase Database { get; } = new();
     public WeComStandIn WeCom { get; private set; } = null!;
     public WeComCrypto WeComCrypto { get; } =
         new(WeComStandIn.DefaultToken, WeComStandIn.DefaultEncodingAesKey, WeComStandIn.DefaultCorpId);
-    public HttpClient Client { get; private set; } = null!;
-    public IServiceProvider Services => factory.Services;
     public Dictionary<string, string?> Settings { get; private set; } = [];
 
-    WebApplicationFactory<Program> factory = null!;
-
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await Database.InitializeAsync();
         WeCom = await WeComStandIn.StartAsync();
@@ -39,9 +32,9 @@ public sealed class CdpApp : IAsyncLifetime
             ["ConnectionStrings:Postgres"] = Database.ConnectionString,
             ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
             ["ConnectionStrings:ClickHouse"] = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123",
-            ["Channels:crm:SigningSecret"] = CrmSecret,
-            ["Channels:wechat:SigningSecret"] = WeChatSecret,
-            ["Channels:erp:SigningSecret"] = ErpSecret,
+            ["Channels:crm:SigningSecret"] = CdpApp.CrmSecret,
+            ["Channels:wechat:SigningSecret"] = CdpApp.WeChatSecret,
+            ["Channels:erp:SigningSecret"] = CdpApp.ErpSecret,
             ["WeCom:CorpId"] = WeComStandIn.DefaultCorpId,
             ["WeCom:Token"] = WeComStandIn.DefaultToken,
             ["WeCom:EncodingAesKey"] = WeComStandIn.DefaultEncodingAesKey,
@@ -55,17 +48,40 @@ public sealed class CdpApp : IAsyncLifetime
             ["Topics:Default:MaxAttempts"] = "4",
             ["Topics:Default:LeaseDuration"] = "00:00:05",
         };
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await WeCom.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
+
+/// <summary>The local host in-process (WebApplicationFactory) on a <see cref="CdpBackend"/>, as an IClassFixture.</summary>
+public sealed class CdpApp : CdpBackend
+{
+    public const string CrmSecret = "test-crm-secret";
+    public const string WeChatSecret = "test-wechat-secret";
+    public const string ErpSecret = "test-erp-secret";
+
+    WebApplicationFactory<Program> factory = null!;
+
+    public HttpClient Client { get; private set; } = null!;
+    public IServiceProvider Services => factory.Services;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
             b.ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings)));
         Client = factory.CreateClient();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         Client.Dispose();
         await factory.DisposeAsync();
-        await WeCom.DisposeAsync();
-        await Database.DisposeAsync();
+        await base.DisposeAsync();
     }
 
     public static string SecretOf(string channel) => channel switch

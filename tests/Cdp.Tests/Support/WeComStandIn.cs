@@ -98,6 +98,10 @@ public sealed class WeComStandIn : IAsyncDisposable
     }
 
     /// <summary>Registers a contact followed by the given employees, each with one corp tag.</summary>
+    /// <summary>The mobile <see cref="AddContact"/> files for a contact: distinct per contact, stable per id.</summary>
+    public static string MobileOf(string externalUserId) =>
+        "139" + (BitConverter.ToUInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(externalUserId))) % 100_000_000).ToString("D8", System.Globalization.CultureInfo.InvariantCulture);
+
     public void AddContact(string externalUserId, string name, string? corpName = null, params string[] followUserIds)
     {
         var response = new JsonObject
@@ -125,7 +129,7 @@ public sealed class WeComStandIn : IAsyncDisposable
                     ["group_name"] = "行业", ["tag_name"] = "制造业", ["tag_id"] = "et-manufacturing", ["type"] = 1,
                 }),
                 ["remark_corp_name"] = corpName,
-                ["remark_mobiles"] = new JsonArray("13800001234"),
+                ["remark_mobiles"] = new JsonArray(MobileOf(externalUserId)),
                 ["state"] = "expo-2024",
             })]),
         };

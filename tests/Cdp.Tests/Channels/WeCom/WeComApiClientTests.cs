@@ -43,7 +43,7 @@ public sealed class WeComApiClientTests : IAsyncLifetime
         Assert.Equal(["zhangsan", "lisi"], contact.FollowUsers.Select(f => f.UserId));
         var follower = contact.FollowUsers[0];
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), follower.CreatedAt);
-        Assert.Equal(["13800001234"], follower.RemarkMobiles!);
+        Assert.Equal([WeComStandIn.MobileOf("wmEXT001")], follower.RemarkMobiles!);
         Assert.Equal("expo-2024", follower.State);
         var tag = Assert.Single(follower.Tags!);
         Assert.Equal(("行业", "制造业", "et-manufacturing", 1), (tag.GroupName, tag.TagName, tag.TagId, tag.Type));
