@@ -18,9 +18,8 @@ public static class CdpPlatform
     {
         var services = builder.Services;
         // Resolved from the final configuration (not at registration), so test hosts and Azure app settings apply.
-        services.AddSingleton(sp => new NpgsqlDataSourceBuilder(
-            sp.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")
-            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.")).Build());
+        services.AddSingleton(sp => CreateDataSource(sp.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.")));
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RedisConnection>();
@@ -43,5 +42,20 @@ public static class CdpPlatform
             services.AddTopicConsumer<IdentityResolutionConsumer>();
         }
         return builder;
+    }
+
+    /// <summary>
+    /// The pipeline runs the same few statements thousands of times a second; letting Npgsql prepare them spares
+    /// Postgres the parse and plan each time (the connection string can still set its own values).
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
+        return builder.Build();
     }
 }

@@ -15,31 +15,31 @@ public sealed class IngestionStore(NpgsqlDataSource db)
     public async Task<(Guid IngestionId, bool Duplicate)> AcceptAsync(
         string channel, SourceEnvelope? source, string bodyHash, string payload, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
         var id = Guid.CreateVersion7();
-        await using (var insert = new NpgsqlCommand("""
-            insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload)
-            values ($1, $2, $3, $4, $5, $6)
-            on conflict do nothing
-            """, conn, tx))
+        await using var conn = await db.OpenConnectionAsync(ct);
+        // One statement, so one round trip and one commit on the hot path: the receipt and its data-ingestion
+        // message (an IngestionQueued, keyed by the source record so its versions are handled in order) are
+        // written together or not at all; a conflicting resend writes neither.
+        await using (var accept = new NpgsqlCommand("""
+            with receipt as (
+                insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload)
+                values ($1, $2, $3, $4, $5, $6)
+                on conflict do nothing
+                returning ingestion_id, channel)
+            insert into topic_message (topic, message_key, payload)
+            select $7, $8, jsonb_build_object('ingestionId', ingestion_id, 'channel', channel) from receipt
+            """, conn))
         {
-            insert.Parameters.AddWithValue(id);
-            insert.Parameters.AddWithValue(channel);
-            insert.Parameters.AddWithValue((object?)source?.SourceId ?? DBNull.Value);
-            insert.Parameters.AddWithValue((object?)source?.SourceVersion ?? DBNull.Value);
-            insert.Parameters.AddWithValue(bodyHash);
-            insert.Parameters.AddWithValue(payload);
-            if (await insert.ExecuteNonQueryAsync(ct) == 1)
-            {
-                // Keyed by the source record so versions of one record are processed in order.
-                var key = $"{channel}:{source?.SourceId ?? bodyHash}";
-                await TopicPublisher.PublishAsync(conn, tx, Topics.DataIngestion, key, new IngestionQueued(id, channel), ct);
-                await tx.CommitAsync(ct);
-                return (id, false);
-            }
+            accept.Parameters.AddWithValue(id);
+            accept.Parameters.AddWithValue(channel);
+            accept.Parameters.AddWithValue((object?)source?.SourceId ?? DBNull.Value);
+            accept.Parameters.AddWithValue((object?)source?.SourceVersion ?? DBNull.Value);
+            accept.Parameters.AddWithValue(bodyHash);
+            accept.Parameters.AddWithValue(payload);
+            accept.Parameters.AddWithValue(Topics.DataIngestion);
+            accept.Parameters.AddWithValue($"{channel}:{source?.SourceId ?? bodyHash}");
+            if (await accept.ExecuteNonQueryAsync(ct) == 1) return (id, false);
         }
-        await tx.RollbackAsync(ct);
         // ON CONFLICT waited for any competing insert to commit, so the first receipt is visible now.
         return (await FindFirstAsync(conn, channel, source, bodyHash, ct), true);
     }

@@ -63,16 +63,17 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
     }
 
     /// <summary>
-    /// Records about the same person or company share a key so they resolve in arrival order; the resolver's
-    /// advisory locks cover records that share only some of their identifiers.
+    /// Records that resolve against the same company share a key, so they are handled one after another instead
+    /// of queueing on the resolver's account locks while holding a connection each; other records are keyed by
+    /// the person. The resolver's advisory locks still cover records that share only some identifiers.
     /// </summary>
     public static string NaturalKey(CleanRecord clean)
     {
         var r = clean.Record;
-        var id = r.Kind == EntityKind.Account
-            ? r.CreditCode ?? clean.CompanyFullName
-            : r.Mobile ?? r.Email ?? r.WeComExternalUserId ?? r.UnionId ?? r.OpenId;
-        return $"{r.Kind.ToString().ToLowerInvariant()}:{id ?? r.Channel + ":" + r.SourceId}";
+        var company = r.Kind == EntityKind.Lead ? null : r.CreditCode ?? clean.CompanyFullName;
+        if (company is not null) return $"account:{company}";
+        var person = r.Mobile ?? r.Email ?? r.WeComExternalUserId ?? r.UnionId ?? r.OpenId;
+        return $"{r.Kind.ToString().ToLowerInvariant()}:{person ?? r.Channel + ":" + r.SourceId}";
     }
 
     async Task<CustomerRecord?> FromWeComAsync(string xml, CancellationToken ct)

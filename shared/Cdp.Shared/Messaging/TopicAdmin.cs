@@ -41,13 +41,6 @@ public static class TopicAdmin
             """);
         cmd.Parameters.Add(new() { Value = topic });
         cmd.Parameters.Add(new() { Value = messageId.HasValue ? messageId.Value : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-        var requeued = await cmd.ExecuteNonQueryAsync(ct);
-        if (requeued > 0)
-        {
-            await using var notify = db.CreateCommand($"select pg_notify('{TopicPublisher.NotifyChannel}', $1)");
-            notify.Parameters.Add(new() { Value = topic });
-            await notify.ExecuteNonQueryAsync(ct);
-        }
-        return requeued;
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -22,7 +21,6 @@ public sealed class TopicConsumer : BackgroundService
     readonly NpgsqlDataSource db;
     readonly TopicConsumerOptions options;
     readonly ILogger logger;
-    readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     // Handlers see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
     readonly CancellationTokenSource handlerCancellation = new();
 
@@ -50,7 +48,6 @@ public sealed class TopicConsumer : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var listening = ListenAsync(stoppingToken);
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -70,9 +67,8 @@ public sealed class TopicConsumer : BackgroundService
                 continue;
             }
             // A round that got work may have unblocked the next message of each key it finished: look again at once.
-            if (claimed == 0) await WaitForWorkAsync(stoppingToken);
+            if (claimed == 0) await DelayQuietly(options.PollInterval, stoppingToken);
         }
-        await listening;
     }
 
     /// <summary>One claim, handle, settle cycle. Returns how many messages were claimed.</summary>
@@ -275,43 +271,6 @@ public sealed class TopicConsumer : BackgroundService
         cmd.Parameters.Add(new() { Value = ids });
         cmd.Parameters.Add(new() { Value = ConsumerId });
         await cmd.ExecuteNonQueryAsync();
-    }
-
-    async Task WaitForWorkAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.PollInterval);
-        try { await wake.Reader.ReadAsync(timeout.Token); }
-        catch (OperationCanceledException) { }
-    }
-
-    async Task ListenAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await using var conn = await db.OpenConnectionAsync(ct);
-                conn.Notification += (_, e) =>
-                {
-                    if (e.Payload == Topic) wake.Writer.TryWrite(true);
-                };
-                await using (var cmd = new NpgsqlCommand($"listen {TopicPublisher.NotifyChannel}", conn))
-                    await cmd.ExecuteNonQueryAsync(ct);
-                wake.Writer.TryWrite(true); // whatever was published while nobody listened
-                while (true) await conn.WaitAsync(ct);
-            }
-            catch (Exception) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                // Polling still runs; reconnect the listener in a while.
-                logger.LogWarning(ex, "Topic {Topic}: LISTEN connection lost, polling until it is back", Topic);
-                await DelayQuietly(TimeSpan.FromSeconds(5), ct);
-            }
-        }
     }
 
     static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)

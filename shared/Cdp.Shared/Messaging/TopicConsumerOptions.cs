@@ -17,8 +17,8 @@ public sealed class TopicConsumerOptions
     /// <summary>How long a claim is ours without renewal; a crashed process's claims come back after it.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Fallback when no notification arrives (retries coming due, a lost LISTEN connection).</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long an idle consumer waits before looking again; a round that found work looks again at once.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Attempts before a message is dead-lettered (a dead letter no longer blocks its key).</summary>
     public int MaxAttempts { get; set; } = 8;
