@@ -7,6 +7,7 @@ using Cdp.Shared.Ingestion;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace Cdp.Tests.Support;
 
@@ -68,12 +69,14 @@ public sealed class CdpApp : CdpBackend
 
     public HttpClient Client { get; private set; } = null!;
     public IServiceProvider Services => factory.Services;
+    public LogCapture Logs { get; } = new();
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-            b.ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings)));
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
+            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings))
+            .ConfigureLogging(l => l.AddProvider(Logs)));
         Client = factory.CreateClient();
     }
 
