@@ -104,6 +104,27 @@ public sealed class IngestionRefusalTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task Get_on_a_signed_json_channel_is_405()
+    {
+        using var response = await client.GetAsync("/api/ingest/crm");
+        await AssertProblem(response, HttpStatusCode.MethodNotAllowed);
+    }
+
+    [Fact]
+    public async Task Ingestion_id_that_is_not_a_guid_is_404_problem()
+    {
+        using var response = await client.GetAsync("/api/ingestions/not-a-guid");
+        await AssertProblem(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Review_resolution_sent_as_text_is_415()
+    {
+        using var response = await client.PostAsync($"/api/identity/reviews/{Guid.NewGuid()}/resolve", new StringContent("create", Encoding.UTF8, "text/plain"));
+        await AssertProblem(response, HttpStatusCode.UnsupportedMediaType);
+    }
+
+    [Fact]
     public async Task WeCom_callback_with_a_wrong_msg_signature_is_401_and_stores_nothing()
     {
         var callback = WeComCallbacks.Build(app.WeComCrypto, WeComStandIn.DefaultCorpId,
