@@ -179,10 +179,11 @@ public sealed class OrchestrationWorker : BackgroundService
         }
         catch (Exception ex)
         {
-            // Our own SQL or a lost connection: give the item back so it is tried again.
+            // Our own SQL, a lost connection or an orchestrator that cannot be resolved: give the item back a little
+            // later, so it is tried again without spinning.
             logger.LogError(ex, "Orchestration worker {Worker}: {Kind} work {WorkId} of {InstanceId} failed; releasing it",
                 WorkerId, item.Kind, item.WorkId, item.InstanceId);
-            try { await ReleaseAsync([item.WorkId]); } catch (Exception release) { logger.LogWarning(release, "Release failed"); }
+            try { await ReleaseAsync([item.WorkId], TimeSpan.FromSeconds(1)); } catch (Exception release) { logger.LogWarning(release, "Release failed"); }
         }
         finally
         {
@@ -355,12 +356,14 @@ public sealed class OrchestrationWorker : BackgroundService
         }
     }
 
-    async Task ReleaseAsync(long[] ids)
+    async Task ReleaseAsync(long[] ids, TimeSpan? retryAfter = null)
     {
         await using var cmd = db.CreateCommand(
-            "update orchestration_work set lease_owner = null, lease_until = null where work_id = any($1) and lease_owner = $2");
+            "update orchestration_work set lease_owner = null, lease_until = null, visible_at = greatest(visible_at, now() + $3) " +
+            "where work_id = any($1) and lease_owner = $2");
         cmd.Parameters.Add(new() { Value = ids });
         cmd.Parameters.Add(new() { Value = WorkerId });
+        cmd.Parameters.Add(new() { Value = retryAfter ?? TimeSpan.Zero });
         await cmd.ExecuteNonQueryAsync();
     }
 

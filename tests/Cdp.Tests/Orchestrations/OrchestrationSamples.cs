@@ -147,3 +147,20 @@ sealed class Flipper : Orchestrator<string?, string>
         return "unreachable";
     }
 }
+
+/// <summary>Calls a sub-orchestration that fails and reports what it caught.</summary>
+sealed class FailingParent : Orchestrator<string, string>
+{
+    public override async Task<string> RunAsync(IOrchestrationContext context, string key)
+    {
+        try
+        {
+            await context.CallSubOrchestratorAsync<string>(nameof(Retrying), new FlakyInput(key, 100));
+            return "no failure";
+        }
+        catch (TaskFailedException ex)
+        {
+            return $"{ex.TaskName} failed: {ex.FailureDetails.ErrorType}";
+        }
+    }
+}

@@ -23,7 +23,7 @@ sealed class OrchestrationTestKit : IAsyncDisposable
         services.AddSingleton(db);
         services.AddOrchestrator<Chain>().AddOrchestrator<Retrying>().AddOrchestrator<Catching>().AddOrchestrator<Sleeper>()
             .AddOrchestrator<Approval>().AddOrchestrator<LateApproval>().AddOrchestrator<Parent>().AddOrchestrator<GuidRecorder>()
-            .AddOrchestrator<Flipper>();
+            .AddOrchestrator<Flipper>().AddOrchestrator<FailingParent>();
         services.AddActivity<AddOne>().AddActivity<Flaky>().AddActivity<Record>();
         services.AddLocalOrchestrations();
         Services = services.BuildServiceProvider();

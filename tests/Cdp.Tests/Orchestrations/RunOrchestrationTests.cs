@@ -86,6 +86,21 @@ public sealed class RunOrchestrationTests(PostgresDatabase pg) : IClassFixture<P
     }
 
     [Fact]
+    public async Task A_failed_sub_orchestration_surfaces_in_the_parent_as_TaskFailedException()
+    {
+        await using var kit = new OrchestrationTestKit(pg.DataSource);
+        await kit.StartWorker();
+        var key = "child-fails-" + Guid.NewGuid().ToString("N");
+
+        var status = await kit.Run(nameof(FailingParent), key);
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, status.RuntimeStatus);
+        Assert.Equal($"{nameof(Retrying)} failed: {typeof(TaskFailedException).FullName}", status.ReadOutputAs<string>());
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, (await kit.Client.GetStatusAsync($"{status.InstanceId}:0"))!.RuntimeStatus);
+        Assert.Equal(3, Executions.Of(key));
+    }
+
+    [Fact]
     public async Task Replays_see_the_same_time_guid_and_IsReplaying_turns_true()
     {
         await using var kit = new OrchestrationTestKit(pg.DataSource);
