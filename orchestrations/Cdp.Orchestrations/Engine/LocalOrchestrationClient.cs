@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Cdp.Shared;
+using Npgsql;
+using static Cdp.Orchestrations.Engine.OrchestrationStore;
+
+namespace Cdp.Orchestrations.Engine;
+
+/// <summary><see cref="IOrchestrationClient"/> over the local engine's tables.</summary>
+public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrationClient
+{
+    public async Task<string> StartAsync(string name, object? input, string? instanceId = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        instanceId ??= Guid.NewGuid().ToString("N");
+        var inputJson = input is null ? null : JsonSerializer.Serialize(input, input.GetType(), CdpJson.Options);
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await StartInstance(conn, instanceId, name, inputJson);
+        await tx.CommitAsync();
+        return instanceId;
+    }
+
+    public async Task<OrchestrationStatus?> GetStatusAsync(string instanceId)
+    {
+        await using var cmd = db.CreateCommand("""
+            select name, instance_id, status, input::text, custom_status::text, output::text, created_at, updated_at, error_type, error_message
+              from orchestration_instance where instance_id = $1
+            """);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        await using var reader = await cmd.ExecuteReaderAsync();
+        if (!await reader.ReadAsync()) return null;
+        return new OrchestrationStatus(
+            reader.GetString(0), reader.GetString(1), Enum.Parse<OrchestrationRuntimeStatus>(reader.GetString(2)),
+            Json(reader, 3), Json(reader, 4), Json(reader, 5),
+            reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
+            reader.IsDBNull(8) ? null : new FailureDetails(reader.GetString(8), reader.IsDBNull(9) ? "" : reader.GetString(9)));
+    }
+
+    public async Task RaiseEventAsync(string instanceId, string eventName, object? data)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(eventName);
+        var payload = JsonSerializer.Serialize(data, data?.GetType() ?? typeof(object), CdpJson.Options);
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var status = await LockInstance(conn, instanceId)
+            ?? throw new InvalidOperationException($"No orchestration instance '{instanceId}'.");
+        if (IsFinished(status)) return; // like Durable: an event for a finished instance is dropped
+        await Append(conn, instanceId, EventKind.EventRaised, name: eventName, payload: payload);
+        await Poke(conn, instanceId);
+        await tx.CommitAsync();
+    }
+
+    public async Task TerminateAsync(string instanceId, string? reason)
+    {
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var status = await LockInstance(conn, instanceId);
+        if (status is null || IsFinished(status)) return;
+        var payload = JsonSerializer.Serialize(reason, CdpJson.Options);
+        await Append(conn, instanceId, EventKind.Terminated, payload: payload);
+        await Finish(conn, instanceId, "Terminated", payload, new FailureDetails("Terminated", reason ?? "Terminated."), null, setCustomStatus: false);
+        // An episode in flight finds the instance finished at commit and discards itself.
+        await Exec(conn, "delete from orchestration_work where instance_id = $1", instanceId);
+        await tx.CommitAsync();
+    }
+
+    public async Task<int> PurgeAsync(DateTimeOffset completedBefore)
+    {
+        await using var cmd = db.CreateCommand("""
+            delete from orchestration_instance
+             where status in ('Completed', 'Failed', 'Terminated') and completed_at < $1
+            """);
+        cmd.Parameters.Add(new() { Value = completedBefore.UtcDateTime });
+        return await cmd.ExecuteNonQueryAsync();
+    }
+
+    public async Task<OrchestrationStatus> WaitForCompletionAsync(string instanceId, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var status = await GetStatusAsync(instanceId)
+                ?? throw new InvalidOperationException($"No orchestration instance '{instanceId}'.");
+            if (status.IsFinished || clock.Elapsed >= timeout) return status;
+            var left = timeout - clock.Elapsed;
+            await Task.Delay(delay < left ? delay : left);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 250));
+        }
+    }
+
+    static JsonElement? Json(NpgsqlDataReader reader, int i)
+    {
+        if (reader.IsDBNull(i)) return null;
+        using var doc = JsonDocument.Parse(reader.GetString(i));
+        return doc.RootElement.Clone();
+    }
+}

@@ -1,0 +1,171 @@
+using Npgsql;
+
+namespace Cdp.Orchestrations.Engine;
+
+/// <summary>
+/// The SQL every state change goes through. Lock order is always instance row(s) first, then work rows, so the
+/// worker, the client and concurrent episodes never deadlock on each other.
+/// </summary>
+static class OrchestrationStore
+{
+    public static bool IsFinished(string status) => status is "Completed" or "Failed" or "Terminated";
+
+    /// <summary>Status of the instance, locked for the rest of the transaction; null when it does not exist.</summary>
+    public static async Task<string?> LockInstance(NpgsqlConnection conn, string instanceId)
+    {
+        await using var cmd = new NpgsqlCommand("select status from orchestration_instance where instance_id = $1 for update", conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        return (string?)await cmd.ExecuteScalarAsync();
+    }
+
+    /// <summary>
+    /// Creates the instance with its Started event and first orchestrator work, unless it exists unfinished (then
+    /// false); a finished one is replaced. A sub-orchestration passes its parent so its end is reported there.
+    /// </summary>
+    public static async Task<bool> StartInstance(
+        NpgsqlConnection conn, string instanceId, string name, string? inputJson, string? parentId = null, int? parentSeq = null)
+    {
+        var status = await LockInstance(conn, instanceId);
+        if (status is not null && !IsFinished(status))
+        {
+            if (parentId is not null) // a parent adopting a running child still wants to hear how it ends
+                await Exec(conn, """
+                    update orchestration_instance set parent_instance_id = $2, parent_seq = $3
+                     where instance_id = $1 and parent_instance_id is null
+                    """, instanceId, parentId, parentSeq);
+            return false;
+        }
+        if (status is not null) await Exec(conn, "delete from orchestration_instance where instance_id = $1", instanceId);
+        await using (var cmd = new NpgsqlCommand("""
+            insert into orchestration_instance (instance_id, name, status, input, parent_instance_id, parent_seq)
+            values ($1, $2, 'Pending', $3::jsonb, $4, $5)
+            on conflict (instance_id) do nothing
+            """, conn))
+        {
+            cmd.Parameters.Add(new() { Value = instanceId });
+            cmd.Parameters.Add(new() { Value = name });
+            cmd.Parameters.Add(new() { Value = (object?)inputJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = (object?)parentId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            cmd.Parameters.Add(new() { Value = (object?)parentSeq ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+            // A concurrent start of the same new id waited on our row and found it: theirs is the run.
+            if (await cmd.ExecuteNonQueryAsync() == 0) return false;
+        }
+        await Append(conn, instanceId, EventKind.Started, name: name, payload: inputJson);
+        await Poke(conn, instanceId);
+        return true;
+    }
+
+    public static async Task Append(
+        NpgsqlConnection conn, string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
+        FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            insert into orchestration_history (instance_id, kind, seq, name, child_id, payload, error_type, error_message, fire_at)
+            values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        cmd.Parameters.Add(new() { Value = kind });
+        cmd.Parameters.Add(new() { Value = (object?)seq ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        cmd.Parameters.Add(Text(name));
+        cmd.Parameters.Add(Text(childId));
+        cmd.Parameters.Add(Text(payload));
+        cmd.Parameters.Add(Text(failure?.ErrorType));
+        cmd.Parameters.Add(Text(failure?.ErrorMessage));
+        cmd.Parameters.Add(new() { Value = (object?)fireAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Asks for an episode. generation counts pokes, so one landing while an episode runs is not lost.</summary>
+    public static Task Poke(NpgsqlConnection conn, string instanceId) => Exec(conn, """
+        insert into orchestration_work (instance_id, kind) values ($1, 'orchestrator')
+        on conflict (instance_id) where kind = 'orchestrator'
+        do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
+        """, instanceId);
+
+    /// <summary>
+    /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
+    /// and its result is discarded), and its parent told.
+    /// </summary>
+    public static async Task Finish(
+        NpgsqlConnection conn, string instanceId, string status, string? output, FailureDetails? failure, string? customStatus, bool setCustomStatus)
+    {
+        string? parentId = null;
+        int? parentSeq = null;
+        string name = "";
+        await using (var cmd = new NpgsqlCommand("""
+            update orchestration_instance
+               set status = $2, output = $3::jsonb, error_type = $4, error_message = $5,
+                   custom_status = case when $7 then $6::jsonb else custom_status end,
+                   updated_at = now(), completed_at = now()
+             where instance_id = $1
+            returning parent_instance_id, parent_seq, name
+            """, conn))
+        {
+            cmd.Parameters.Add(new() { Value = instanceId });
+            cmd.Parameters.Add(new() { Value = status });
+            cmd.Parameters.Add(Text(output));
+            cmd.Parameters.Add(Text(failure?.ErrorType));
+            cmd.Parameters.Add(Text(failure?.ErrorMessage));
+            cmd.Parameters.Add(Text(customStatus));
+            cmd.Parameters.Add(new() { Value = setCustomStatus });
+            await using var reader = await cmd.ExecuteReaderAsync();
+            if (await reader.ReadAsync())
+            {
+                parentId = reader.IsDBNull(0) ? null : reader.GetString(0);
+                parentSeq = reader.IsDBNull(1) ? null : reader.GetInt32(1);
+                name = reader.GetString(2);
+            }
+        }
+        await Exec(conn, "delete from orchestration_work where instance_id = $1 and kind <> 'orchestrator'", instanceId);
+        if (parentId is null || parentSeq is null) return;
+        var parentStatus = await LockInstance(conn, parentId);
+        if (parentStatus is null || IsFinished(parentStatus)) return;
+        if (status == "Completed")
+            await Append(conn, parentId, EventKind.SubOrchestrationCompleted, parentSeq, name, output, childId: instanceId);
+        else
+            await Append(conn, parentId, EventKind.SubOrchestrationFailed, parentSeq, name,
+                failure: failure ?? new FailureDetails("Terminated", $"Sub-orchestration '{instanceId}' was {status.ToLowerInvariant()}."),
+                childId: instanceId);
+        await Poke(conn, parentId);
+    }
+
+    public static async Task<(string Name, string Status, string? Input, long ReplayedUpto)?> LoadInstance(NpgsqlConnection conn, string instanceId)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "select name, status, input::text, replayed_upto from orchestration_instance where instance_id = $1", conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        await using var reader = await cmd.ExecuteReaderAsync();
+        if (!await reader.ReadAsync()) return null;
+        return (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3));
+    }
+
+    public static async Task<List<HistoryEvent>> LoadHistory(NpgsqlConnection conn, string instanceId)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at
+              from orchestration_history where instance_id = $1 order by event_id
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        var events = new List<HistoryEvent>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            events.Add(new HistoryEvent(
+                reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
+                Str(reader, 3), Str(reader, 4), Str(reader, 5), Str(reader, 6), Str(reader, 7),
+                reader.IsDBNull(8) ? null : reader.GetDateTime(8), reader.GetDateTime(9)));
+        return events;
+    }
+
+    public static async Task<int> Exec(NpgsqlConnection conn, string sql, params object?[] args)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var arg in args)
+            cmd.Parameters.Add(arg is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } : new NpgsqlParameter { Value = arg });
+        return await cmd.ExecuteNonQueryAsync();
+    }
+
+    public static NpgsqlParameter Text(string? value) =>
+        new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text };
+
+    static string? Str(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+}

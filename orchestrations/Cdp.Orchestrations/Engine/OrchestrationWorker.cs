@@ -1,0 +1,375 @@
+using System.Collections.Concurrent;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using static Cdp.Orchestrations.Engine.OrchestrationStore;
+
+namespace Cdp.Orchestrations.Engine;
+
+/// <summary>A claimed row of orchestration_work.</summary>
+sealed record WorkItem(long WorkId, string InstanceId, string Kind, string? Name, int? Seq, string? Input, int Generation);
+
+/// <summary>
+/// Runs the local engine: fires due timers, and claims orchestrator episodes and activity executions with
+/// FOR UPDATE SKIP LOCKED under a lease (renewed while running, released on graceful stop), so several processes
+/// share the work and a killed process's claims are taken over once their lease runs out. An instance has at most
+/// one orchestrator row, so at most one episode runs per instance.
+/// </summary>
+public sealed class OrchestrationWorker : BackgroundService
+{
+    readonly IServiceProvider services;
+    readonly OrchestrationRegistry registry;
+    readonly NpgsqlDataSource db;
+    readonly OrchestrationOptions options;
+    readonly ILogger logger;
+    readonly ConcurrentDictionary<long, Task> inFlight = new();
+    // Activities see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
+    readonly CancellationTokenSource activityCancellation = new();
+
+    public OrchestrationWorker(
+        IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, IOptions<OrchestrationOptions> options,
+        ILogger<OrchestrationWorker> logger)
+        : this(services, registry, db, options.Value, logger, null) { }
+
+    internal OrchestrationWorker(
+        IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, OrchestrationOptions options,
+        ILogger logger, string? workerId)
+    {
+        if (options.Errors().ToList() is { Count: > 0 } errors)
+            throw new OptionsValidationException(OrchestrationOptions.Section, typeof(OrchestrationOptions), errors);
+        this.services = services;
+        this.registry = registry;
+        this.db = db;
+        this.options = options;
+        this.logger = logger;
+        WorkerId = workerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    }
+
+    /// <summary>Written to lease_owner: machine, process and instance.</summary>
+    public string WorkerId { get; }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        activityCancellation.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        var renewEvery = options.LeaseDuration / 3;
+        var lastRenewal = DateTime.UtcNow;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var found = 0;
+            try
+            {
+                found += await FireDueTimersAsync();
+                var free = options.Concurrency - inFlight.Count;
+                if (free > 0)
+                    foreach (var item in await ClaimAsync(free))
+                    {
+                        found++;
+                        inFlight[item.WorkId] = Task.Run(() => ProcessAsync(item));
+                    }
+                if (DateTime.UtcNow - lastRenewal >= renewEvery)
+                {
+                    await RenewAsync();
+                    lastRenewal = DateTime.UtcNow;
+                }
+                failures = 0;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                failures++;
+                var delay = RetryBackoff.Delay(failures, options.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
+                logger.LogError(ex, "Orchestration worker {Worker}: round failed ({Failures} in a row), retrying in {Delay}", WorkerId, failures, delay);
+                await DelayQuietly(delay, stoppingToken);
+                continue;
+            }
+            if (found == 0 || inFlight.Count >= options.Concurrency)
+            {
+                // Wake on the poll interval, or as soon as a slot frees up when all are busy.
+                var wait = Task.Delay(found == 0 ? options.PollInterval : renewEvery, stoppingToken);
+                await Task.WhenAny(inFlight.Values.Append(wait)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+        await DrainOnStopAsync();
+    }
+
+    async Task DrainOnStopAsync()
+    {
+        using var grace = new CancellationTokenSource(options.ShutdownGrace);
+        while (!inFlight.IsEmpty && !grace.IsCancellationRequested)
+        {
+            await Task.WhenAny(Task.WhenAll(inFlight.Values), Task.Delay(options.LeaseDuration / 3, grace.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (!inFlight.IsEmpty) await RenewAsync();
+        }
+        if (inFlight.IsEmpty) return;
+        await activityCancellation.CancelAsync();
+        var unfinished = inFlight.Keys.ToArray();
+        logger.LogWarning("Orchestration worker {Worker}: {Count} work item(s) still running after the shutdown grace; releasing them", WorkerId, unfinished.Length);
+        await ReleaseAsync(unfinished);
+    }
+
+    /// <summary>Claims ready orchestrator and activity rows whose lease is free or expired.</summary>
+    internal async Task<List<WorkItem>> ClaimAsync(int max, string[]? kinds = null)
+    {
+        await using var cmd = db.CreateCommand("""
+            with c as (
+                select work_id from orchestration_work
+                 where kind = any($4) and visible_at <= now() and (lease_until is null or lease_until < now())
+                 order by visible_at limit $1
+                 for update skip locked)
+            update orchestration_work w set lease_owner = $2, lease_until = now() + $3
+              from c where w.work_id = c.work_id
+            returning w.work_id, w.instance_id, w.kind, w.name, w.seq, w.input::text, w.generation
+            """);
+        cmd.Parameters.Add(new() { Value = max });
+        cmd.Parameters.Add(new() { Value = WorkerId });
+        cmd.Parameters.Add(new() { Value = options.LeaseDuration });
+        cmd.Parameters.Add(new() { Value = kinds ?? ["orchestrator", "activity"] });
+        var items = new List<WorkItem>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            items.Add(new WorkItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)));
+        return items;
+    }
+
+    /// <summary>Turns due timer rows into TimerFired events, each in its own transaction with the poke.</summary>
+    internal async Task<int> FireDueTimersAsync()
+    {
+        var due = new List<(long WorkId, string InstanceId)>();
+        await using (var cmd = db.CreateCommand(
+            "select work_id, instance_id from orchestration_work where kind = 'timer' and visible_at <= now() order by visible_at limit 100"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) due.Add((reader.GetInt64(0), reader.GetString(1)));
+        var fired = 0;
+        foreach (var (workId, instanceId) in due)
+        {
+            await using var conn = await db.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            var status = await LockInstance(conn, instanceId);
+            await using var take = new NpgsqlCommand("delete from orchestration_work where work_id = $1 returning seq", conn);
+            take.Parameters.Add(new() { Value = workId });
+            var seq = (int?)await take.ExecuteScalarAsync();
+            if (seq is null) continue; // another worker fired it
+            if (status is not null && !IsFinished(status))
+            {
+                await Append(conn, instanceId, EventKind.TimerFired, seq);
+                await Poke(conn, instanceId);
+            }
+            await tx.CommitAsync();
+            fired++;
+        }
+        return fired;
+    }
+
+    internal async Task ProcessAsync(WorkItem item)
+    {
+        try
+        {
+            if (item.Kind == "orchestrator") await RunEpisodeAsync(item);
+            else await RunActivityAsync(item);
+        }
+        catch (Exception ex)
+        {
+            // Our own SQL, a lost connection or an orchestrator that cannot be resolved: give the item back a little
+            // later, so it is tried again without spinning.
+            logger.LogError(ex, "Orchestration worker {Worker}: {Kind} work {WorkId} of {InstanceId} failed; releasing it",
+                WorkerId, item.Kind, item.WorkId, item.InstanceId);
+            try { await ReleaseAsync([item.WorkId], TimeSpan.FromSeconds(1)); } catch (Exception release) { logger.LogWarning(release, "Release failed"); }
+        }
+        finally
+        {
+            inFlight.TryRemove(item.WorkId, out _);
+        }
+    }
+
+    internal async Task RunEpisodeAsync(WorkItem item)
+    {
+        (string Name, string Status, string? Input, long ReplayedUpto)? instance;
+        List<HistoryEvent> history;
+        await using (var conn = await db.OpenConnectionAsync())
+        {
+            instance = await LoadInstance(conn, item.InstanceId);
+            history = await LoadHistory(conn, item.InstanceId);
+        }
+
+        EpisodeResult? result = null;
+        if (instance is { } i && !IsFinished(i.Status))
+        {
+            if (registry.Orchestrator(i.Name) is not { } type)
+                result = new(EpisodeOutcome.Failed, [], null, null,
+                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{i.Name}' is registered."));
+            else
+            {
+                await using var scope = services.CreateAsyncScope();
+                var orchestrator = (IOrchestrator)scope.ServiceProvider.GetRequiredService(type);
+                result = Replayer.Run(orchestrator, item.InstanceId, i.Input, history, i.ReplayedUpto);
+            }
+        }
+
+        await using var commit = await db.OpenConnectionAsync();
+        await using var tx = await commit.BeginTransactionAsync();
+        var status = await LockInstance(commit, item.InstanceId);
+        await using (var owned = new NpgsqlCommand(
+            "select generation from orchestration_work where work_id = $1 and lease_owner = $2 for update", commit))
+        {
+            owned.Parameters.Add(new() { Value = item.WorkId });
+            owned.Parameters.Add(new() { Value = WorkerId });
+            if (await owned.ExecuteScalarAsync() is null)
+            {
+                logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
+                return;
+            }
+        }
+        if (result is null || status is null || IsFinished(status))
+        {
+            await Exec(commit, "delete from orchestration_work where work_id = $1", item.WorkId);
+            await tx.CommitAsync();
+            return;
+        }
+
+        foreach (var action in result.Actions)
+        {
+            await Append(commit, item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId);
+            switch (action.Kind)
+            {
+                case EventKind.ActivityScheduled:
+                    await using (var cmd = new NpgsqlCommand(
+                        "insert into orchestration_work (instance_id, kind, name, seq, input) values ($1, 'activity', $2, $3, $4::jsonb)", commit))
+                    {
+                        cmd.Parameters.Add(new() { Value = item.InstanceId });
+                        cmd.Parameters.Add(new() { Value = action.Name! });
+                        cmd.Parameters.Add(new() { Value = action.Seq });
+                        cmd.Parameters.Add(Text(action.Input));
+                        await cmd.ExecuteNonQueryAsync();
+                    }
+                    break;
+                case EventKind.TimerCreated:
+                    await using (var cmd = new NpgsqlCommand(
+                        "insert into orchestration_work (instance_id, kind, seq, visible_at) values ($1, 'timer', $2, $3)", commit))
+                    {
+                        cmd.Parameters.Add(new() { Value = item.InstanceId });
+                        cmd.Parameters.Add(new() { Value = action.Seq });
+                        cmd.Parameters.Add(new() { Value = action.FireAt!.Value });
+                        await cmd.ExecuteNonQueryAsync();
+                    }
+                    break;
+                case EventKind.SubOrchestrationScheduled:
+                    await StartInstance(commit, action.ChildId!, action.Name!, action.Input, item.InstanceId, action.Seq);
+                    break;
+            }
+        }
+
+        var seen = history.Count == 0 ? 0 : history[^1].EventId;
+        await Exec(commit, """
+            update orchestration_instance set status = case when status = 'Pending' then 'Running' else status end,
+                   custom_status = $2::jsonb, replayed_upto = greatest(replayed_upto, $3), updated_at = now()
+             where instance_id = $1
+            """, item.InstanceId, result.CustomStatus, seen);
+        if (result.Outcome == EpisodeOutcome.Completed)
+            await Finish(commit, item.InstanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
+        else if (result.Outcome == EpisodeOutcome.Failed)
+        {
+            logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", item.InstanceId, result.Failure);
+            await Finish(commit, item.InstanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
+        }
+
+        // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
+        var finished = result.Outcome != EpisodeOutcome.Blocked;
+        await using (var done = new NpgsqlCommand(
+            "delete from orchestration_work where work_id = $1 and ($2 or generation = $3)", commit))
+        {
+            done.Parameters.Add(new() { Value = item.WorkId });
+            done.Parameters.Add(new() { Value = finished });
+            done.Parameters.Add(new() { Value = item.Generation });
+            if (await done.ExecuteNonQueryAsync() == 0)
+                await Exec(commit, "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1", item.WorkId);
+        }
+        await tx.CommitAsync();
+    }
+
+    internal async Task RunActivityAsync(WorkItem item)
+    {
+        string? output = null;
+        FailureDetails? failure = null;
+        try
+        {
+            var type = registry.Activity(item.Name ?? "")
+                ?? throw new InvalidOperationException($"No activity named '{item.Name}' is registered.");
+            await using var scope = services.CreateAsyncScope();
+            var activity = (IActivity)scope.ServiceProvider.GetRequiredService(type);
+            output = await activity.RunAsync(item.Input, activityCancellation.Token);
+        }
+        catch (Exception ex)
+        {
+            failure = FailureDetails.From(ex);
+            logger.LogWarning(ex, "Activity {Activity} (#{Seq}) of {InstanceId} failed", item.Name, item.Seq, item.InstanceId);
+        }
+
+        // The result is stored in the same transaction that completes the work item: exactly one of the
+        // executions that raced for it (only after a lost lease) gets to report.
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        var status = await LockInstance(conn, item.InstanceId);
+        await using var take = new NpgsqlCommand("delete from orchestration_work where work_id = $1 and lease_owner = $2", conn);
+        take.Parameters.Add(new() { Value = item.WorkId });
+        take.Parameters.Add(new() { Value = WorkerId });
+        if (await take.ExecuteNonQueryAsync() == 0)
+        {
+            logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded", item.Name, item.Seq, item.InstanceId);
+            return;
+        }
+        if (status is not null && !IsFinished(status))
+        {
+            if (failure is null) await Append(conn, item.InstanceId, EventKind.ActivityCompleted, item.Seq, item.Name, output);
+            else await Append(conn, item.InstanceId, EventKind.ActivityFailed, item.Seq, item.Name, failure: failure);
+            await Poke(conn, item.InstanceId);
+        }
+        await tx.CommitAsync();
+    }
+
+    async Task RenewAsync()
+    {
+        var ids = inFlight.Keys.ToArray();
+        if (ids.Length == 0) return;
+        try
+        {
+            await using var cmd = db.CreateCommand(
+                "update orchestration_work set lease_until = now() + $3 where work_id = any($1) and lease_owner = $2");
+            cmd.Parameters.Add(new() { Value = ids });
+            cmd.Parameters.Add(new() { Value = WorkerId });
+            cmd.Parameters.Add(new() { Value = options.LeaseDuration });
+            await cmd.ExecuteNonQueryAsync();
+        }
+        catch (Exception ex)
+        {
+            // Keep working: the next renewal may succeed before the lease runs out.
+            logger.LogWarning(ex, "Orchestration worker {Worker}: lease renewal failed", WorkerId);
+        }
+    }
+
+    async Task ReleaseAsync(long[] ids, TimeSpan? retryAfter = null)
+    {
+        await using var cmd = db.CreateCommand(
+            "update orchestration_work set lease_owner = null, lease_until = null, visible_at = greatest(visible_at, now() + $3) " +
+            "where work_id = any($1) and lease_owner = $2");
+        cmd.Parameters.Add(new() { Value = ids });
+        cmd.Parameters.Add(new() { Value = WorkerId });
+        cmd.Parameters.Add(new() { Value = retryAfter ?? TimeSpan.Zero });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
+    {
+        try { await Task.Delay(delay, ct); }
+        catch (OperationCanceledException) { }
+    }
+}
