@@ -1,9 +1,11 @@
 using Cdp.Functions.Local;
+using Cdp.Orchestrations;
 using Cdp.Shared;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
 builder.AddCdpPlatform();
+builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.AddLocalHost();
 
 var app = builder.Build();
@@ -12,6 +14,7 @@ app.UseStatusCodePages();
 app.MapIngestion();
 app.MapIdentityReviews();
 app.MapOperations();
+app.MapDurableManagement();
 app.Run();
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>

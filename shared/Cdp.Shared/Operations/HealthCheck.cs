@@ -30,6 +30,14 @@ public sealed class HealthCheck(NpgsqlDataSource db, RedisConnection redis, IHtt
             {
                 var stats = await TopicAdmin.GetStatsAsync(db, c);
                 return string.Join("; ", stats.Select(s => $"{s.Topic}: {s.Pending} pending, {s.Dead} dead"));
+            }, ct),
+            Probe("orchestrations", async c =>
+            {
+                await using var cmd = db.CreateCommand(
+                    "select count(*) filter (where visible_at <= now()), count(*) from orchestration_work");
+                await using var r = await cmd.ExecuteReaderAsync(c);
+                await r.ReadAsync(c);
+                return $"{r.GetInt64(0)} work items due, {r.GetInt64(1)} scheduled";
             }, ct));
         return new HealthReport(results.All(r => r.Up), results);
     }

@@ -192,7 +192,7 @@ public sealed class ChannelIngestionTests(CdpApp app) : IClassFixture<CdpApp>
         using var response = await client.GetAsync("/api/health");
         var body = await response.Content.ReadFromJsonAsync<HealthBody>();
 
-        Assert.Equal(["postgres", "redis", "clickhouse", "topics"], body!.Dependencies.Select(d => d.Name));
+        Assert.Equal(["postgres", "redis", "clickhouse", "topics", "orchestrations"], body!.Dependencies.Select(d => d.Name));
         Assert.True(body.Dependencies.Single(d => d.Name == "postgres").Up);
     }
 
