@@ -5,6 +5,7 @@ using Cdp.Shared.Storage;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Cdp.Shared.Identity;
 
@@ -63,7 +64,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             return receipt.ToOutcome();
         }
 
-        await run.Lock(IdentityKeys.For(record));
+        run.Lock(IdentityKeys.For(record));
         var outcome = record.Record.Kind switch
         {
             EntityKind.Account => await run.ResolveAccountRecord(decision),
@@ -74,7 +75,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
         if (outcome.Status == ResolutionOutcome.Review)
         {
-            await run.Execute("""
+            run.Execute("""
                 update ingestion_receipt set status = 'review', entity_type = @EntityType, review_id = @ReviewId,
                        entity_id = null, account_id = null, entity_created = null
                 where ingestion_id = @ingestionId
@@ -82,13 +83,15 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
         }
         else
         {
-            await run.Execute("""
+            run.Execute("""
                 update ingestion_receipt set status = 'processed', processed_at = now(), entity_type = @EntityType,
                        entity_id = @EntityId, account_id = @AccountId, entity_created = @Created
                 where ingestion_id = @ingestionId
                 """, new { outcome.EntityType, outcome.EntityId, outcome.AccountId, outcome.Created, ingestionId });
         }
 
+        // The entity writes of the rules are still queued: they go out together with the receipt update.
+        await run.Flush();
         return outcome;
     }
 
@@ -115,6 +118,16 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
         public string? FieldTimes { get; set; }
     }
 
+    /// <summary>A row of the combined account lookup: the rule that matched, and the account.</summary>
+    private sealed class AccountMatch
+    {
+        public int Rule { get; set; }
+        public Guid AccountId { get; set; }
+        public string Name { get; set; } = "";
+        public string? City { get; set; }
+        public string? CreditCode { get; set; }
+    }
+
     private abstract record AccountStep;
 
     private sealed record AccountFound(Guid AccountId, bool Created) : AccountStep;
@@ -133,15 +146,28 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
         public async Task<ResolutionOutcome> ResolveLead()
         {
+            // Every lead rule in one statement: each branch is one rule (a null value matches nothing), and the
+            // lowest rule that matched wins, exactly as if they were asked one after another.
             var leadId = await FirstId("""
-                    select lead_id from lead_channel_identity
-                    where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId
-                    """, new { r.Channel, r.SourceId })
-                ?? await FirstIdIf(r.Mobile, "select lead_id from lead where mobile_phone = @v order by created_at, lead_id limit 1")
-                ?? await FirstIdIf(r.Email, "select lead_id from lead where email = @v order by created_at, lead_id limit 1")
-                ?? await FirstIdIf(r.UnionId, LeadByIdentity("wechat_unionid"))
-                ?? await FirstIdIf(r.OpenId, LeadByIdentity("wechat_openid"))
-                ?? await FirstIdIf(r.WeComExternalUserId, LeadByIdentity("wecom_external_user"));
+                select lead_id from (
+                    (select 1 as rule, lead_id from lead_channel_identity
+                     where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId limit 1)
+                    union all
+                    (select 2, lead_id from lead where mobile_phone = @Mobile order by created_at, lead_id limit 1)
+                    union all
+                    (select 3, lead_id from lead where email = @Email order by created_at, lead_id limit 1)
+                    union all
+                    (select 4, lead_id from lead_channel_identity where identity_type = 'wechat_unionid' and channel_user_id = @UnionId
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 5, lead_id from lead_channel_identity where identity_type = 'wechat_openid' and channel_user_id = @OpenId
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 6, lead_id from lead_channel_identity where identity_type = 'wecom_external_user' and channel_user_id = @WeComExternalUserId
+                     order by captured_at, identity_id limit 1)
+                ) as matched
+                order by rule limit 1
+                """, new { r.Channel, r.SourceId, r.Mobile, r.Email, r.UnionId, r.OpenId, r.WeComExternalUserId });
 
             var incoming = new Dictionary<string, string?>
             {
@@ -157,7 +183,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             else
             {
                 leadId = Guid.CreateVersion7();
-                await Execute("""
+                Execute("""
                     insert into lead (lead_id, lead_name, company_name, mobile_phone, email, title, city, channel_id,
                                       campaign_id, lead_source, lead_status, shard_id, field_times)
                     values (@id, @lead_name, @company_name, @mobile_phone, @email, @title, @city, @channel,
@@ -165,30 +191,33 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                     """, InsertParameters(leadId.Value, incoming, new { channel = r.Channel }));
             }
 
-            await LeadIdentity("source_record", r.SourceId, leadId.Value);
-            await LeadIdentity("wechat_unionid", r.UnionId, leadId.Value);
-            await LeadIdentity("wechat_openid", r.OpenId, leadId.Value);
-            await LeadIdentity("wecom_external_user", r.WeComExternalUserId, leadId.Value);
+            LeadIdentity("source_record", r.SourceId, leadId.Value);
+            LeadIdentity("wechat_unionid", r.UnionId, leadId.Value);
+            LeadIdentity("wechat_openid", r.OpenId, leadId.Value);
+            LeadIdentity("wecom_external_user", r.WeComExternalUserId, leadId.Value);
             return new ResolutionOutcome(ResolutionOutcome.Processed, "lead", leadId, null, null, created);
         }
 
-        private static string LeadByIdentity(string type) => $"""
-            select lead_id from lead_channel_identity where identity_type = '{type}' and channel_user_id = @v
-            order by captured_at, identity_id limit 1
-            """;
-
         // First touch keeps its campaign; later sightings only move last_seen_at (and fill a missing utm).
-        private Task LeadIdentity(string type, string? value, Guid leadId) => value is null ? Task.CompletedTask : Execute("""
-            insert into lead_channel_identity (lead_id, channel_id, channel_user_id, identity_type, captured_at,
-                                               last_seen_at, utm_source, utm_campaign)
-            values (@leadId, @channel, @value, @type, @at, @at, @utmSource, @utmCampaign)
-            on conflict (channel_id, identity_type, channel_user_id) do update
-            set captured_at = least(lead_channel_identity.captured_at, excluded.captured_at),
-                last_seen_at = greatest(lead_channel_identity.last_seen_at, excluded.last_seen_at),
-                utm_source = coalesce(lead_channel_identity.utm_source, excluded.utm_source),
-                utm_campaign = coalesce(lead_channel_identity.utm_campaign, excluded.utm_campaign)
-            where lead_channel_identity.lead_id = excluded.lead_id
-            """, new { leadId, channel = r.Channel, value, type, at, utmSource = r.UtmSource, utmCampaign = r.UtmCampaign });
+        private void LeadIdentity(string type, string? value, Guid leadId)
+        {
+            if (value is null)
+            {
+                return;
+            }
+
+            Execute("""
+                insert into lead_channel_identity (lead_id, channel_id, channel_user_id, identity_type, captured_at,
+                                                   last_seen_at, utm_source, utm_campaign)
+                values (@leadId, @channel, @value, @type, @at, @at, @utmSource, @utmCampaign)
+                on conflict (channel_id, identity_type, channel_user_id) do update
+                set captured_at = least(lead_channel_identity.captured_at, excluded.captured_at),
+                    last_seen_at = greatest(lead_channel_identity.last_seen_at, excluded.last_seen_at),
+                    utm_source = coalesce(lead_channel_identity.utm_source, excluded.utm_source),
+                    utm_campaign = coalesce(lead_channel_identity.utm_campaign, excluded.utm_campaign)
+                where lead_channel_identity.lead_id = excluded.lead_id
+                """, new { leadId, channel = r.Channel, value, type, at, utmSource = r.UtmSource, utmCampaign = r.UtmCampaign });
+        }
 
         // ---- contacts -------------------------------------------------------------------------------------
 
@@ -200,20 +229,28 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                 switch (await ResolveAccount(bySourceRecord: false, nameIsAuthoritative: false, decision))
                 {
                     case AccountAmbiguous ambiguous:
-                        return await SendToReview("contact", ambiguous.Candidates);
+                        return SendToReview("contact", ambiguous.Candidates);
                     case AccountFound found:
                         accountId = found.AccountId;
                         break;
                 }
             }
 
+            // Every contact rule in one statement: each branch is one rule (a null value matches nothing), and the
+            // lowest rule that matched wins, exactly as if they were asked one after another.
             var contactId = await FirstId("""
-                    select contact_id from contact_channel_identity
+                select contact_id from (
+                    select 1 as rule, contact_id from contact_channel_identity
                     where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId
-                    """, new { r.Channel, r.SourceId })
-                ?? await FirstIdIf(r.Mobile, "select contact_id from contact where mobile_phone = @v")
-                ?? await FirstIdIf(r.Email, "select contact_id from contact where email = @v")
-                ?? await FirstIdIf(r.WeComExternalUserId, "select contact_id from contact where wecom_external_user_id = @v");
+                    union all
+                    select 2, contact_id from contact where mobile_phone = @Mobile
+                    union all
+                    select 3, contact_id from contact where email = @Email
+                    union all
+                    select 4, contact_id from contact where wecom_external_user_id = @WeComExternalUserId
+                ) as matched
+                order by rule limit 1
+                """, new { r.Channel, r.SourceId, r.Mobile, r.Email, r.WeComExternalUserId });
 
             var incoming = new Dictionary<string, string?>
             {
@@ -230,7 +267,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             else
             {
                 contactId = Guid.CreateVersion7();
-                await Execute("""
+                Execute("""
                     insert into contact (contact_id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
                                          title, city, phone, primary_account_id, shard_id, field_times)
                     values (@id, @contact_name, @mobile_phone, @email, @wechat_id, @wecom_external_user_id,
@@ -238,19 +275,21 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                     """, InsertParameters(contactId.Value, incoming, new { accountId }));
             }
 
-            await ContactIdentity("source_record", r.SourceId, contactId.Value);
-            await ContactIdentity("wecom_external_user", r.WeComExternalUserId, contactId.Value);
-            await ContactIdentity("wechat_openid", r.OpenId, contactId.Value);
-            await ContactIdentity("wechat_unionid", r.UnionId, contactId.Value);
+            ContactIdentity("source_record", r.SourceId, contactId.Value);
+            ContactIdentity("wecom_external_user", r.WeComExternalUserId, contactId.Value);
+            ContactIdentity("wechat_openid", r.OpenId, contactId.Value);
+            ContactIdentity("wechat_unionid", r.UnionId, contactId.Value);
 
             if (accountId is not null)
             {
-                await Execute("""
+                Execute("""
                     update contact set primary_account_id = @accountId, updated_at = now()
-                    where contact_id = @contactId and primary_account_id is null;
+                    where contact_id = @contactId and primary_account_id is null
+                    """, new { accountId, contactId });
+                Execute("""
                     insert into account_contact_relation (account_id, contact_id, role_in_account)
                     values (@accountId, @contactId, @title)
-                    on conflict (account_id, contact_id) do nothing;
+                    on conflict (account_id, contact_id) do nothing
                     """, new { accountId, contactId, title = r.Title });
             }
 
@@ -258,14 +297,22 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
         }
 
         // An identity already pointing at another entity stays there: we never move a key between entities.
-        private Task ContactIdentity(string type, string? value, Guid contactId) => value is null ? Task.CompletedTask : Execute("""
-            insert into contact_channel_identity (contact_id, channel_id, channel_user_id, identity_type, first_seen_at, last_seen_at)
-            values (@contactId, @channel, @value, @type, @at, @at)
-            on conflict (channel_id, identity_type, channel_user_id) do update
-            set first_seen_at = least(contact_channel_identity.first_seen_at, excluded.first_seen_at),
-                last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
-            where contact_channel_identity.contact_id = excluded.contact_id
-            """, new { contactId, channel = r.Channel, value, type, at });
+        private void ContactIdentity(string type, string? value, Guid contactId)
+        {
+            if (value is null)
+            {
+                return;
+            }
+
+            Execute("""
+                insert into contact_channel_identity (contact_id, channel_id, channel_user_id, identity_type, first_seen_at, last_seen_at)
+                values (@contactId, @channel, @value, @type, @at, @at)
+                on conflict (channel_id, identity_type, channel_user_id) do update
+                set first_seen_at = least(contact_channel_identity.first_seen_at, excluded.first_seen_at),
+                    last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
+                where contact_channel_identity.contact_id = excluded.contact_id
+                """, new { contactId, channel = r.Channel, value, type, at });
+        }
 
         // ---- accounts -------------------------------------------------------------------------------------
 
@@ -274,9 +321,9 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             switch (await ResolveAccount(bySourceRecord: true, nameIsAuthoritative: true, decision))
             {
                 case AccountAmbiguous ambiguous:
-                    return await SendToReview("account", ambiguous.Candidates);
+                    return SendToReview("account", ambiguous.Candidates);
                 case AccountFound found:
-                    await Execute("""
+                    Execute("""
                         insert into account_channel_identity (account_id, channel_id, channel_account_id, first_seen_at, last_seen_at)
                         values (@AccountId, @channel, @sourceId, @at, @at)
                         on conflict (channel_id, channel_account_id) do update
@@ -312,46 +359,48 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                     await MergeAccount(merge.TargetAccountId, nameIsAuthoritative);
                     return new AccountFound(merge.TargetAccountId, false);
                 case ReviewDecision.Create:
-                    return new AccountFound(await CreateAccount(), true);
+                    return new AccountFound(CreateAccount(), true);
             }
 
-            var id = (bySourceRecord
-                    ? await FirstId("""
-                        select account_id from account_channel_identity
-                        where channel_id = @Channel and channel_account_id = @SourceId
-                        """, new { r.Channel, r.SourceId })
-                    : null)
-                ?? await FirstIdIf(r.CreditCode, "select account_id from account where unified_social_credit_code = @v");
-            if (id is { } known)
+            // The source record (rule 1), credit code (rule 2) and exact name (rule 3) rules in one statement. A null
+            // value matches nothing; the name rows only count when neither stronger rule matched.
+            var matches = await Query<AccountMatch>("""
+                select m.rule as Rule, a.account_id as AccountId, a.account_name as Name, a.city as City,
+                       a.unified_social_credit_code as CreditCode
+                from (
+                    (select 1 as rule, 0::bigint as n, account_id from account_channel_identity
+                     where @bySourceRecord and channel_id = @Channel and channel_account_id = @SourceId limit 1)
+                    union all
+                    (select 2, 0, account_id from account where unified_social_credit_code = @code)
+                    union all
+                    -- A different credit code is a different legal entity, whatever the name says.
+                    (select 3, row_number() over (order by created_at, account_id), account_id from account
+                     where name_normalized = @full and (@code::text is null or unified_social_credit_code is null)
+                     order by created_at, account_id limit 20)
+                ) as m
+                join account a on a.account_id = m.account_id
+                order by m.rule, m.n
+                """, new { bySourceRecord, r.Channel, r.SourceId, code = r.CreditCode, full = clean.CompanyFullName });
+            if (matches.FirstOrDefault(m => m.Rule < 3) is { } known)
             {
-                await MergeAccount(known, nameIsAuthoritative: true);
-                return new AccountFound(known, false);
+                await MergeAccount(known.AccountId, nameIsAuthoritative: true);
+                return new AccountFound(known.AccountId, false);
             }
 
-            // A different credit code is a different legal entity, whatever the name says.
-            if (clean.CompanyFullName is not null)
+            var exact = matches.Select(m => new AccountCandidate(m.AccountId, m.Name, m.City, m.CreditCode, 1.0)).ToList();
+            if (await Decide(exact, nameIsAuthoritative) is { } exactStep)
             {
-                var exact = await Candidates("""
-                    select account_id as AccountId, account_name as Name, city as City,
-                           unified_social_credit_code as CreditCode, 1.0::float8 as Similarity
-                    from account
-                    where name_normalized = @full and (@code::text is null or unified_social_credit_code is null)
-                    order by created_at, account_id limit 20
-                    """, new { full = clean.CompanyFullName, code = r.CreditCode });
-                if (await Decide(exact, nameIsAuthoritative) is { } step)
-                {
-                    return step;
-                }
+                return exactStep;
             }
 
             if (clean.CompanyShortName is not null && r.City is not null)
             {
                 // Creations in one city queue here, so two spellings of one new company arriving together do
                 // not both miss the fuzzy rule. Taken last and only here, so it cannot close a lock cycle.
-                await Lock([IdentityKeys.City(r.City)]);
-                await Execute("select set_config('pg_trgm.similarity_threshold', @t, true)",
+                Lock([IdentityKeys.City(r.City)]);
+                Perform("select set_config('pg_trgm.similarity_threshold', @t, true)",
                     new { t = threshold.ToString(CultureInfo.InvariantCulture) });
-                var fuzzy = await Candidates("""
+                var fuzzy = await Query<AccountCandidate>("""
                     select account_id as AccountId, account_name as Name, city as City,
                            unified_social_credit_code as CreditCode, similarity(name_short, @short)::float8 as Similarity
                     from account
@@ -365,7 +414,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                 }
             }
 
-            return new AccountFound(await CreateAccount(), true);
+            return new AccountFound(CreateAccount(), true);
         }
 
         private async Task<AccountStep?> Decide(IReadOnlyList<AccountCandidate> candidates, bool nameIsAuthoritative)
@@ -382,11 +431,11 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             }
         }
 
-        private async Task<Guid> CreateAccount()
+        private Guid CreateAccount()
         {
             var id = Guid.CreateVersion7();
             var fields = AccountFields(includeName: true);
-            await Execute("""
+            Execute("""
                 insert into account (account_id, account_name, name_normalized, name_short, unified_social_credit_code,
                                      city, shard_id, field_times)
                 values (@id, @account_name, @full, @short, @unified_social_credit_code, @city, @shard, @fieldTimes::jsonb)
@@ -409,7 +458,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
         private async Task MergeAccount(Guid accountId, bool nameIsAuthoritative)
         {
-            var row = await SingleOrDefault<(string Name, string Full, string? Code, string? City, string? FieldTimes)>(
+            var row = await Single<(string Name, string Full, string? Code, string? City, string? FieldTimes)>(
                 """
                 select account_name, name_normalized, unified_social_credit_code, city, field_times::text
                 from account where account_id = @accountId for update
@@ -431,7 +480,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
             var name = merged.Values["account_name"];
             var (full, shortName) = merged.Changed.Contains("account_name") ? CompanyName.Normalize(name) : (row.Full, null);
-            await Execute("""
+            Execute("""
                 update account
                 set account_name = coalesce(@name, account_name),
                     name_normalized = coalesce(@full, name_normalized),
@@ -448,10 +497,10 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
         // ---- review ---------------------------------------------------------------------------------------
 
-        private async Task<ResolutionOutcome> SendToReview(string entityType, IReadOnlyList<AccountCandidate> candidates)
+        private ResolutionOutcome SendToReview(string entityType, IReadOnlyList<AccountCandidate> candidates)
         {
             var reviewId = Guid.CreateVersion7();
-            await Execute("""
+            Execute("""
                 insert into identity_review (review_id, ingestion_id, entity_type, record, candidates)
                 values (@reviewId, @ingestionId, @entityType, @record::jsonb, @candidates::jsonb)
                 """, new
@@ -469,26 +518,24 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
         {
             var columns = string.Join(", ", incoming.Keys);
-            var rowSql = $"select {columns}, field_times::text as field_times from {table} where {idColumn} = @id for update";
-            await using var cmd = new NpgsqlCommand(rowSql, conn, tx);
-            cmd.Parameters.AddWithValue("id", id);
-            var current = new Dictionary<string, string?>();
-            string? fieldTimes;
-            await using (var reader = await cmd.ExecuteReaderAsync(ct))
-            {
-                if (!await reader.ReadAsync(ct))
+            var (current, fieldTimes) = await Read(
+                $"select {columns}, field_times::text as field_times from {table} where {idColumn} = @id for update",
+                new { id },
+                async reader =>
                 {
-                    throw new InvalidOperationException($"{table} {id} vanished while locked.");
-                }
+                    if (!await reader.ReadAsync(ct))
+                    {
+                        throw new InvalidOperationException($"{table} {id} vanished while locked.");
+                    }
 
-                foreach (var column in incoming.Keys)
-                {
-                    var ordinal = reader.GetOrdinal(column);
-                    current[column] = reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-                }
+                    var row = new Dictionary<string, string?>();
+                    foreach (var column in incoming.Keys)
+                    {
+                        row[column] = StringOrNull(reader, column);
+                    }
 
-                fieldTimes = reader.IsDBNull(reader.GetOrdinal("field_times")) ? null : reader.GetString(reader.GetOrdinal("field_times"));
-            }
+                    return (row, StringOrNull(reader, "field_times"));
+                });
 
             await DropTaken(incoming, current, table, idColumn, id, uniqueFields);
             var merged = FieldMerge.Merge(current, IdentityJson.FieldTimes(fieldTimes), incoming, atOffset);
@@ -497,16 +544,22 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                 return;
             }
 
-            var parameters = new DynamicParameters();
+            var parameters = new Dictionary<string, object?>();
             foreach (var (column, value) in merged.Values)
             {
-                parameters.Add(column, value);
+                parameters[column] = value;
             }
 
-            parameters.Add("id", id);
-            parameters.Add("fieldTimes", IdentityJson.Serialize(merged.FieldTimes));
+            parameters["id"] = id;
+            parameters["fieldTimes"] = IdentityJson.Serialize(merged.FieldTimes);
             var sets = string.Join(", ", incoming.Keys.Select(c => $"{c} = @{c}"));
-            await Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, updated_at = now() where {idColumn} = @id", parameters);
+            Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, updated_at = now() where {idColumn} = @id", parameters);
+        }
+
+        private static string? StringOrNull(NpgsqlDataReader reader, string column)
+        {
+            var ordinal = reader.GetOrdinal(column);
+            return reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
         }
 
         /// <summary>
@@ -527,40 +580,146 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
             }
         }
 
-        private DynamicParameters InsertParameters(Guid id, Dictionary<string, string?> fields, object extra)
+        private Dictionary<string, object?> InsertParameters(Guid id, Dictionary<string, string?> fields, object extra)
         {
-            var parameters = new DynamicParameters(extra);
-            foreach (var (column, value) in fields)
+            var parameters = new Dictionary<string, object?>();
+            foreach (var property in extra.GetType().GetProperties())
             {
-                parameters.Add(column, value);
+                parameters[property.Name] = property.GetValue(extra);
             }
 
-            parameters.Add("id", id);
-            parameters.Add("shard", Shard.Of(id));
+            foreach (var (column, value) in fields)
+            {
+                parameters[column] = value;
+            }
+
+            parameters["id"] = id;
+            parameters["shard"] = Shard.Of(id);
             var times = fields.Where(f => !string.IsNullOrWhiteSpace(f.Value)).ToDictionary(f => f.Key, _ => atOffset);
-            parameters.Add("fieldTimes", IdentityJson.Serialize(times));
+            parameters["fieldTimes"] = IdentityJson.Serialize(times);
             return parameters;
         }
 
         /// <summary>Advisory locks in hash order, so two transactions wanting overlapping keys cannot deadlock.</summary>
-        public Task Lock(IReadOnlyList<string> keys) => Execute("""
+        public void Lock(IReadOnlyList<string> keys) => Perform("""
             select pg_advisory_xact_lock(k)
             from (select distinct hashtextextended(key, 0) as k from unnest(@keys) as key order by 1) as sorted
             """, new { keys = keys.ToArray() });
 
-        private async Task<IReadOnlyList<AccountCandidate>> Candidates(string sql, object param) =>
-            [.. await conn.QueryAsync<AccountCandidate>(new CommandDefinition(sql, param, tx, cancellationToken: ct))];
+        // ---- statements -----------------------------------------------------------------------------------
+        // Statements whose answer the rules do not need (writes, locks, settings) are queued and sent in one round
+        // trip with the next read, or with the receipt update at the end. Postgres still runs every statement in
+        // the order it was issued, and an error still aborts the transaction before anything commits.
 
-        private Task<Guid?> FirstIdIf(string? value, string sql) =>
-            value is null ? Task.FromResult<Guid?>(null) : FirstId(sql, new { v = value });
+        private readonly List<NpgsqlBatchCommand> queued = [];
+        private int queuedResultSets;
 
-        private Task<Guid?> FirstId(string sql, object param) =>
-            conn.QueryFirstOrDefaultAsync<Guid?>(new CommandDefinition(sql, param, tx, cancellationToken: ct));
+        /// <summary>Queues a statement that returns no rows.</summary>
+        public void Execute(string sql, object param) => queued.Add(Command(sql, param));
 
-        public Task<T?> SingleOrDefault<T>(string sql, object param) =>
-            conn.QuerySingleOrDefaultAsync<T>(new CommandDefinition(sql, param, tx, cancellationToken: ct));
+        /// <summary>Queues a select run for its effect (a lock, a setting); its rows are skipped.</summary>
+        private void Perform(string sql, object param)
+        {
+            queued.Add(Command(sql, param));
+            queuedResultSets++;
+        }
 
-        public Task<int> Execute(string sql, object param) =>
-            conn.ExecuteAsync(new CommandDefinition(sql, param, tx, cancellationToken: ct));
+        /// <summary>Sends what is still queued.</summary>
+        public async Task Flush()
+        {
+            if (queued.Count > 0)
+            {
+                await using var batch = TakeQueued();
+                await batch.ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        /// <summary>Runs the queued statements and then <paramref name="sql"/>, and reads the latter's rows.</summary>
+        private async Task<T> Read<T>(string sql, object param, Func<NpgsqlDataReader, Task<T>> read)
+        {
+            var skip = queuedResultSets;
+            await using var batch = TakeQueued();
+            batch.BatchCommands.Add(Command(sql, param));
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            for (var i = 0; i < skip; i++)
+            {
+                await reader.NextResultAsync(ct);
+            }
+
+            return await read(reader);
+        }
+
+        private NpgsqlBatch TakeQueued()
+        {
+            var batch = new NpgsqlBatch(conn, tx);
+            foreach (var command in queued)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            queued.Clear();
+            queuedResultSets = 0;
+            return batch;
+        }
+
+        public Task<List<T>> Query<T>(string sql, object param) => Read(sql, param, async reader =>
+        {
+            var parse = reader.GetRowParser<T>();
+            var rows = new List<T>();
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(parse(reader));
+            }
+
+            return rows;
+        });
+
+        public async Task<T?> SingleOrDefault<T>(string sql, object param) =>
+            await Query<T>(sql, param) switch
+            {
+                [] => default,
+                [var row] => row,
+                _ => throw new InvalidOperationException("Sequence contains more than one element"),
+            };
+
+        private async Task<T> Single<T>(string sql, object param) =>
+            (await Query<T>(sql, param)) is [var row] ? row : throw new InvalidOperationException($"Expected one row: {sql}");
+
+        private async Task<Guid?> FirstId(string sql, object param) => (await Query<Guid?>(sql, param)).FirstOrDefault();
+
+        /// <summary>A command whose named parameters are the properties of <paramref name="param"/> (or its entries).</summary>
+        private static NpgsqlBatchCommand Command(string sql, object param)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            var values = param is IReadOnlyDictionary<string, object?> entries
+                ? entries.Select(e => (e.Key, e.Value, Type: (Type?)null))
+                : param.GetType().GetProperties().Select(p => (p.Name, p.GetValue(param), Type: (Type?)p.PropertyType));
+            foreach (var (name, value, type) in values)
+            {
+                command.Parameters.Add(value is null ? Null(name, type) : new NpgsqlParameter(name, value));
+            }
+
+            return command;
+        }
+
+        // Typed like Dapper types them; a null of unknown type is left to the server to infer from its use.
+        private static NpgsqlParameter Null(string name, Type? type)
+        {
+            var parameter = new NpgsqlParameter { ParameterName = name, Value = DBNull.Value };
+            switch (Nullable.GetUnderlyingType(type ?? typeof(object)) ?? type)
+            {
+                case var t when t == typeof(string):
+                    parameter.NpgsqlDbType = NpgsqlDbType.Text;
+                    break;
+                case var t when t == typeof(Guid):
+                    parameter.NpgsqlDbType = NpgsqlDbType.Uuid;
+                    break;
+                case var t when t == typeof(bool):
+                    parameter.NpgsqlDbType = NpgsqlDbType.Boolean;
+                    break;
+            }
+
+            return parameter;
+        }
     }
 }

@@ -50,16 +50,19 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
             return;
         }
 
+        // One round trip: a batch outside an explicit transaction runs as one implicit transaction, so the message
+        // and the cleansed mark still commit together (or neither does).
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await TopicPublisher.PublishAsync(conn, tx, Topics.IdentityResolution, NaturalKey(result.Clean),
-            new IdentityResolutionRequested(queued.IngestionId, result.Clean), ct);
-        await using (var mark = new NpgsqlCommand("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1", conn, tx))
+        await using var batch = new NpgsqlBatch(conn)
         {
-            mark.Parameters.AddWithValue(queued.IngestionId);
-            await mark.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
+            BatchCommands =
+            {
+                TopicPublisher.PublishCommand(Topics.IdentityResolution, NaturalKey(result.Clean),
+                    new IdentityResolutionRequested(queued.IngestionId, result.Clean)),
+                new("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1") { Parameters = { new() { Value = queued.IngestionId } } },
+            },
+        };
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>

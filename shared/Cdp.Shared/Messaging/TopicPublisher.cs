@@ -16,23 +16,21 @@ public static class TopicPublisher
     public static async Task PublishAsync<T>(
         NpgsqlConnection conn, NpgsqlTransaction? tx, string topic, string key, T payload, CancellationToken ct = default)
     {
-        await using var batch = new NpgsqlBatch(conn, tx)
-        {
-            BatchCommands =
-            {
-                new("insert into topic_message (topic, message_key, payload) values ($1, $2, $3)")
-                {
-                    Parameters =
-                    {
-                        new() { Value = topic },
-                        new() { Value = key },
-                        new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb },
-                    },
-                },
-            },
-        };
+        await using var batch = new NpgsqlBatch(conn, tx) { BatchCommands = { PublishCommand(topic, key, payload) } };
         await batch.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>The publish as a batch command, for a caller that sends it together with its own writes.</summary>
+    public static NpgsqlBatchCommand PublishCommand<T>(string topic, string key, T payload) =>
+        new("insert into topic_message (topic, message_key, payload) values ($1, $2, $3)")
+        {
+            Parameters =
+            {
+                new() { Value = topic },
+                new() { Value = key },
+                new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb },
+            },
+        };
 
     public static async Task PublishManyAsync<T>(
         NpgsqlConnection conn, NpgsqlTransaction? tx, string topic, IEnumerable<(string Key, T Payload)> messages,
