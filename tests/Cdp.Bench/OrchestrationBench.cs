@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Cdp.Orchestrations;
+using Cdp.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Cdp.Bench;
+
+/// <summary>
+/// ./cdp bench orchestrations [--instances N] [--keep]: the local durable engine running N three-activity chains,
+/// beside a same-run baseline: the raw Postgres queue hop (claim one row with SKIP LOCKED and delete it).
+/// </summary>
+static class OrchestrationBench
+{
+    const int Workers = 16;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var instances = Args.Int(args, "--instances", 1_000);
+        await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
+        Console.WriteLine($"cdp bench orchestrations: {instances:N0} instances x 3 activities, {Environment.ProcessorCount} cores, database {scratch.Name}");
+
+        var baseline = await RawQueueAsync(scratch.DataSource, instances * 3);
+        Report.Line("baseline: raw queue hop (SKIP LOCKED claim + delete)", baseline);
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(scratch.DataSource);
+        builder.Services.AddLocalOrchestrations();
+        builder.Services.AddOrchestrator<BenchChain>();
+        builder.Services.AddActivity<BenchStep>();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var client = host.Services.GetRequiredService<IOrchestrationClient>();
+
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, instances), new ParallelOptions { MaxDegreeOfParallelism = Workers },
+            async (i, _) => await client.StartAsync(nameof(BenchChain), i, $"bench-{i}"));
+        await Eventually.Until(async () => await CountAsync(scratch.DataSource,
+            "select count(*) from orchestration_instance where status in ('Completed', 'Failed', 'Terminated')") == instances, TimeSpan.FromMinutes(30));
+        var elapsed = clock.Elapsed;
+        var failed = await CountAsync(scratch.DataSource, "select count(*) from orchestration_instance where status <> 'Completed'");
+        await host.StopAsync();
+
+        var latencies = await ActivityLatenciesAsync(scratch.DataSource);
+        Console.WriteLine($"orchestrations (3-activity chain) : {instances / elapsed.TotalSeconds,10:N0} /s   ({instances:N0} in {elapsed.TotalSeconds:N1} s, {failed} not completed)");
+        Report.Line("activity: scheduled -> result recorded", new Figures(latencies.Count, elapsed,
+            Report.Percentile(latencies, 0.5), Report.Percentile(latencies, 0.99)));
+        Console.WriteLine($"ratio activities/s / baseline hops/s: {latencies.Count / elapsed.TotalSeconds / baseline.PerSecond:P0}");
+    }
+
+    static async Task<Figures> RawQueueAsync(NpgsqlDataSource db, int count)
+    {
+        await db.CreateCommand("create table bench_queue (id bigint generated always as identity primary key, payload jsonb not null)").ExecuteNonQueryAsync();
+        await using (var fill = db.CreateCommand("insert into bench_queue (payload) select jsonb_build_object('n', n) from generate_series(1, $1) n"))
+        {
+            fill.Parameters.AddWithValue(count);
+            await fill.ExecuteNonQueryAsync();
+        }
+        var latencies = new double[count];
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) is var i && i < count)
+            {
+                var t = Stopwatch.GetTimestamp();
+                await using var claim = db.CreateCommand(
+                    "delete from bench_queue where id = (select id from bench_queue order by id for update skip locked limit 1) returning payload");
+                await claim.ExecuteScalarAsync();
+                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+        }));
+        var elapsed = clock.Elapsed;
+        await db.CreateCommand("drop table bench_queue").ExecuteNonQueryAsync();
+        var sorted = latencies.Order().ToList();
+        return new Figures(count, elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
+    }
+
+    static async Task<List<double>> ActivityLatenciesAsync(NpgsqlDataSource db)
+    {
+        var latencies = new List<double>();
+        await using var cmd = db.CreateCommand("""
+            select extract(epoch from d.created_at - s.created_at) * 1000
+            from orchestration_history s
+            join orchestration_history d on d.instance_id = s.instance_id and d.seq = s.seq and d.kind = 'ActivityCompleted'
+            where s.kind = 'ActivityScheduled'
+            order by 1
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) latencies.Add((double)reader.GetDecimal(0));
+        return latencies;
+    }
+
+    static async Task<long> CountAsync(NpgsqlDataSource db, string sql) => (long)(await db.CreateCommand(sql).ExecuteScalarAsync())!;
+
+    sealed class BenchChain : Orchestrator<int, int>
+    {
+        public override async Task<int> RunAsync(IOrchestrationContext context, int input)
+        {
+            var value = await context.CallActivityAsync<int>(nameof(BenchStep), input);
+            value = await context.CallActivityAsync<int>(nameof(BenchStep), value);
+            return await context.CallActivityAsync<int>(nameof(BenchStep), value);
+        }
+    }
+
+    sealed class BenchStep : Activity<int, int>
+    {
+        public override Task<int> RunAsync(int input, CancellationToken cancellationToken) => Task.FromResult(input + 1);
+    }
+}

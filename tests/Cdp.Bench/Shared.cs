@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Cdp.Shared.Cleansing;
+using Cdp.Shared.Ingestion;
+using Cdp.Shared.Storage;
+using Cdp.Tests.Support;
+using Npgsql;
+
+namespace Cdp.Bench
+{
+    sealed record Figures(int Count, TimeSpan Elapsed, double P50Ms, double P99Ms)
+    {
+        public double PerSecond => Count / Elapsed.TotalSeconds;
+    }
+
+    static class Args
+    {
+        public static int Int(string[] args, string name, int fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+        }
+    }
+
+    static class Report
+    {
+        public static void Line(string what, Figures f) =>
+            Console.WriteLine($"{what,-33}: {f.PerSecond,10:N0} /s   p50 {f.P50Ms,6:N2} ms   p99 {f.P99Ms,6:N2} ms   ({f.Count:N0} in {f.Elapsed.TotalSeconds:N1} s)");
+
+        public static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+
+        public static async Task<(string Counts, double P50, double P99)> OutcomesAsync(NpgsqlDataSource db)
+        {
+            var counts = new List<string>();
+            await using (var reader = await db.CreateCommand("select status, count(*) from ingestion_receipt group by 1 order by 1").ExecuteReaderAsync())
+                while (await reader.ReadAsync()) counts.Add($"{reader.GetString(0)} {reader.GetInt64(1):N0}");
+            await using var lag = await db.CreateCommand("""
+                select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within group (order by ms)
+                from (select extract(epoch from processed_at - received_at) * 1000 as ms from ingestion_receipt where processed_at is not null) t
+                """).ExecuteReaderAsync();
+            await lag.ReadAsync();
+            return (string.Join(", ", counts), lag.GetDouble(0), lag.GetDouble(1));
+        }
+    }
+
+    /// <summary>What a busy day looks like: CRM contacts of a few hundred companies, WeChat form leads, ERP accounts.</summary>
+    static class Workload
+    {
+        static readonly string[] Cities = ["上海", "北京", "深圳", "杭州", "成都", "武汉", "南京", "苏州"];
+        const string Syllables = "华瑞腾嘉盛鑫恒达泰丰博远宏信安康和美源通创新智联佳德隆启明星辰海川云峰";
+
+        public static List<(string Channel, string Json)> Build(int count)
+        {
+            var random = new Random(42);
+            var companies = Enumerable.Range(0, Math.Max(10, count / 20)).Select(_ =>
+                (Name: new string(Enumerable.Range(0, 4).Select(_ => Syllables[random.Next(Syllables.Length)]).ToArray()) + "科技有限公司",
+                 City: Cities[random.Next(Cities.Length)], Code: CreditCodeOf(random))).ToList();
+            var list = new List<(string, string)>(count);
+            for (var i = 0; i < count; i++)
+            {
+                var mobile = "13" + (100_000_000 + i * 7919L % 899_999_999).ToString(CultureInfo.InvariantCulture);
+                var company = companies[random.Next(companies.Count)];
+                var now = DateTimeOffset.UtcNow.ToString("O");
+                list.Add((i % 5) switch
+                {
+                    < 3 => ("crm", JsonSerializer.Serialize(new
+                    {
+                        sourceId = $"crm-{i}", objectType = "contact", modifiedAt = now,
+                        fields = new { LastName = "王", FirstName = "测" + i, Company = company.Name, City = company.City, MobilePhone = mobile, Email = $"u{i}@bench.example.com", Title = "经理" },
+                    })),
+                    3 => ("wechat", JsonSerializer.Serialize(new
+                    {
+                        openId = $"o-bench-{i}", unionId = $"u-bench-{i}", formId = "f1", submittedAt = now, name = "李" + i,
+                        mobile, email = (string?)null, company = company.Name, city = company.City, title = "采购", utmSource = "ad", utmCampaign = "bench",
+                    })),
+                    _ => ("erp", JsonSerializer.Serialize(new
+                    {
+                        sourceId = $"erp-{i}", objectType = "account", modifiedAt = now,
+                        fields = new { CustomerName = company.Name, CreditCode = company.Code, City = company.City },
+                    })),
+                });
+            }
+            return list;
+        }
+
+        static string CreditCodeOf(Random random)
+        {
+            var first17 = "91310000" + new string(Enumerable.Range(0, 9).Select(_ => CreditCode.Alphabet[random.Next(CreditCode.Alphabet.Length)]).ToArray());
+            return first17 + CreditCode.ComputeCheckCharacter(first17);
+        }
+    }
+
+    static class Sender
+    {
+        public static async Task<Figures> SendAsync(HttpClient client, List<(string Channel, string Json)> payloads, int concurrency, string secret)
+        {
+            var latencies = new double[payloads.Count];
+            var next = -1;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < payloads.Count)
+                {
+                    var (channel, json) = payloads[i];
+                    var body = Encoding.UTF8.GetBytes(json);
+                    var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+                    using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/ingest/{channel}")
+                    {
+                        Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
+                    };
+                    request.Headers.Add("X-Cdp-Timestamp", ts);
+                    request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secret, ts, body));
+                    var t = Stopwatch.GetTimestamp();
+                    using var response = await client.SendAsync(request);
+                    latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                    if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }));
+            var sorted = latencies.Order().ToList();
+            return new Figures(payloads.Count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
+        }
+    }
+
+    static class Baseline
+    {
+        /// <summary>The ceiling one-transaction-per-webhook ingestion is up against on this machine, now.</summary>
+        public static async Task<Figures> DurableInsertsAsync(NpgsqlDataSource db, int count, int concurrency)
+        {
+            await db.CreateCommand("create table bench_baseline (id uuid primary key, payload jsonb not null)").ExecuteNonQueryAsync();
+            var payload = JsonSerializer.Serialize(new { data = new string('x', 1000) });
+            var latencies = new double[count];
+            var next = -1;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < count)
+                {
+                    var t = Stopwatch.GetTimestamp();
+                    await using var cmd = db.CreateCommand("insert into bench_baseline values ($1, $2::jsonb)");
+                    cmd.Parameters.AddWithValue(Guid.CreateVersion7());
+                    cmd.Parameters.AddWithValue(payload);
+                    await cmd.ExecuteNonQueryAsync();
+                    latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                }
+            }));
+            var sorted = latencies.Order().ToList();
+            await db.CreateCommand("drop table bench_baseline").ExecuteNonQueryAsync();
+            return new Figures(count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
+        }
+    }
+}
+
+namespace Cdp.Bench
+{
+    /// <summary>A migrated database of the bench's own, dropped afterwards unless --keep.</summary>
+    sealed class ScratchDatabase : IAsyncDisposable
+    {
+        static readonly string Server = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+            ?? "Host=127.0.0.1;Port=55432;Username=cdp;Password=cdp;Database=cdp";
+
+        readonly bool keep;
+
+        ScratchDatabase(string name, bool keep)
+        {
+            Name = name;
+            this.keep = keep;
+            ConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = name, MaxPoolSize = 100 }.ToString();
+            DataSource = Cdp.Shared.CdpPlatform.CreateDataSource(ConnectionString);
+        }
+
+        public string Name { get; }
+        public string ConnectionString { get; }
+        public NpgsqlDataSource DataSource { get; }
+
+        public static async Task<ScratchDatabase> CreateAsync(bool keep)
+        {
+            var name = "cdp_bench_" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            await using (var admin = NpgsqlDataSource.Create(Server)) await admin.CreateCommand($"create database {name}").ExecuteNonQueryAsync();
+            var scratch = new ScratchDatabase(name, keep);
+            await Migrations.ApplyAsync(scratch.DataSource);
+            return scratch;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await DataSource.DisposeAsync();
+            if (keep) return;
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = NpgsqlDataSource.Create(Server);
+            await admin.CreateCommand($"drop database if exists {Name} with (force)").ExecuteNonQueryAsync();
+        }
+    }
+}
