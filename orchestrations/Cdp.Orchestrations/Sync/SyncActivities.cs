@@ -22,7 +22,7 @@ public sealed class MarkSyncTaskFailed(SyncTaskStore store) : Activity<MarkSyncT
     }
 }
 
-public sealed class SendSyncAlert(Shared.Sync.SendSyncAlert alert) : Activity<Guid, string>
+public sealed class SendSyncAlert(AlertSyncFailure alert) : Activity<Guid, string>
 {
     public override Task<string> RunAsync(Guid input, CancellationToken cancellationToken) =>
         alert.RunAsync(input, cancellationToken);

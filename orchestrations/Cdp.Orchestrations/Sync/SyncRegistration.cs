@@ -39,7 +39,7 @@ public static class SyncRegistration
         services.TryAddSingleton<AddFollowUp>();
         services.TryAddSingleton<RetrySyncTask>();
         services.TryAddTransient<PushSyncChange>();
-        services.TryAddTransient<Shared.Sync.SendSyncAlert>();
+        services.TryAddTransient<AlertSyncFailure>();
         services.TryAddTransient<SyncTargetRegistry>();
 
         services.AddSyncTarget<WeComTagsTarget>();

@@ -23,9 +23,12 @@ public class SyncApp : CdpBackend
     WebApplicationFactory<Program> factory = null!;
 
     public HttpClient Client { get; private set; } = null!;
+    public IServiceProvider Services => factory.Services;
     public LogCapture Logs { get; } = new();
 
     protected virtual TimeSpan FirstRetryInterval => TimeSpan.FromMilliseconds(100);
+
+    protected virtual int AlertsPerMinute => 10;
 
     public override async Task InitializeAsync()
     {
@@ -35,6 +38,7 @@ public class SyncApp : CdpBackend
             ["Sync:FirstRetryInterval"] = FirstRetryInterval.ToString(),
             ["Sync:MaxRetryInterval"] = (FirstRetryInterval * 10).ToString(),
             ["Sync:AttemptTimeout"] = "00:00:05",
+            ["Sync:AlertsPerMinute"] = AlertsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["WeCom:AlertWebhookUrl"] = WeCom.RobotUrl,
             ["WeCom:Http:MaxRetries"] = "0",
             ["Orchestrations:PollInterval"] = "00:00:00.050",
@@ -70,6 +74,23 @@ public class SyncApp : CdpBackend
         return (id, external);
     }
 
+    /// <summary>A sync task row as a use case would store it, for targets no API creates yet.</summary>
+    public async Task<Guid> InsertTaskAsync(string target, Guid entityId, string status = SyncStatus.Pending, string? lastError = null)
+    {
+        var id = Guid.CreateVersion7();
+        await using var cmd = Database.DataSource.CreateCommand("""
+            insert into sync_task (sync_task_id, target, entity_type, entity_id, change_seq, payload, status, attempts, last_error)
+            values ($1, $2, 'contact', $3, nextval('sync_task_change_seq'), '{"x":1}', $4, 0, $5)
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = target });
+        cmd.Parameters.Add(new() { Value = entityId });
+        cmd.Parameters.Add(new() { Value = status });
+        cmd.Parameters.Add(new() { Value = (object?)lastError ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        await cmd.ExecuteNonQueryAsync();
+        return id;
+    }
+
     public async Task<Guid> PutTagsAsync(Guid contactId, params string[] tags)
     {
         using var response = await Client.PutAsJsonAsync($"/api/contacts/{contactId}/tags", new { tags });
@@ -93,6 +114,12 @@ public class SyncApp : CdpBackend
         }, timeout ?? TimeSpan.FromSeconds(30), $"sync task {id} {status}");
         return (task, seen);
     }
+}
+
+/// <summary>At most two alerts a minute.</summary>
+public sealed class AlertLimitSyncApp : SyncApp
+{
+    protected override int AlertsPerMinute => 2;
 }
 
 /// <summary>Retries 3 s apart, so a test can act while a task waits for its next attempt.</summary>

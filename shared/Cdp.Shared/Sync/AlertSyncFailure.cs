@@ -42,9 +42,9 @@ public static class SyncAlertStatus
 /// suppressed and logged, and the next alert that goes out says how many were suppressed. One alert per task run
 /// (task id + generation), so a redelivered activity does not post twice.
 /// </summary>
-public sealed partial class SendSyncAlert(
+public sealed partial class AlertSyncFailure(
     NpgsqlDataSource db, SyncTaskStore store, SyncAlertClient client, IOptions<SyncOptions> options,
-    IOptions<WeComOptions> wecom, ILogger<SendSyncAlert> logger)
+    IOptions<WeComOptions> wecom, ILogger<AlertSyncFailure> logger)
 {
     public async Task<string> RunAsync(Guid taskId, CancellationToken ct)
     {
