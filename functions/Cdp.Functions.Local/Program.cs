@@ -1,11 +1,13 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
+using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
 builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
+builder.Services.AddSync();
 builder.AddLocalHost();
 
 var app = builder.Build();
@@ -15,6 +17,8 @@ app.MapIngestion();
 app.MapIdentityReviews();
 app.MapOperations();
 app.MapDurableManagement();
+app.MapSidebar();
+app.MapSyncTasks();
 app.Run();
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>

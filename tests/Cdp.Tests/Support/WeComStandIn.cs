@@ -18,7 +18,8 @@ using Microsoft.Extensions.Logging;
 namespace Cdp.Tests.Support;
 
 /// <summary>
-/// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, externalcontact/get, mark_tag, remark.
+/// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, externalcontact/get, mark_tag, remark,
+/// get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact), and the group robot webhook.
 /// Counts calls per path, records request bodies, and misbehaves on cue (HTTP errors, delays, errcodes, hangs).
 /// One per test: <c>await using var wecom = await WeComStandIn.StartAsync();</c>
 /// </summary>
@@ -28,6 +29,9 @@ public sealed class WeComStandIn : IAsyncDisposable
     public const string GetContactPath = "/cgi-bin/externalcontact/get";
     public const string MarkTagPath = "/cgi-bin/externalcontact/mark_tag";
     public const string RemarkPath = "/cgi-bin/externalcontact/remark";
+    public const string CorpTagListPath = "/cgi-bin/externalcontact/get_corp_tag_list";
+    public const string AddCorpTagPath = "/cgi-bin/externalcontact/add_corp_tag";
+    public const string RobotPath = "/cgi-bin/webhook/send";
 
     public const string DefaultCorpId = "wwstandincorp0001";
     public const string DefaultSecret = "stand-in-secret";
@@ -52,6 +56,11 @@ public sealed class WeComStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, bool> _validTokens = new();
     private readonly ConcurrentQueue<string> _issuedTokens = new();
     private int _tokenSequence;
+    private readonly object _tagLock = new();
+
+    /// <summary>Corp tags: id -> (group, name). Seeded with the tag <see cref="AddContact"/> gives followers.</summary>
+    private readonly Dictionary<string, (string Group, string Name)> _corpTags = new() { ["et-manufacturing"] = ("行业", "制造业") };
+    private int _tagSequence;
 
     private WeComStandIn(WebApplication app, string corpId, string secret)
     {
@@ -97,11 +106,11 @@ public sealed class WeComStandIn : IAsyncDisposable
         _contacts[externalUserId] = node.ToJsonString();
     }
 
-    /// <summary>Registers a contact followed by the given employees, each with one corp tag.</summary>
     /// <summary>The mobile <see cref="AddContact"/> files for a contact: distinct per contact, stable per id.</summary>
     public static string MobileOf(string externalUserId) =>
         "139" + (BitConverter.ToUInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(externalUserId))) % 100_000_000).ToString("D8", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Registers a contact followed by the given employees, each with one corp tag.</summary>
     public void AddContact(string externalUserId, string name, string? corpName = null, params string[] followUserIds)
     {
         var response = new JsonObject
@@ -134,6 +143,43 @@ public sealed class WeComStandIn : IAsyncDisposable
             })]),
         };
         AddContactJson(externalUserId, response.ToJsonString());
+    }
+
+    /// <summary>The URL to configure as WeCom:AlertWebhookUrl; bodies posted to it are in <see cref="Alerts"/>.</summary>
+    public string RobotUrl => new Uri(BaseUrl, RobotPath + "?key=stand-in-robot").ToString();
+
+    /// <summary>The text contents of the group robot messages received.</summary>
+    public IReadOnlyList<string> Alerts => [.. Bodies(RobotPath).Select(b =>
+        JsonNode.Parse(b)?["text"]?["content"]?.GetValue<string>() ?? "")];
+
+    /// <summary>The names of the corp tags employee <paramref name="userId"/> has on the contact (mark_tag applies to it).</summary>
+    public IReadOnlyList<string> TagNamesOf(string externalUserId, string userId)
+    {
+        lock (_tagLock)
+        {
+            var follower = Follower(externalUserId, userId);
+            return follower?["tags"] is JsonArray tags
+                ? [.. tags.Select(t => t?["tag_name"]?.GetValue<string>() ?? "").Order(StringComparer.Ordinal)]
+                : [];
+        }
+    }
+
+    /// <summary>The description employee <paramref name="userId"/> has on the contact (remark applies to it).</summary>
+    public string? DescriptionOf(string externalUserId, string userId)
+    {
+        lock (_tagLock)
+        {
+            return Follower(externalUserId, userId)?["description"]?.GetValue<string>();
+        }
+    }
+
+    /// <summary>The corp tag names known, as group/name.</summary>
+    public IReadOnlyList<string> CorpTags()
+    {
+        lock (_tagLock)
+        {
+            return [.. _corpTags.Values.Select(t => $"{t.Group}/{t.Name}").Order(StringComparer.Ordinal)];
+        }
     }
 
     /// <summary>The next <paramref name="count"/> calls (to <paramref name="path"/>, or any) answer HTTP <paramref name="status"/>.</summary>
@@ -299,11 +345,21 @@ public sealed class WeComStandIn : IAsyncDisposable
                 : WriteJson(ctx, new JsonObject { ["errcode"] = 84061, ["errmsg"] = "not external contact" });
         });
 
-        app.MapPost(MarkTagPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token));
-        app.MapPost(RemarkPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token));
+        app.MapPost(MarkTagPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyMarkTag));
+        app.MapPost(RemarkPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyRemark));
+        app.MapPost(CorpTagListPath, (HttpContext ctx, string? access_token) =>
+            TokenError(access_token) is { } error ? WriteJson(ctx, error) : WriteJson(ctx, new JsonObject
+            {
+                ["errcode"] = 0, ["errmsg"] = "ok", ["tag_group"] = TagGroups(null),
+            }));
+        app.MapPost(AddCorpTagPath, (HttpContext ctx, string? access_token) =>
+            TokenError(access_token) is { } error ? WriteJson(ctx, error) : WriteJson(ctx, AddCorpTags((string)ctx.Items["body"]!)));
+        app.MapPost(RobotPath, (HttpContext ctx, string? key) => WriteJson(ctx, string.IsNullOrEmpty(key)
+            ? new JsonObject { ["errcode"] = 93000, ["errmsg"] = "invalid webhook url" }
+            : new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok" }));
     }
 
-    private Task Acknowledge(HttpContext ctx, string? accessToken)
+    private Task Acknowledge(HttpContext ctx, string? accessToken, Action<JsonNode>? apply = null)
     {
         if (TokenError(accessToken) is { } error)
         {
@@ -313,6 +369,13 @@ public sealed class WeComStandIn : IAsyncDisposable
         try
         {
             using var _ = JsonDocument.Parse((string)ctx.Items["body"]!);
+            if (apply is not null && JsonNode.Parse((string)ctx.Items["body"]!) is { } request)
+            {
+                lock (_tagLock)
+                {
+                    apply(request);
+                }
+            }
         }
         catch (JsonException)
         {
@@ -320,6 +383,84 @@ public sealed class WeComStandIn : IAsyncDisposable
         }
 
         return WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok" });
+    }
+
+    private JsonNode? Follower(string? externalUserId, string? userId)
+    {
+        if (externalUserId is null || !_contacts.TryGetValue(externalUserId, out var json)) return null;
+        var contact = JsonNode.Parse(json)!;
+        return contact["follow_user"]?.AsArray().FirstOrDefault(f => f?["userid"]?.GetValue<string>() == userId);
+    }
+
+    /// <summary>Rewrites the stored contact with <paramref name="change"/> applied to one follower (callers hold _tagLock).</summary>
+    private void UpdateFollower(JsonNode request, Action<JsonNode> change)
+    {
+        var externalUserId = request["external_userid"]?.GetValue<string>();
+        var userId = request["userid"]?.GetValue<string>();
+        if (externalUserId is null || !_contacts.TryGetValue(externalUserId, out var json)) return;
+        var contact = JsonNode.Parse(json)!;
+        var follower = contact["follow_user"]?.AsArray().FirstOrDefault(f => f?["userid"]?.GetValue<string>() == userId);
+        if (follower is null) return;
+        change(follower);
+        _contacts[externalUserId] = contact.ToJsonString();
+    }
+
+    private void ApplyMarkTag(JsonNode request) => UpdateFollower(request, follower =>
+    {
+        var add = request["add_tag"]?.AsArray().Select(t => t!.GetValue<string>()).ToList() ?? [];
+        var remove = request["remove_tag"]?.AsArray().Select(t => t!.GetValue<string>()).ToHashSet() ?? [];
+        var tags = follower["tags"] as JsonArray ?? [];
+        var kept = tags.Where(t => !remove.Contains(t?["tag_id"]?.GetValue<string>() ?? "")).Select(t => t!.DeepClone()).ToList();
+        foreach (var id in add.Where(id => _corpTags.ContainsKey(id) && kept.All(t => t["tag_id"]?.GetValue<string>() != id)))
+        {
+            kept.Add(new JsonObject { ["group_name"] = _corpTags[id].Group, ["tag_name"] = _corpTags[id].Name, ["tag_id"] = id, ["type"] = 1 });
+        }
+
+        follower["tags"] = new JsonArray([.. kept]);
+    });
+
+    private void ApplyRemark(JsonNode request) => UpdateFollower(request, follower =>
+    {
+        if (request["description"] is { } description) follower["description"] = description.DeepClone();
+        if (request["remark"] is { } remark) follower["remark"] = remark.DeepClone();
+    });
+
+    private JsonArray TagGroups(string? onlyGroup)
+    {
+        lock (_tagLock)
+        {
+            return new JsonArray([.. _corpTags.GroupBy(t => t.Value.Group).Where(g => onlyGroup is null || g.Key == onlyGroup).Select(g => (JsonNode)new JsonObject
+            {
+                ["group_id"] = "grp-" + g.Key,
+                ["group_name"] = g.Key,
+                ["create_time"] = 1_700_000_000,
+                ["order"] = 0,
+                ["deleted"] = false,
+                ["tag"] = new JsonArray([.. g.Select(t => (JsonNode)new JsonObject
+                {
+                    ["id"] = t.Key, ["name"] = t.Value.Name, ["create_time"] = 1_700_000_000, ["order"] = 0, ["deleted"] = false,
+                })]),
+            })]);
+        }
+    }
+
+    private JsonObject AddCorpTags(string body)
+    {
+        var request = JsonNode.Parse(body)!;
+        var group = request["group_name"]?.GetValue<string>();
+        if (string.IsNullOrEmpty(group)) return new JsonObject { ["errcode"] = 40071, ["errmsg"] = "group_name missing" };
+        lock (_tagLock)
+        {
+            foreach (var name in request["tag"]?.AsArray().Select(t => t?["name"]?.GetValue<string>()).OfType<string>() ?? [])
+            {
+                if (!_corpTags.Values.Contains((group, name)))
+                {
+                    _corpTags[$"et-cdp-{Interlocked.Increment(ref _tagSequence)}"] = (group, name);
+                }
+            }
+        }
+
+        return new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["tag_group"] = TagGroups(group)[0]!.DeepClone() };
     }
 
     private JsonObject? TokenError(string? accessToken)

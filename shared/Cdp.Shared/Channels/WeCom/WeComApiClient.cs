@@ -84,6 +84,34 @@ public sealed partial class WeComApiClient(
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Every corp tag group with its tags (<c>externalcontact/get_corp_tag_list</c> with no filter).</summary>
+    public async Task<IReadOnlyList<WeComTagGroup>> GetCorpTagListAsync(CancellationToken cancellationToken)
+    {
+        var response = await CallAsync<CorpTagListResponse>(
+            "externalcontact/get_corp_tag_list",
+            token => Post($"cgi-bin/externalcontact/get_corp_tag_list?access_token={Escape(token)}", new { }),
+            tolerated: null,
+            cancellationToken).ConfigureAwait(false);
+        return response.TagGroup ?? [];
+    }
+
+    /// <summary>
+    /// Creates corp tags in the group named <paramref name="groupName"/> (WeCom adds them to an existing group of that
+    /// name, or creates it) and returns the group as WeCom answers it, with the new tags' ids.
+    /// </summary>
+    public async Task<WeComTagGroup> AddCorpTagAsync(string groupName, IReadOnlyList<string> tagNames, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(groupName);
+        ArgumentNullException.ThrowIfNull(tagNames);
+        var body = new AddCorpTagRequest(groupName, [.. tagNames.Select(n => new AddCorpTagName(n))]);
+        var response = await CallAsync<AddCorpTagResponse>(
+            "externalcontact/add_corp_tag",
+            token => Post($"cgi-bin/externalcontact/add_corp_tag?access_token={Escape(token)}", body),
+            tolerated: null,
+            cancellationToken).ConfigureAwait(false);
+        return response.TagGroup ?? throw new HttpRequestException("WeCom add_corp_tag answered without tag_group.");
+    }
+
     private async Task<(string Token, TimeSpan ExpiresIn)> FetchTokenAsync(CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get,
@@ -168,6 +196,22 @@ public sealed partial class WeComApiClient(
         [JsonPropertyName("external_contact")] public WeComExternalContact? ExternalContact { get; init; }
         [JsonPropertyName("follow_user")] public IReadOnlyList<WeComFollowUser>? FollowUser { get; init; }
     }
+
+    private sealed class CorpTagListResponse : WeComResponse
+    {
+        [JsonPropertyName("tag_group")] public IReadOnlyList<WeComTagGroup>? TagGroup { get; init; }
+    }
+
+    private sealed class AddCorpTagResponse : WeComResponse
+    {
+        [JsonPropertyName("tag_group")] public WeComTagGroup? TagGroup { get; init; }
+    }
+
+    private sealed record AddCorpTagRequest(
+        [property: JsonPropertyName("group_name")] string GroupName,
+        [property: JsonPropertyName("tag")] IReadOnlyList<AddCorpTagName> Tag);
+
+    private sealed record AddCorpTagName([property: JsonPropertyName("name")] string Name);
 
     private sealed record MarkTagRequest(
         [property: JsonPropertyName("userid")] string UserId,

@@ -50,3 +50,19 @@ public sealed record WeComTag
     /// <summary>1 corp tag, 2 personal tag, 3 rule-group tag.</summary>
     [JsonPropertyName("type")] public int Type { get; init; }
 }
+
+/// <summary>A corp tag group as <c>get_corp_tag_list</c> / <c>add_corp_tag</c> return it.</summary>
+public sealed record WeComTagGroup
+{
+    [JsonPropertyName("group_id")] public string? GroupId { get; init; }
+    [JsonPropertyName("group_name")] public string? GroupName { get; init; }
+    [JsonPropertyName("deleted")] public bool Deleted { get; init; }
+    [JsonPropertyName("tag")] public IReadOnlyList<WeComCorpTag> Tags { get; init; } = [];
+}
+
+public sealed record WeComCorpTag
+{
+    [JsonPropertyName("id")] public string Id { get; init; } = "";
+    [JsonPropertyName("name")] public string Name { get; init; } = "";
+    [JsonPropertyName("deleted")] public bool Deleted { get; init; }
+}

@@ -1,0 +1,49 @@
+using Cdp.Shared.Api;
+using Cdp.Shared.Sync;
+
+namespace Cdp.Tests.Sync;
+
+/// <summary>The pure decisions, without a database.</summary>
+public sealed class SyncRulesTests
+{
+    [Fact]
+    public void Tags_are_trimmed_and_deduplicated_in_order() =>
+        Assert.Equal(["VIP", "华东"], SyncRules.NormalizeTags([" VIP", "华东 ", "VIP"]));
+
+    [Fact]
+    public void Empty_and_over_long_tags_are_422() =>
+        Assert.Equal(422, Assert.Throws<ApiProblemException>(() => SyncRules.NormalizeTags(["", new string('x', 31)])).Problem.Status);
+
+    [Fact]
+    public void Tag_diff_adds_missing_and_removes_unwanted_corp_tags()
+    {
+        var (add, remove) = SyncRules.TagDiff(["a", "b"], ["b", "c"]);
+        Assert.Equal(["c"], add);
+        Assert.Equal(["a"], remove);
+    }
+
+    [Fact]
+    public void The_schedule_counts_the_first_try_and_doubles_up_to_the_cap()
+    {
+        var schedule = new SyncOptions { FirstRetryInterval = TimeSpan.FromSeconds(5) }.Schedule();
+        Assert.Equal(6, schedule.MaxAttempts);
+        Assert.Equal([null, 5, 10, 20, 40, 80, null],
+            Enumerable.Range(1, 7).Select(n => schedule.DelayBefore(n)?.TotalSeconds).ToArray());
+        Assert.Equal(TimeSpan.FromMinutes(5), (schedule with { MaxAttempts = 20 }).DelayBefore(15));
+    }
+
+    [Fact]
+    public void Alerts_mask_phone_numbers_and_emails()
+    {
+        var text = SyncRules.Redact("contact 13812345678 <li.lei@example.com> failed");
+        Assert.Equal("contact 138****5678 <***@***> failed", text);
+    }
+
+    [Fact]
+    public void Unknown_targets_fail_clearly() =>
+        Assert.Contains("Unknown sync target 'erp'", Assert.Throws<SyncRejectedException>(() => new SyncTargetRegistry([]).Get("erp")).Message);
+
+    [Fact]
+    public void The_follow_up_description_fits_WeCom() =>
+        Assert.Equal(SyncRules.MaxDescriptionLength, SyncRules.FollowUpDescription(new string('很', 500), "visit", DateTimeOffset.UnixEpoch).Length);
+}
