@@ -4,6 +4,7 @@ using System.Text;
 using Cdp.Shared;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Ingestion;
+using Cdp.Shared.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
@@ -55,6 +56,27 @@ public class CdpBackend : IAsyncLifetime
     {
         await WeCom.DisposeAsync();
         await Database.DisposeAsync();
+    }
+
+    /// <summary>The WeCom staff member who follows the contacts <see cref="NewContactAsync"/> makes.</summary>
+    public const string SalesUserId = "sales01";
+
+    /// <summary>A contact row; with a WeCom identity it is also an external contact of <see cref="SalesUserId"/> in the stand-in.</summary>
+    public async Task<(Guid Id, string? ExternalUserId)> NewContactAsync(bool withWeCom = true)
+    {
+        var id = Guid.NewGuid();
+        var external = withWeCom ? TestData.Id("wm") : null;
+        await using var cmd = Database.DataSource.CreateCommand("""
+            insert into contact (contact_id, contact_name, mobile_phone, wecom_external_user_id, shard_id) values ($1, $2, $3, $4, $5)
+            """);
+        cmd.Parameters.Add(new() { Value = id });
+        cmd.Parameters.Add(new() { Value = "张三" });
+        cmd.Parameters.Add(new() { Value = TestData.Mobile() });
+        cmd.Parameters.Add(new() { Value = (object?)external ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = Shard.Of(id) });
+        await cmd.ExecuteNonQueryAsync();
+        if (external is not null) WeCom.AddContact(external, "张三", "华瑞科技", SalesUserId);
+        return (id, external);
     }
 }
 

@@ -18,7 +18,6 @@ namespace Cdp.Tests.Sync;
 /// </summary>
 public class SyncApp : CdpBackend
 {
-    public const string SalesUserId = "sales01";
 
     WebApplicationFactory<Program> factory = null!;
 
@@ -54,24 +53,6 @@ public class SyncApp : CdpBackend
         Client.Dispose();
         await factory.DisposeAsync();
         await base.DisposeAsync();
-    }
-
-    /// <summary>A contact row; with a WeCom identity it is also an external contact of <see cref="SalesUserId"/> in the stand-in.</summary>
-    public async Task<(Guid Id, string? ExternalUserId)> NewContactAsync(bool withWeCom = true)
-    {
-        var id = Guid.NewGuid();
-        var external = withWeCom ? TestData.Id("wm") : null;
-        await using var cmd = Database.DataSource.CreateCommand("""
-            insert into contact (contact_id, contact_name, mobile_phone, wecom_external_user_id, shard_id) values ($1, $2, $3, $4, $5)
-            """);
-        cmd.Parameters.Add(new() { Value = id });
-        cmd.Parameters.Add(new() { Value = "张三" });
-        cmd.Parameters.Add(new() { Value = TestData.Mobile() });
-        cmd.Parameters.Add(new() { Value = (object?)external ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        cmd.Parameters.Add(new() { Value = Shard.Of(id) });
-        await cmd.ExecuteNonQueryAsync();
-        if (external is not null) WeCom.AddContact(external, "张三", "华瑞科技", SalesUserId);
-        return (id, external);
     }
 
     /// <summary>A sync task row as a use case would store it, for targets no API creates yet.</summary>

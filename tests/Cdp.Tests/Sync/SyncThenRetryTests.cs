@@ -25,7 +25,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Null(task.LastError);
         Assert.Equal(before + 1, app.WeCom.Calls(MarkTag));
         // The set replaces what WeCom had (the stand-in's 制造业), trimmed and de-duplicated.
-        Assert.Equal(["VIP", "华东"], app.WeCom.TagNamesOf(external!, SyncApp.SalesUserId));
+        Assert.Equal(["VIP", "华东"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
         Assert.Contains("CDP/VIP", app.WeCom.CorpTags());
     }
 
@@ -41,7 +41,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Equal(3, task.Attempts);
         Assert.Contains(SyncStatus.Retrying, seen);
         Assert.Contains("45033", task.LastError);
-        Assert.Equal(["复购"], app.WeCom.TagNamesOf(external!, SyncApp.SalesUserId));
+        Assert.Equal(["复购"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Contains("wecom_tags", alert);
         Assert.Contains("attempts: 6", alert);
         Assert.DoesNotMatch(@"1[3-9]\d{9}", alert);
-        Assert.DoesNotContain("重点客户", app.WeCom.TagNamesOf(external!, SyncApp.SalesUserId));
+        Assert.DoesNotContain("重点客户", app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
 
         var failed = await app.Client.GetFromJsonAsync<List<SyncTaskView>>("/api/sync-tasks?status=failed", CdpJson.Options);
         Assert.Contains(failed!, t => t.Id == taskId);
@@ -72,7 +72,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
         var (redriven, _) = await app.UntilStatusAsync(taskId, SyncStatus.Succeeded);
         Assert.Equal(1, redriven.Attempts);
-        Assert.Equal(["重点客户"], app.WeCom.TagNamesOf(external!, SyncApp.SalesUserId));
+        Assert.Equal(["重点客户"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
 
         using var again = await app.Client.PostAsync($"/api/sync-tasks/{taskId}/retry", null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
@@ -92,7 +92,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.NotEqual(Guid.Empty, saved.Id);
         var (task, _) = await app.UntilStatusAsync(saved.SyncTaskId, SyncStatus.Succeeded);
         Assert.Equal(SyncTargetNames.WeComFollowUp, task.Target);
-        Assert.Equal("2026-03-02 phone: 电话沟通，客户关注交付周期", app.WeCom.DescriptionOf(external!, SyncApp.SalesUserId));
+        Assert.Equal("2026-03-02 phone: 电话沟通，客户关注交付周期", app.WeCom.DescriptionOf(external!, CdpBackend.SalesUserId));
     }
 
     [Fact]
@@ -131,6 +131,6 @@ public sealed class SupersededSyncTests(SlowRetrySyncApp app) : IClassFixture<Sl
         Assert.Contains("superseded", task.Note);
         Assert.Equal(2, task.Attempts);
         Assert.Equal(callsAfterNewer, app.WeCom.Calls(WeComStandIn.MarkTagPath));
-        Assert.Equal(["新标签"], app.WeCom.TagNamesOf(external!, SyncApp.SalesUserId));
+        Assert.Equal(["新标签"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
     }
 }
