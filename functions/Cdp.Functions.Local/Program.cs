@@ -1,11 +1,13 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
+using Cdp.Orchestrations.Conversion;
 using Cdp.Shared;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
 builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
+builder.Services.AddLeadConversion();
 builder.AddLocalHost();
 
 var app = builder.Build();
@@ -13,6 +15,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapIngestion();
 app.MapIdentityReviews();
+app.MapConversion();
 app.MapOperations();
 app.MapDurableManagement();
 app.Run();
