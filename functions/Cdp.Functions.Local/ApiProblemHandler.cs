@@ -34,6 +34,7 @@ sealed class ApiProblemHandler(IProblemDetailsService problems, ILogger<ApiProbl
 
         context.Response.StatusCode = problem.Status;
         var details = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = problem.Status, Title = problem.Title, Detail = problem.Detail };
+        foreach (var (name, value) in problem.Extensions ?? new Dictionary<string, object?>()) details.Extensions[name] = value;
         if (problem.Errors is not null) details.Extensions["errors"] = problem.Errors;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = details, Exception = exception });
     }

@@ -1,5 +1,6 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
+using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
 
@@ -8,6 +9,7 @@ builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
 builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
+builder.Services.AddLeadConversion();
 builder.AddLocalHost();
 
 var app = builder.Build();
@@ -15,6 +17,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapIngestion();
 app.MapIdentityReviews();
+app.MapConversion();
 app.MapOperations();
 app.MapDurableManagement();
 app.MapSidebar();

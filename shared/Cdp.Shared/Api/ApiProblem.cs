@@ -6,6 +6,9 @@ namespace Cdp.Shared.Api;
 /// </summary>
 public sealed record ApiProblem(int Status, string Title, string? Detail = null, IReadOnlyDictionary<string, string[]>? Errors = null)
 {
+    /// <summary>Further members of the problem object (RFC 9457 extensions), e.g. the ids a conflict is about.</summary>
+    public IReadOnlyDictionary<string, object?>? Extensions { get; init; }
+
     public static ApiProblem BadRequest(string detail) => new(400, "Malformed request", detail);
     public static ApiProblem Unauthorized(string detail) => new(401, "Unauthorized", detail);
     public static ApiProblem NotFound(string detail) => new(404, "Not found", detail);

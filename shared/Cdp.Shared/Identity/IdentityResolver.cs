@@ -95,7 +95,31 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
         return outcome;
     }
 
-    private static bool IsRetryable(PostgresException e) =>
+    /// <summary>
+    /// Finds or creates the contact <paramref name="person"/> (a contact record) describes, and the account of its
+    /// company, inside the caller's transaction, with the same contact and account rules and the same advisory locks
+    /// as ingestion; the contact is linked to the account. For callers that hold the person already (lead conversion):
+    /// the source-record rules do not apply, no channel identity is recorded (the caller knows which identities the
+    /// person has), and nothing goes to the review queue — an ambiguous company comes back as its candidates, with
+    /// nothing written. <paramref name="accountId"/> picks the account instead of the account rules
+    /// (<see cref="ReviewTargetNotFoundException"/> when it does not exist).
+    /// </summary>
+    public async Task<PersonResolution> FindOrCreatePersonAsync(
+        NpgsqlConnection conn, NpgsqlTransaction tx, CleanRecord person, Guid? accountId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(person);
+        if (person.Record.Kind != EntityKind.Contact)
+        {
+            throw new ArgumentException("A person is resolved as a contact record.", nameof(person));
+        }
+
+        var run = new Run(conn, tx, Guid.Empty, person, options.Value.FuzzyThreshold, ct);
+        run.Lock(IdentityKeys.For(person));
+        return await run.ResolvePerson(accountId);
+    }
+
+    /// <summary>Unique violations and deadlocks: the transaction rolled back and may simply run again.</summary>
+    public static bool IsRetryable(PostgresException e) =>
         e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected
             or PostgresErrorCodes.SerializationFailure;
 
@@ -236,6 +260,55 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                 }
             }
 
+            var (contactId, created) = await FindOrCreateContact(accountId, bySourceRecord: true);
+
+            ContactIdentity("source_record", r.SourceId, contactId);
+            ContactIdentity("wecom_external_user", r.WeComExternalUserId, contactId);
+            ContactIdentity("wechat_openid", r.OpenId, contactId);
+            ContactIdentity("wechat_unionid", r.UnionId, contactId);
+
+            if (accountId is { } linked)
+            {
+                Link(contactId, linked);
+            }
+
+            return new ResolutionOutcome(ResolutionOutcome.Processed, "contact", contactId, accountId, null, created);
+        }
+
+        /// <summary>
+        /// A person someone already holds (a lead being converted): the account of its company (or the one the caller
+        /// picked) and the contact, with the contact and account rules but without the source-record rules, the
+        /// receipt or the review queue. Channel identities are the caller's to record.
+        /// </summary>
+        public async Task<PersonResolution> ResolvePerson(Guid? pickedAccountId)
+        {
+            Guid? accountId = null;
+            var accountCreated = false;
+            if (pickedAccountId is not null || clean.CompanyFullName is not null)
+            {
+                var pick = pickedAccountId is { } picked ? new ReviewDecision.Merge(picked) : null;
+                switch (await ResolveAccount(bySourceRecord: false, nameIsAuthoritative: false, pick))
+                {
+                    case AccountAmbiguous ambiguous:
+                        return new PersonResolution.Ambiguous(ambiguous.Candidates);
+                    case AccountFound found:
+                        (accountId, accountCreated) = (found.AccountId, found.Created);
+                        break;
+                }
+            }
+
+            var (contactId, created) = await FindOrCreateContact(accountId, bySourceRecord: false);
+            if (accountId is { } linked)
+            {
+                Link(contactId, linked);
+            }
+
+            await Flush();
+            return new PersonResolution.Resolved(contactId, created, accountId, accountCreated);
+        }
+
+        private async Task<(Guid ContactId, bool Created)> FindOrCreateContact(Guid? accountId, bool bySourceRecord)
+        {
             // Every contact rule in one statement: each branch is one rule (a null value matches nothing), and the
             // lowest rule that matched wins, exactly as if they were asked one after another.
             var contactId = await FirstId("""
@@ -250,7 +323,7 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                     select 4, contact_id from contact where wecom_external_user_id = @WeComExternalUserId
                 ) as matched
                 order by rule limit 1
-                """, new { r.Channel, r.SourceId, r.Mobile, r.Email, r.WeComExternalUserId });
+                """, new { r.Channel, SourceId = bySourceRecord ? r.SourceId : null, r.Mobile, r.Email, r.WeComExternalUserId });
 
             var incoming = new Dictionary<string, string?>
             {
@@ -275,25 +348,20 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                     """, InsertParameters(contactId.Value, incoming, new { accountId }));
             }
 
-            ContactIdentity("source_record", r.SourceId, contactId.Value);
-            ContactIdentity("wecom_external_user", r.WeComExternalUserId, contactId.Value);
-            ContactIdentity("wechat_openid", r.OpenId, contactId.Value);
-            ContactIdentity("wechat_unionid", r.UnionId, contactId.Value);
+            return (contactId.Value, created);
+        }
 
-            if (accountId is not null)
-            {
-                Execute("""
-                    update contact set primary_account_id = @accountId, updated_at = now()
-                    where contact_id = @contactId and primary_account_id is null
-                    """, new { accountId, contactId });
-                Execute("""
-                    insert into account_contact_relation (account_id, contact_id, role_in_account)
-                    values (@accountId, @contactId, @title)
-                    on conflict (account_id, contact_id) do nothing
-                    """, new { accountId, contactId, title = r.Title });
-            }
-
-            return new ResolutionOutcome(ResolutionOutcome.Processed, "contact", contactId, accountId, null, created);
+        private void Link(Guid contactId, Guid accountId)
+        {
+            Execute("""
+                update contact set primary_account_id = @accountId, updated_at = now()
+                where contact_id = @contactId and primary_account_id is null
+                """, new { accountId, contactId });
+            Execute("""
+                insert into account_contact_relation (account_id, contact_id, role_in_account)
+                values (@accountId, @contactId, @title)
+                on conflict (account_id, contact_id) do nothing
+                """, new { accountId, contactId, title = r.Title });
         }
 
         // An identity already pointing at another entity stays there: we never move a key between entities.

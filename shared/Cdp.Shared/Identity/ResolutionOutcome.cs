@@ -12,6 +12,20 @@ public sealed record ResolutionOutcome(
     public const string Review = "review";
 }
 
+/// <summary>What <see cref="IdentityResolver.FindOrCreatePersonAsync"/> came to.</summary>
+public abstract record PersonResolution
+{
+    private PersonResolution()
+    {
+    }
+
+    /// <summary>The contact (and the account, when the person has a company or one was picked), found or created.</summary>
+    public sealed record Resolved(Guid ContactId, bool ContactCreated, Guid? AccountId, bool AccountCreated) : PersonResolution;
+
+    /// <summary>Several accounts match the company and none may be chosen automatically; nothing was written.</summary>
+    public sealed record Ambiguous(IReadOnlyList<AccountCandidate> Candidates) : PersonResolution;
+}
+
 /// <summary>A person's answer to an ambiguous account match.</summary>
 public abstract record ReviewDecision
 {
