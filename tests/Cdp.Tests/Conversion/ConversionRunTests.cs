@@ -5,39 +5,26 @@ using Cdp.Shared.Conversion;
 using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
 using Dapper;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Tests.Conversion;
 
-/// <summary>The activity's idempotency and the endpoint's 202 answer (a host that does not wait).</summary>
-public sealed class ConversionRunTests(CdpBackend backend) : IClassFixture<CdpBackend>, IAsyncLifetime
+/// <summary>A host that does not wait for conversions to finish.</summary>
+public sealed class NoWaitApp : CdpApp
 {
-    WebApplicationFactory<Program> factory = null!;
-    HttpClient client = null!;
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [new("Conversion:WaitTimeout", "00:00:00")];
+}
 
-    public Task InitializeAsync()
-    {
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
-            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(backend.Settings)
-                .AddInMemoryCollection([new("Conversion:WaitTimeout", "00:00:00")])));
-        client = factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await factory.DisposeAsync();
-    }
+/// <summary>The activity's idempotency and the endpoint's 202 answer (a host that does not wait).</summary>
+public sealed class ConversionRunTests(NoWaitApp app) : IClassFixture<NoWaitApp>
+{
+    readonly HttpClient client = app.Client;
 
     [Fact]
     public async Task A_rerun_of_the_same_run_answers_converted_and_any_other_run_already_converted()
     {
         var leadId = await InsertLead();
-        var conversion = factory.Services.GetRequiredService<LeadConversion>();
+        var conversion = app.Services.GetRequiredService<LeadConversion>();
         var command = new ConvertLeadCommand(new ConvertLeadRequest(leadId, new OpportunityInput("商机", 1, null)), Guid.NewGuid());
 
         var first = await conversion.ConvertAsync(command, CancellationToken.None);
@@ -47,7 +34,7 @@ public sealed class ConversionRunTests(CdpBackend backend) : IClassFixture<CdpBa
         Assert.Equal(ConversionOutcome.Converted, first.Outcome);
         Assert.Equal(first, rerun);
         Assert.Equal(first with { Outcome = ConversionOutcome.AlreadyConverted }, other);
-        await using var conn = await backend.Database.DataSource.OpenConnectionAsync();
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await conn.QuerySingleAsync<int>(
             "select count(*)::int from topic_message where topic = 'notification' and message_key = @key", new { key = $"lead:{leadId}" }));
     }
@@ -73,13 +60,13 @@ public sealed class ConversionRunTests(CdpBackend backend) : IClassFixture<CdpBa
             return status.GetProperty("runtimeStatus").GetString() == "Completed";
         }, TimeSpan.FromSeconds(20));
         Assert.Equal("converted", status.GetProperty("output").GetProperty("outcome").GetString());
-        Assert.True((await factory.Services.GetRequiredService<LeadConversion>().GetStateAsync(leadId, CancellationToken.None))!.IsConverted);
+        Assert.True((await app.Services.GetRequiredService<LeadConversion>().GetStateAsync(leadId, CancellationToken.None))!.IsConverted);
     }
 
     async Task<Guid> InsertLead()
     {
         var leadId = Guid.CreateVersion7();
-        await using var conn = await backend.Database.DataSource.OpenConnectionAsync();
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
         await conn.ExecuteAsync("""
             insert into lead (lead_id, lead_name, company_name, mobile_phone, city, shard_id)
             values (@leadId, '赵六', @company, @mobile, '北京', @shard)

@@ -4,35 +4,21 @@ using System.Text;
 using System.Text.Json;
 using Cdp.Orchestrations;
 using Cdp.Tests.Support;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Tests.Orchestrations;
 
-/// <summary>The Durable-Functions-style status, raiseEvent and terminate routes of the local host.</summary>
-public sealed class DurableEndpointTests(CdpBackend backend) : IClassFixture<CdpBackend>, IAsyncLifetime
+/// <summary>The local host with the engine tests' Approval orchestrator registered.</summary>
+public sealed class ApprovalApp : CdpApp
 {
-    WebApplicationFactory<Program> factory = null!;
-    HttpClient client = null!;
-    IOrchestrationClient orchestrations = null!;
+    protected override void ConfigureServices(IServiceCollection services) => services.AddOrchestrator<Approval>();
+}
 
-    public Task InitializeAsync()
-    {
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
-            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(backend.Settings))
-            .ConfigureServices(s => s.AddOrchestrator<Approval>()));
-        client = factory.CreateClient();
-        orchestrations = factory.Services.GetRequiredService<IOrchestrationClient>();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await factory.DisposeAsync();
-    }
+/// <summary>The Durable-Functions-style status, raiseEvent and terminate routes of the local host.</summary>
+public sealed class DurableEndpointTests(ApprovalApp app) : IClassFixture<ApprovalApp>
+{
+    readonly HttpClient client = app.Client;
+    readonly IOrchestrationClient orchestrations = app.Services.GetRequiredService<IOrchestrationClient>();
 
     [Fact]
     public async Task Status_shows_a_running_instance_and_a_raised_event_completes_it()

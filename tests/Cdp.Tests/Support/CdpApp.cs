@@ -8,6 +8,7 @@ using Cdp.Shared.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Tests.Support;
@@ -80,8 +81,11 @@ public class CdpBackend : IAsyncLifetime
     }
 }
 
-/// <summary>The local host in-process (WebApplicationFactory) on a <see cref="CdpBackend"/>, as an IClassFixture.</summary>
-public sealed class CdpApp : CdpBackend
+/// <summary>
+/// The local host in-process (WebApplicationFactory) on a <see cref="CdpBackend"/>, as an IClassFixture. Derive to
+/// add settings or services for a test class.
+/// </summary>
+public class CdpApp : CdpBackend
 {
     public const string CrmSecret = "test-crm-secret";
     public const string WeChatSecret = "test-wechat-secret";
@@ -93,11 +97,17 @@ public sealed class CdpApp : CdpBackend
     public IServiceProvider Services => factory.Services;
     public LogCapture Logs { get; } = new();
 
+    /// <summary>Settings over <see cref="CdpBackend.Settings"/>; read after the backend has started.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [];
+
+    protected virtual void ConfigureServices(IServiceCollection services) { }
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
         factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
-            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings))
+            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings).AddInMemoryCollection(ExtraSettings))
+            .ConfigureServices(ConfigureServices)
             .ConfigureLogging(l => l.AddProvider(Logs)));
         Client = factory.CreateClient();
     }

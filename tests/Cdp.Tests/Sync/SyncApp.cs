@@ -4,10 +4,6 @@ using Cdp.Shared;
 using Cdp.Shared.Storage;
 using Cdp.Shared.Sync;
 using Cdp.Tests.Support;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 
 namespace Cdp.Tests.Sync;
 
@@ -16,44 +12,22 @@ namespace Cdp.Tests.Sync;
 /// at 1 s) and the stand-in's group robot as alert webhook. WeCom HTTP calls are not retried inside one push, so one
 /// push attempt is one mark_tag call.
 /// </summary>
-public class SyncApp : CdpBackend
+public class SyncApp : CdpApp
 {
-
-    WebApplicationFactory<Program> factory = null!;
-
-    public HttpClient Client { get; private set; } = null!;
-    public IServiceProvider Services => factory.Services;
-    public LogCapture Logs { get; } = new();
-
     protected virtual TimeSpan FirstRetryInterval => TimeSpan.FromMilliseconds(100);
 
     protected virtual int AlertsPerMinute => 10;
 
-    public override async Task InitializeAsync()
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => new Dictionary<string, string?>
     {
-        await base.InitializeAsync();
-        var settings = new Dictionary<string, string?>(Settings)
-        {
-            ["Sync:FirstRetryInterval"] = FirstRetryInterval.ToString(),
-            ["Sync:MaxRetryInterval"] = (FirstRetryInterval * 10).ToString(),
-            ["Sync:AttemptTimeout"] = "00:00:05",
-            ["Sync:AlertsPerMinute"] = AlertsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["WeCom:AlertWebhookUrl"] = WeCom.RobotUrl,
-            ["WeCom:Http:MaxRetries"] = "0",
-            ["Orchestrations:PollInterval"] = "00:00:00.050",
-        };
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
-            .ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings))
-            .ConfigureLogging(l => l.AddProvider(Logs)));
-        Client = factory.CreateClient();
-    }
-
-    public override async Task DisposeAsync()
-    {
-        Client.Dispose();
-        await factory.DisposeAsync();
-        await base.DisposeAsync();
-    }
+        ["Sync:FirstRetryInterval"] = FirstRetryInterval.ToString(),
+        ["Sync:MaxRetryInterval"] = (FirstRetryInterval * 10).ToString(),
+        ["Sync:AttemptTimeout"] = "00:00:05",
+        ["Sync:AlertsPerMinute"] = AlertsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["WeCom:AlertWebhookUrl"] = WeCom.RobotUrl,
+        ["WeCom:Http:MaxRetries"] = "0",
+        ["Orchestrations:PollInterval"] = "00:00:00.050",
+    };
 
     /// <summary>A sync task row as a use case would store it, for targets no API creates yet.</summary>
     public async Task<Guid> InsertTaskAsync(string target, Guid entityId, string status = SyncStatus.Pending, string? lastError = null)
