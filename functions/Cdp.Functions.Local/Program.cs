@@ -10,6 +10,7 @@ builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
+builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();
 
 var app = builder.Build();
