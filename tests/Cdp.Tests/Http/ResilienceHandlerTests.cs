@@ -13,7 +13,7 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
 
     private static readonly OutboundHttpOptions Fast = new()
     {
-        AttemptTimeout = TimeSpan.FromMilliseconds(400),
+        AttemptTimeout = TimeSpan.FromSeconds(2),   // never tripped by a slow machine, only by cued delays
         MaxRetries = 2,
         RetryBaseDelay = TimeSpan.FromMilliseconds(5),
         MinimumThroughput = 1000,
@@ -121,9 +121,14 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
     {
         using var http = Client(new OutboundHttpOptions { AttemptTimeout = TimeSpan.FromSeconds(5), RetryBaseDelay = TimeSpan.FromMilliseconds(5) });
         _server.HangNext(5, Path);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var cts = new CancellationTokenSource();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsync(Path, new StringContent("{}"), cts.Token));
+        var call = http.PostAsync(Path, new StringContent("{}"), cts.Token);
+        await Eventually.Until(() => _server.Calls(Path) == 1, TimeSpan.FromSeconds(10), "request reached the server");
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        await Task.Delay(300);   // a retry, if there were one, would have reached the server by now
         Assert.Equal(1, _server.Calls(Path));
     }
 

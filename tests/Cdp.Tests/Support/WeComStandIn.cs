@@ -238,10 +238,13 @@ public sealed class WeComStandIn : IAsyncDisposable
         return builder.Build();
     }
 
-    /// <summary>Short timeouts and backoff so resilience tests take milliseconds; the circuit stays out of the way.</summary>
+    /// <summary>
+    /// Short backoff so resilience tests take little time; the circuit stays out of the way. The attempt timeout is
+    /// short enough for timeout tests, yet long enough that a loaded 2-core CI machine never trips it by accident.
+    /// </summary>
     public static OutboundHttpOptions FastHttp() => new()
     {
-        AttemptTimeout = TimeSpan.FromMilliseconds(500),
+        AttemptTimeout = TimeSpan.FromSeconds(2),
         MaxRetries = 2,
         RetryBaseDelay = TimeSpan.FromMilliseconds(10),
         MinimumThroughput = 1000,
