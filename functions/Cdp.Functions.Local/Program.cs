@@ -1,6 +1,7 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
 
@@ -10,6 +11,8 @@ builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
+builder.Services.AddSummaryRecalculation();
+builder.Services.AddHostedService<SummaryRecalculationTimer>();
 builder.AddLocalHost();
 
 var app = builder.Build();
@@ -18,6 +21,7 @@ app.UseStatusCodePages();
 app.MapIngestion();
 app.MapIdentityReviews();
 app.MapConversion();
+app.MapSummaries();
 app.MapOperations();
 app.MapDurableManagement();
 app.MapSidebar();
