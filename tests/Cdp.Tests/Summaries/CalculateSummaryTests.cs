@@ -4,6 +4,7 @@ using Cdp.Shared.Tagging;
 using Cdp.Tests.Support;
 using Dapper;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cdp.Tests.Summaries;
@@ -15,14 +16,14 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
 
     SummaryHistory History => new(database.DataSource);
 
-    SummaryCalculationConsumer Consumer(string redis = "")
+    SummaryCalculationConsumer Consumer(string redis = "", LogCapture? logs = null)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.Length > 0 ? redis : RedisAddress })
             .Build();
         return new SummaryCalculationConsumer(
             new SummaryCalculator(database.DataSource, TimeProvider.System),
-            new SummaryLock(new RedisConnection(config), NullLogger<SummaryLock>.Instance),
+            new SummaryLock(new RedisConnection(config), logs is null ? NullLogger<SummaryLock>.Instance : new Logger<SummaryLock>(new LoggerFactory([logs]))),
             NullLogger<SummaryCalculationConsumer>.Instance);
     }
 
@@ -170,7 +171,10 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
         var contactId = await h.ContactAsync(null);
         await h.TouchpointAsync(DateTimeOffset.UtcNow, contactId: contactId);
 
-        await Consumer("127.0.0.1:1,connectTimeout=300").RecalculateAsync(new SummaryRecalculation("contact", contactId, "test"), default);
+        var logs = new LogCapture();
+        await Consumer("127.0.0.1:1,connectTimeout=300", logs).RecalculateAsync(new SummaryRecalculation("contact", contactId, "test"), default);
+
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("without its lock", StringComparison.Ordinal));
 
         await using var conn = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await conn.QuerySingleAsync<int>("select total_touchpoints from contact_summary where contact_id = @contactId", new { contactId }));

@@ -82,6 +82,43 @@ public sealed class SummaryEndpointsTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task After_a_scripted_history_and_a_conversion_the_account_summary_is_exact()
+    {
+        var h = new SummaryHistory(app.Database.DataSource);
+        var company = "历史" + TestData.CompanyWord() + "有限公司";
+        var accountId = await h.AccountAsync(company);
+        var c1 = await h.ContactAsync(accountId);
+        await h.ContactAsync(accountId);
+        await h.OpportunityAsync(accountId, 1200m, "closed_won", c1);
+        await h.OpportunityAsync(accountId, 800m, "closed_lost");
+        await h.OpportunityAsync(accountId, 300m, "closed_lost");
+        await h.OpportunityAsync(accountId, 999m, "negotiation");
+        await h.TouchpointAsync(DateTimeOffset.UtcNow.AddDays(-3), "form_submit", contactId: c1);
+        var leadId = await h.LeadAsync();
+        await using (var conn = await app.Database.DataSource.OpenConnectionAsync())
+            await conn.ExecuteAsync("update lead set company_name = @company, city = '上海' where lead_id = @leadId", new { company, leadId });
+
+        using var converted = await app.Client.PostAsJsonAsync($"/api/leads/{leadId}/convert",
+            new { opportunity = new { name = "转化赢单", amount = 2500.25m, stage = "closed_won" } });
+        Assert.Equal(HttpStatusCode.OK, converted.StatusCode);
+        Assert.Equal(accountId, (await converted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accountId").GetGuid());
+
+        // contacts 2 + the converted one; opportunities 4 + 1; won 2, lost 2; revenue 1200 + 2500.25; win rate 2 / 4.
+        await using var check = await app.Database.DataSource.OpenConnectionAsync();
+        (int, int, int, int, decimal, decimal?, int) summary = default;
+        await Eventually.Until(async () =>
+        {
+            summary = await check.QuerySingleOrDefaultAsync<(int, int, int, int, decimal, decimal?, int)>("""
+                select total_contacts, total_opportunities, won_opportunities, lost_opportunities, total_revenue, win_rate, health_score
+                from account_summary where account_id = @accountId
+                """, new { accountId });
+            return summary == (3, 5, 2, 2, 3700.25m, 0.5m, 100);
+        }, TimeSpan.FromSeconds(20), "the account summary after the conversion");
+        Assert.Contains(TagRules.Customer, await check.QueryAsync<string>(
+            "select tag from computed_tag where entity_type = 'account' and entity_id = @accountId", new { accountId }));
+    }
+
+    [Fact]
     public async Task A_second_start_while_one_runs_returns_the_same_instance()
     {
         var client = app.Services.GetRequiredService<IOrchestrationClient>();
