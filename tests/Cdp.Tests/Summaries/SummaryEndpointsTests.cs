@@ -45,6 +45,22 @@ public sealed class SummaryEndpointsTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task An_ingested_contact_gets_its_summary_and_its_new_account_follows()
+    {
+        var (ingestionId, _) = await CdpApp.IngestAsync(app.Client, "crm", Payloads.Crm("contact",
+            new { LastName = "吴", FirstName = "磊", Company = "跟随" + TestData.CompanyWord() + "有限公司", City = "上海", MobilePhone = TestData.Mobile() }));
+        var settled = await CdpApp.SettledAsync(app.Client, ingestionId);
+        var contactId = settled.EntityId!.Value;
+
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        var accountId = await conn.QuerySingleAsync<Guid>("select primary_account_id from contact where contact_id = @contactId", new { contactId });
+        await Eventually.Until(async () => await conn.QuerySingleAsync<bool>("""
+            select exists (select 1 from contact_summary where contact_id = @contactId)
+               and exists (select 1 from account_summary where account_id = @accountId and total_contacts = 1)
+            """, new { contactId, accountId }), TimeSpan.FromSeconds(20), "contact and account summaries");
+    }
+
+    [Fact]
     public async Task Admin_recalculate_runs_the_full_recalculation_to_completion_and_shows_staff_and_computed_tags()
     {
         var h = new SummaryHistory(app.Database.DataSource);
