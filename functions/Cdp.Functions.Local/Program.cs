@@ -1,6 +1,7 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
 
@@ -10,6 +11,7 @@ builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
+builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();
 
@@ -19,6 +21,7 @@ app.UseStatusCodePages();
 app.MapIngestion();
 app.MapIdentityReviews();
 app.MapConversion();
+app.MapSummaries();
 app.MapOperations();
 app.MapDurableManagement();
 app.MapSidebar();

@@ -4,6 +4,7 @@ using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Operations;
 using Cdp.Shared.Storage;
+using Cdp.Shared.Summaries;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -36,7 +37,9 @@ public static class CdpPlatform
         services.AddIdentity();
 
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
-        if (builder.Configuration.GetValue("Topics:ConsumersEnabled", true))
+        var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);
+        services.AddSummaries(consume);
+        if (consume)
         {
             services.AddTopicConsumer<ProcessIngestion>();
             services.AddTopicConsumer<IdentityResolutionConsumer>();

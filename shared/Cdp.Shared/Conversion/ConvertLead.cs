@@ -5,6 +5,7 @@ using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Storage;
+using Cdp.Shared.Summaries;
 using Dapper;
 using Npgsql;
 
@@ -65,9 +66,6 @@ public sealed record ConversionResult(
             },
         };
 }
-
-/// <summary>Asks the summaries to recalculate one entity (topic summary-calculation, key "{entityType}:{id}").</summary>
-public sealed record SummaryRecalculation(string EntityType, Guid EntityId, string Reason);
 
 /// <summary>Tells the salesperson (topic notification, key "lead:{id}") that a lead was converted.</summary>
 public sealed record LeadConvertedNotification(

@@ -2,6 +2,7 @@ using System.Globalization;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Storage;
+using Cdp.Shared.Summaries;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -88,6 +89,8 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
                        entity_id = @EntityId, account_id = @AccountId, entity_created = @Created
                 where ingestion_id = @ingestionId
                 """, new { outcome.EntityType, outcome.EntityId, outcome.AccountId, outcome.Created, ingestionId });
+            // The entity is new or changed: its summary follows (a contact's in turn re-queues its accounts').
+            run.Enqueue(SummaryRecalculation.Publish(outcome.EntityType, outcome.EntityId!.Value, outcome.Created ? "created" : "updated"));
         }
 
         // The entity writes of the rules are still queued: they go out together with the receipt update.
@@ -684,6 +687,9 @@ public sealed class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptio
 
         /// <summary>Queues a statement that returns no rows.</summary>
         public void Execute(string sql, object param) => queued.Add(Command(sql, param));
+
+        /// <summary>Queues a ready command that returns no rows (e.g. a topic publish).</summary>
+        public void Enqueue(NpgsqlBatchCommand command) => queued.Add(command);
 
         /// <summary>Queues a select run for its effect (a lock, a setting); its rows are skipped.</summary>
         private void Perform(string sql, object param)

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Logging;
+
+namespace Cdp.Shared.Summaries;
+
+/// <summary>
+/// Consumes summary-calculation (<c>{"entityType","entityId","reason"}</c>): recomputes that entity's summary under its
+/// Redis lock (<see cref="SummaryLock"/>). A trigger that finds the lock held is handed to the holder through the
+/// dirty flag, so it is never lost and never computed twice at once.
+/// </summary>
+public sealed class SummaryCalculationConsumer(SummaryCalculator calculator, SummaryLock summaryLock, ILogger<SummaryCalculationConsumer> logger)
+    : ITopicHandler
+{
+    public string Topic => Topics.SummaryCalculation;
+
+    /// <summary>Runs around every computation; tests count concurrent computations and write data in between.</summary>
+    internal Func<SummaryRecalculation, CancellationToken, Task>? DuringComputation { get; set; }
+
+    public Task HandleAsync(TopicMessage message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        SummaryRecalculation request;
+        try
+        {
+            request = message.Read<SummaryRecalculation>();
+        }
+        catch (JsonException e)
+        {
+            // Unreadable stays unreadable: retrying would only delay the dead letter.
+            logger.LogError(e, "Summary message {MessageId} is not {{entityType, entityId, reason}}; dropped", message.MessageId);
+            return Task.CompletedTask;
+        }
+        return RecalculateAsync(request, ct);
+    }
+
+    public async Task RecalculateAsync(SummaryRecalculation request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!SummaryRecalculation.EntityTypes.Contains(request.EntityType))
+        {
+            logger.LogError("Summary requested for unknown entity type {EntityType}; dropped", request.EntityType);
+            return;
+        }
+
+        var ran = await summaryLock.RunAsync(request.EntityType, request.EntityId, async token =>
+        {
+            if (DuringComputation is { } hook) await hook(request, token);
+            if (!await calculator.CalculateAsync(request.EntityType, request.EntityId, token))
+                logger.LogInformation("No {EntityType} {EntityId} to summarise (deleted?)", request.EntityType, request.EntityId);
+        }, ct);
+        if (!ran)
+            logger.LogDebug("{EntityType} {EntityId} is being summarised elsewhere; flagged for another pass", request.EntityType, request.EntityId);
+    }
+}
