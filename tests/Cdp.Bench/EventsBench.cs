@@ -46,7 +46,7 @@ static class EventsBench
             // Baseline: the same rows straight into ClickHouse, RawBatch rows per INSERT, one after another.
             await Sql(ch, $"CREATE DATABASE IF NOT EXISTS {chDb}");
             var rawTable = $"{chDb}.raw_behaviour_event";
-            await Sql(ch, CreateTableSql(chDb).Replace($"{chDb}.{ClickHouseHttp.Table}", rawTable, StringComparison.Ordinal));
+            await Sql(ch, ClickHouseHttp.CreateTableSqlFor(rawTable));
             var rows = events.Select(e => JsonSerializer.Serialize(EventRow.From(
                 new ValidEvent(e.eventId, e.userId, null, null, e.accountId, e.type, DateTimeOffset.Parse(e.occurredAt, CultureInfo.InvariantCulture),
                     JsonSerializer.Serialize(e.properties)), now), CdpJson.Options)).ToList();
@@ -102,13 +102,6 @@ static class EventsBench
             if (!args.Contains("--keep")) await Sql(ch, $"DROP DATABASE IF EXISTS {chDb}");
         }
     }
-
-    static string CreateTableSql(string database) => $"""
-        CREATE TABLE IF NOT EXISTS {database}.{ClickHouseHttp.Table} (
-            event_id String, user_id String, account_id UUID, contact_id UUID, lead_id UUID, event_type String,
-            occurred_at DateTime('UTC'), properties String, ingested_at DateTime('UTC')
-        ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(occurred_at) ORDER BY (account_id, user_id, occurred_at, event_id)
-        """;
 
     static async Task<string> Sql(HttpClient ch, string sql)
     {

@@ -41,8 +41,11 @@ public sealed partial class ClickHouseHttp
     /// ReplacingMergeTree keyed by (account, user, time, event id): a repeated event collapses on merge, and both
     /// per-account and per-user windows read a narrow range. Queries must not rely on merges having happened.
     /// </summary>
-    public string CreateTableSql => $"""
-        CREATE TABLE IF NOT EXISTS {EventsTable} (
+    public string CreateTableSql => CreateTableSqlFor(EventsTable);
+
+    /// <summary>The DDL for an events table of that (qualified) name; 18.16 syntax, checked against the running server.</summary>
+    public static string CreateTableSqlFor(string qualifiedTable) => $"""
+        CREATE TABLE IF NOT EXISTS {qualifiedTable} (
             event_id String,
             user_id String,
             account_id UUID,

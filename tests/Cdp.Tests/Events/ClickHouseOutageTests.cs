@@ -1,4 +1,6 @@
+using Cdp.Shared.Events;
 using Cdp.Shared.Messaging;
+using Microsoft.Extensions.DependencyInjection;
 using Cdp.Tests.Support;
 using Dapper;
 
@@ -32,7 +34,22 @@ public sealed class ClickHouseOutageTests(ClickHouseOutageTests.Backend app) : I
         await app.StopHostAsync(down);
         app.StartHost();   // ClickHouse reachable again
         await Eventually.Until(async () => await app.DistinctEventsOfUser(user) == 20, TimeSpan.FromSeconds(30), "the backlog drained");
-        Assert.Equal(0, await conn.ExecuteScalarAsync<int>(
-            "select count(*) from topic_message where topic = @topic and message_key = @user", new { topic = Topics.EventStream, user }));
+        await Eventually.Until(async () => await conn.ExecuteScalarAsync<int>(
+            "select count(*) from topic_message where topic = @topic and message_key = @user", new { topic = Topics.EventStream, user }) == 0,
+            TimeSpan.FromSeconds(10), "the written messages were deleted");
+    }
+
+    [Fact]
+    public async Task Behaviour_queries_answer_null_when_ClickHouse_is_down_so_the_360_can_say_partial()
+    {
+        var host = app.StartHost(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:ClickHouse"] = "http://127.0.0.1:1",
+            ["Topics:ConsumersEnabled"] = "false",
+        });
+        var queries = host.Services.GetRequiredService<BehaviourQueries>();
+        Assert.Null(await queries.CountsByTypeAsync(BehaviourSubject.Account, Guid.NewGuid()));
+        Assert.Null(await queries.LatestAsync(BehaviourSubject.Contact, Guid.NewGuid()));
+        await app.StopHostAsync(host);
     }
 }
