@@ -20,7 +20,9 @@ public static partial class ScrubPersonalData
 
     public static bool IsPersonalKey(string key) => PersonalKey().IsMatch(key);
 
-    public static bool LooksPersonal(string value) => PersonalValue().IsMatch(value);
+    /// <summary>A cheap pre-check first: most property values have no '@' and fewer than 11 digits.</summary>
+    public static bool LooksPersonal(string value) =>
+        (value.Contains('@') || value.Count(char.IsAsciiDigit) >= 11) && PersonalValue().IsMatch(value);
 
     /// <summary>A copy of <paramref name="properties"/> without personal keys and with personal-looking strings masked.</summary>
     public static JsonObject Scrub(JsonObject properties)
