@@ -19,6 +19,7 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapIngestion();
+app.MapEvents();
 app.MapIdentityReviews();
 app.MapConversion();
 app.MapSummaries();

@@ -1,4 +1,5 @@
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
@@ -35,6 +36,7 @@ public static class CdpPlatform
         services.AddSingleton<ChannelWebhook>();
         services.AddSingleton<IngestionStatusQuery>();
         services.AddIdentity();
+        builder.AddEvents();
 
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
         var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);

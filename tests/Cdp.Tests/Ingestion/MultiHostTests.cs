@@ -43,6 +43,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
         var users = Enumerable.Range(0, 30).Select(_ => TestData.Id("wm")).ToList();
         foreach (var user in users) backend.WeCom.AddContact(user, "令狐冲", null, "sales10");
         // Slow WeCom answers keep the first host busy inside its batch when it dies.
+        backend.WeCom.ClearCues();
         backend.WeCom.DelayNext(TimeSpan.FromMilliseconds(700), 1_000, WeComStandIn.GetContactPath);
 
         var doomed = await HostProcess.StartAsync(backend.Settings);
@@ -73,6 +74,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
     {
         var users = Enumerable.Range(0, 20).Select(_ => TestData.Id("wm")).ToList();
         foreach (var user in users) backend.WeCom.AddContact(user, "任盈盈", null, "sales11");
+        backend.WeCom.ClearCues();
         backend.WeCom.DelayNext(TimeSpan.FromMilliseconds(300), 1_000, WeComStandIn.GetContactPath);
 
         var stopping = await HostProcess.StartAsync(backend.Settings);

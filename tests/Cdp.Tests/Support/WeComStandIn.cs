@@ -215,6 +215,12 @@ public sealed class WeComStandIn : IAsyncDisposable
         });
 
     /// <summary>Every token issued so far stops working: the next API call gets errcode 42001.</summary>
+    /// <summary>Drops cues a previous test left unconsumed (a class fixture's stand-in outlives each test).</summary>
+    public void ClearCues()
+    {
+        lock (_cues) _cues.Clear();
+    }
+
     public void ExpireTokens() => _validTokens.Clear();
 
     /// <summary>

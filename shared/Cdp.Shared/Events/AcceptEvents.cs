@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Cdp.Shared.Conversion;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Cdp.Shared.Events;
+
+public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected);
+
+/// <summary>
+/// POST /api/events: validates, then in one transaction publishes every valid event to event-stream (keyed by
+/// user, so one user's events stay in order), records touchpoints for the events that name a known contact, lead
+/// or account, and asks for those entities' summaries to be recalculated. The answer follows the commit, so an
+/// accepted event is durable before the caller hears so.
+/// </summary>
+public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, TimeProvider clock)
+{
+    public EventsOptions Options => options.Value;
+
+    public async Task<EventsAccepted> HandleAsync(ReadOnlyMemory<byte> body, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var batch = ValidateEvents.Validate(body.Span, options.Value.MaxEventsPerRequest, now);
+        if (batch.Events.Count > 0) await StoreAsync(batch.Events, now, ct);
+        return new EventsAccepted(batch.Accepted, batch.Rejected);
+    }
+
+    public async Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await TopicPublisher.PublishManyAsync(conn, tx, Topics.EventStream,
+            events.Select(e => (e.UserId, EventRow.From(e, now))), ct);
+
+        var named = events.Where(e => e.ContactId is not null || e.LeadId is not null || e.AccountId is not null).ToList();
+        if (named.Count > 0)
+        {
+            var entities = await InsertTouchpointsAsync(conn, tx, named, ct);
+            await TopicPublisher.PublishManyAsync(conn, tx, Topics.SummaryCalculation,
+                entities.Select(x => ($"{x.Type}:{x.Id}", new SummaryRecalculation(x.Type, x.Id, "event"))), ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Idempotent by event id (the touchpoint id is derived from it). Ids naming no row are left out rather than
+    /// failing the batch: the SDK may know an id before ingestion has created it. Returns the entities of the
+    /// touchpoints actually inserted, each once.
+    /// </summary>
+    static async Task<List<(string Type, Guid Id)>> InsertTouchpointsAsync(
+        NpgsqlConnection conn, NpgsqlTransaction tx, List<ValidEvent> named, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with e as (
+                select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[])
+                    with ordinality as t(touchpoint_id, contact_id, lead_id, account_id, at, type, details, n)),
+            r as (
+                select e.touchpoint_id, c.contact_id, l.lead_id, a.account_id, e.at, e.type, e.details, e.n from e
+                  left join contact c on c.contact_id = e.contact_id
+                  left join lead l on l.lead_id = e.lead_id
+                  left join account a on a.account_id = e.account_id
+                 where c.contact_id is not null or l.lead_id is not null or a.account_id is not null)
+            insert into touchpoint (touchpoint_id, contact_id, lead_id, account_id, channel_id, touchpoint_time, touchpoint_type, details)
+            select touchpoint_id, contact_id, lead_id, account_id, 'sdk', at, type, details::jsonb from r order by n
+            on conflict do nothing
+            returning contact_id, lead_id, account_id
+            """, conn, tx);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. named.Select(e => NameBasedGuid.Create(NameBasedGuid.EventNamespace, e.EventId))] });
+        cmd.Parameters.Add(Ids(named.Select(e => e.ContactId)));
+        cmd.Parameters.Add(Ids(named.Select(e => e.LeadId)));
+        cmd.Parameters.Add(Ids(named.Select(e => e.AccountId)));
+        cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. named.Select(e => e.OccurredAt)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.Type)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>
+        {
+            TypedValue = [.. named.Select(e => JsonSerializer.Serialize(new { eventId = e.EventId, userId = e.UserId, properties = JsonDocument.Parse(e.PropertiesJson).RootElement }))],
+        });
+
+        var entities = new List<(string, Guid)>();
+        var seen = new HashSet<(string, Guid)>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            foreach (var (ordinal, type) in new[] { (0, "contact"), (1, "lead"), (2, "account") })
+                if (!reader.IsDBNull(ordinal) && seen.Add((type, reader.GetGuid(ordinal)))) entities.Add((type, reader.GetGuid(ordinal)));
+        }
+        return entities;
+    }
+
+    static NpgsqlParameter Ids(IEnumerable<Guid?> ids) =>
+        new NpgsqlParameter<Guid?[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid };
+}

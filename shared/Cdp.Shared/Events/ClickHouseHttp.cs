@@ -1,0 +1,112 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Shared.Events;
+
+/// <summary>
+/// ClickHouse over its HTTP interface (no .NET client restores here; DESIGN.md). SQL goes in the body, rows for an
+/// INSERT go in the body after the query in the URL. Errors come back as non-2xx with the server's message.
+/// </summary>
+public sealed partial class ClickHouseHttp
+{
+    public const string DefaultDatabase = "cdp";
+    public const string Table = "behaviour_event";
+
+    readonly HttpClient http;
+
+    public ClickHouseHttp(HttpClient http, IConfiguration configuration, IOptions<EventsOptions> options)
+    {
+        var cs = configuration.GetConnectionString("ClickHouse") ?? "http://127.0.0.1:58123";
+        var uri = new Uri(cs);
+        http.BaseAddress = new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+        this.http = http;
+        var db = !string.IsNullOrWhiteSpace(options.Value.Database) ? options.Value.Database
+            : uri.AbsolutePath.Trim('/') is { Length: > 0 } path ? path : DefaultDatabase;
+        if (!Identifier().IsMatch(db)) throw new InvalidOperationException($"ClickHouse database name '{db}' is not a plain identifier.");
+        Database = db;
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex Identifier();
+
+    public string Database { get; }
+
+    /// <summary>The events table, qualified with its database.</summary>
+    public string EventsTable => $"{Database}.{Table}";
+
+    /// <summary>
+    /// ReplacingMergeTree keyed by (account, user, time, event id): a repeated event collapses on merge, and both
+    /// per-account and per-user windows read a narrow range. Queries must not rely on merges having happened.
+    /// </summary>
+    public string CreateTableSql => CreateTableSqlFor(EventsTable);
+
+    /// <summary>The DDL for an events table of that (qualified) name; 18.16 syntax, checked against the running server.</summary>
+    public static string CreateTableSqlFor(string qualifiedTable) => $"""
+        CREATE TABLE IF NOT EXISTS {qualifiedTable} (
+            event_id String,
+            user_id String,
+            account_id UUID,
+            contact_id UUID,
+            lead_id UUID,
+            event_type String,
+            occurred_at DateTime('UTC'),
+            properties String,
+            ingested_at DateTime('UTC')
+        ) ENGINE = ReplacingMergeTree(ingested_at)
+        PARTITION BY toYYYYMM(occurred_at)
+        ORDER BY (account_id, user_id, occurred_at, event_id)
+        """;
+
+    public async Task EnsureSchemaAsync(CancellationToken ct)
+    {
+        await ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {Database}", ct);
+        await ExecuteAsync(CreateTableSql, ct);
+    }
+
+    public async Task ExecuteAsync(string sql, CancellationToken ct)
+    {
+        using var content = new StringContent(sql, Encoding.UTF8, "text/plain");
+        using var response = await http.PostAsync("", content, ct);
+        await EnsureOkAsync(response, ct);
+    }
+
+    /// <summary>Inserts newline-separated JSON rows; one HTTP request, one insert block.</summary>
+    public async Task InsertJsonEachRowAsync(string table, IEnumerable<string> rows, CancellationToken ct)
+    {
+        var body = new StringBuilder();
+        foreach (var row in rows) body.Append(row).Append('\n');
+        using var content = new StringContent(body.ToString(), Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        var query = Uri.EscapeDataString($"INSERT INTO {table} FORMAT JSONEachRow");
+        using var response = await http.PostAsync($"?query={query}&input_format_skip_unknown_fields=1", content, ct);
+        await EnsureOkAsync(response, ct);
+    }
+
+    /// <summary>Runs a SELECT ending in FORMAT JSONEachRow and returns its lines.</summary>
+    public async Task<List<string>> QueryLinesAsync(string sql, CancellationToken ct, TimeSpan? maxExecution = null)
+    {
+        var settings = "?output_format_json_quote_64bit_integers=0";
+        if (maxExecution is { } t) settings += $"&max_execution_time={Math.Max(1, (int)Math.Ceiling(t.TotalSeconds))}";
+        using var content = new StringContent(sql, Encoding.UTF8, "text/plain");
+        using var response = await http.PostAsync(settings, content, ct);
+        await EnsureOkAsync(response, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    static async Task EnsureOkAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode) return;
+        var text = await response.Content.ReadAsStringAsync(ct);
+        throw new ClickHouseException((int)response.StatusCode, text.Length > 1000 ? text[..1000] : text.Trim());
+    }
+}
+
+public sealed class ClickHouseException(int status, string serverMessage)
+    : Exception($"ClickHouse answered {status}: {serverMessage}")
+{
+    public int Status { get; } = status;
+}

@@ -1,0 +1,28 @@
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Shared.Events;
+
+public static class EventsRegistration
+{
+    /// <summary>Behaviour events: the accept path, the ClickHouse writer (when this host consumes) and the queries.</summary>
+    public static IHostApplicationBuilder AddEvents(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<EventsOptions>().BindConfiguration(EventsOptions.Section)
+            .BindConfiguration("ClickHouse")   // ClickHouse:Database
+            .Validate(o => { o.Validate(); return true; }).ValidateOnStart();
+        services.AddHttpClient<ClickHouseHttp>(http => http.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<AcceptEvents>();
+        services.AddSingleton<BehaviourQueries>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<TopicConsumerOptions>, BindTopicConsumerOptions>(
+            sp => new BindTopicConsumerOptions(sp.GetService<IConfiguration>())));
+        if (builder.Configuration.GetValue("Topics:ConsumersEnabled", true))
+            services.AddHostedService<WriteEventsToClickHouse>();
+        return builder;
+    }
+}

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Cdp.Shared.Events;
+
+/// <summary>
+/// Drains event-stream into ClickHouse in batches: claims up to WriterBatchSize messages (or what arrives within
+/// WriterMaxWait), sends them as one JSONEachRow INSERT, and deletes them only after ClickHouse said yes. ClickHouse
+/// wants few large inserts, which the per-key TopicConsumer (one message per key per round) cannot give, so this
+/// claims with the topic's own lease columns but ignores key order — harmless, since the table orders rows itself
+/// and collapses repeats. A failed insert releases the batch with the topic's backoff; nothing is dead-lettered,
+/// because an outage of ClickHouse is no fault of the events (the backlog waits in Postgres).
+/// </summary>
+public sealed class WriteEventsToClickHouse : BackgroundService
+{
+    readonly NpgsqlDataSource db;
+    readonly ClickHouseHttp clickHouse;
+    readonly EventsOptions options;
+    readonly TopicConsumerOptions topic;
+    readonly ILogger logger;
+    readonly string consumerId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    volatile bool schemaReady;
+
+    public WriteEventsToClickHouse(
+        NpgsqlDataSource db, ClickHouseHttp clickHouse, IOptions<EventsOptions> options,
+        IOptionsMonitor<TopicConsumerOptions> topics, ILogger<WriteEventsToClickHouse> logger)
+    {
+        options.Value.Validate();
+        this.db = db;
+        this.clickHouse = clickHouse;
+        this.options = options.Value;
+        topic = topics.Get(Topics.EventStream);
+        topic.Validate(Topics.EventStream);
+        this.logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await EnsureSchemaAsync(stoppingToken);
+        await Task.WhenAll(Enumerable.Range(0, options.WriterConcurrency).Select(_ => Task.Run(() => LoopAsync(stoppingToken))));
+    }
+
+    async Task<bool> EnsureSchemaAsync(CancellationToken ct)
+    {
+        if (schemaReady) return true;
+        try
+        {
+            await clickHouse.EnsureSchemaAsync(ct);
+            schemaReady = true;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "ClickHouse table {Table} could not be created yet; will retry before the next insert", clickHouse.EventsTable);
+        }
+        return schemaReady;
+    }
+
+    async Task LoopAsync(CancellationToken stopping)
+    {
+        var failures = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            int claimed;
+            try
+            {
+                claimed = await RunRoundAsync(stopping);
+                failures = 0;
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                failures++;
+                var delay = RetryBackoff.Delay(failures, topic.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
+                logger.LogError(e, "event-stream writer round failed ({Failures} in a row), retrying in {Delay}", failures, delay);
+                await DelayQuietly(delay, stopping);
+                continue;
+            }
+            if (claimed == 0) await DelayQuietly(topic.PollInterval, stopping);
+        }
+    }
+
+    /// <summary>Gathers one batch, inserts it, settles it. Returns how many messages it took.</summary>
+    internal async Task<int> RunRoundAsync(CancellationToken stopping)
+    {
+        var batch = await ClaimAsync(options.WriterBatchSize);
+        if (batch.Count == 0) return 0;
+        var gathering = Stopwatch.StartNew();
+        while (batch.Count < options.WriterBatchSize && gathering.Elapsed < options.WriterMaxWait && !stopping.IsCancellationRequested)
+        {
+            await DelayQuietly(TimeSpan.FromMilliseconds(Math.Min(20, (options.WriterMaxWait - gathering.Elapsed).TotalMilliseconds)), stopping);
+            batch.AddRange(await ClaimAsync(options.WriterBatchSize - batch.Count));
+        }
+
+        var ids = batch.Select(m => m.Id).ToArray();
+        try
+        {
+            // Not cancelled by shutdown: an insert whose answer we never read would be repeated by someone else anyway,
+            // but finishing it spares the work; the HttpClient timeout bounds it.
+            if (!schemaReady)
+            {
+                await clickHouse.EnsureSchemaAsync(CancellationToken.None);
+                schemaReady = true;
+            }
+            await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, batch.Select(m => m.Payload), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            var attempts = batch.Max(m => m.Attempts) + 1;
+            var delay = RetryBackoff.Delay(attempts, topic.RetryBaseDelay, topic.RetryMaxDelay, Random.Shared.NextDouble());
+            logger.LogWarning(e, "event-stream: insert of {Count} events into ClickHouse failed (attempt {Attempt}); retrying in {Delay}",
+                batch.Count, attempts, delay);
+            await RetryLaterAsync(ids, RetryBackoff.Describe(e), delay);
+            return batch.Count;
+        }
+        await CompleteAsync(ids);
+        return batch.Count;
+    }
+
+    async Task<List<(long Id, string Payload, int Attempts)>> ClaimAsync(int limit)
+    {
+        await using var cmd = db.CreateCommand("""
+            with c as (
+                select message_id from topic_message
+                 where topic = $1 and status = 'pending' and available_at <= now() and (lease_until is null or lease_until < now())
+                 order by message_id limit $2
+                 for update skip locked)
+            update topic_message t set lease_owner = $3, lease_until = now() + $4
+              from c where t.message_id = c.message_id
+            returning t.message_id, t.payload::text, t.attempts
+            """);
+        cmd.Parameters.Add(new() { Value = Topics.EventStream });
+        cmd.Parameters.Add(new() { Value = limit });
+        cmd.Parameters.Add(new() { Value = consumerId });
+        cmd.Parameters.Add(new() { Value = topic.LeaseDuration });
+        var claimed = new List<(long, string, int)>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2)));
+        return claimed;
+    }
+
+    async Task CompleteAsync(long[] ids)
+    {
+        await using var cmd = db.CreateCommand("delete from topic_message where message_id = any($1) and lease_owner = $2");
+        cmd.Parameters.Add(new() { Value = ids });
+        cmd.Parameters.Add(new() { Value = consumerId });
+        var deleted = await cmd.ExecuteNonQueryAsync();
+        if (deleted < ids.Length)
+            logger.LogWarning("event-stream: {Lost} inserted message(s) had lost their lease; ClickHouse collapses the repeats", ids.Length - deleted);
+    }
+
+    async Task RetryLaterAsync(long[] ids, string error, TimeSpan delay)
+    {
+        await using var cmd = db.CreateCommand("""
+            update topic_message set attempts = attempts + 1, last_error = $3, available_at = now() + $4,
+                                     lease_owner = null, lease_until = null
+             where message_id = any($1) and lease_owner = $2
+            """);
+        cmd.Parameters.Add(new() { Value = ids });
+        cmd.Parameters.Add(new() { Value = consumerId });
+        cmd.Parameters.Add(new() { Value = error });
+        cmd.Parameters.Add(new() { Value = delay });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
+    {
+        try { await Task.Delay(delay, ct); }
+        catch (OperationCanceledException) { }
+    }
+}
