@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Cdp.Shared.Conversion;
+using Cdp.Shared.Summaries;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Options;
 using Npgsql;
