@@ -23,43 +23,41 @@ static class IngestionBench
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var db = scratch.DataSource;
         Console.WriteLine($"cdp bench ingest: {records:N0} records, {concurrency} concurrent senders, {Environment.ProcessorCount} cores, database {scratch.Name}");
+        var baseline = await Baseline.DurableInsertsAsync(db, records, concurrency);
+        Report.Line("baseline: raw Postgres INSERT 1 KB jsonb, 1 tx each", baseline);
+
+        const string secret = "bench-secret";
+        await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
         {
-            var baseline = await Baseline.DurableInsertsAsync(db, records, concurrency);
-            Report.Line("baseline: raw Postgres INSERT 1 KB jsonb, 1 tx each", baseline);
+            ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
+            ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
+            ["ConnectionStrings:ClickHouse"] = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123",
+            ["Channels:crm:SigningSecret"] = secret,
+            ["Channels:wechat:SigningSecret"] = secret,
+            ["Channels:erp:SigningSecret"] = secret,
+            ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
+            ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            ["Topics:ConsumersEnabled"] = args.Contains("--accept-only") ? "false" : "true",
+        });
 
-            const string secret = "bench-secret";
-            await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
-            {
-                ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
-                ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
-                ["ConnectionStrings:ClickHouse"] = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123",
-                ["Channels:crm:SigningSecret"] = secret,
-                ["Channels:wechat:SigningSecret"] = secret,
-                ["Channels:erp:SigningSecret"] = secret,
-                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
-                ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-                ["Topics:ConsumersEnabled"] = args.Contains("--accept-only") ? "false" : "true",
-            });
+        var payloads = Workload.Build(records);
+        var started = Stopwatch.StartNew();
+        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, secret);
+        var acceptedAt = started.Elapsed;
+        var settledByThen = await SettledAsync(db);
+        Report.Line("webhook -> 202 (durable receipt + queued)", accept);
+        if (args.Contains("--accept-only")) return;
 
-            var payloads = Workload.Build(records);
-            var started = Stopwatch.StartNew();
-            var accept = await Sender.SendAsync(host.Client, payloads, concurrency, secret);
-            var acceptedAt = started.Elapsed;
-            var settledByThen = await SettledAsync(db);
-            Report.Line("webhook -> 202 (durable receipt + queued)", accept);
-            if (args.Contains("--accept-only")) return;
+        await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
+        var endToEnd = started.Elapsed;
+        var drained = records - settledByThen;
+        Console.WriteLine($"backlog drain after the last 202    : {drained / (endToEnd - acceptedAt).TotalSeconds,10:N0} records/s  ({drained:N0} left when sending ended, {settledByThen:N0} already settled)");
 
-            await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
-            var endToEnd = started.Elapsed;
-            var drained = records - settledByThen;
-            Console.WriteLine($"backlog drain after the last 202    : {drained / (endToEnd - acceptedAt).TotalSeconds,10:N0} records/s  ({drained:N0} left when sending ended, {settledByThen:N0} already settled)");
-
-            var (counts, lagP50, lagP99) = await Report.OutcomesAsync(db);
-            Console.WriteLine($"webhook -> resolved entity       : {records / endToEnd.TotalSeconds,10:N0} records/s  ({records:N0} in {endToEnd.TotalSeconds:N1} s, lag received->processed p50 {lagP50:N0} ms, p99 {lagP99:N0} ms)");
-            Console.WriteLine($"outcomes                         : {counts}");
-            Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
-            await host.StopAsync();
-        }
+        var (counts, lagP50, lagP99) = await Report.OutcomesAsync(db);
+        Console.WriteLine($"webhook -> resolved entity       : {records / endToEnd.TotalSeconds,10:N0} records/s  ({records:N0} in {endToEnd.TotalSeconds:N1} s, lag received->processed p50 {lagP50:N0} ms, p99 {lagP99:N0} ms)");
+        Console.WriteLine($"outcomes                         : {counts}");
+        Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
+        await host.StopAsync();
     }
 
     static async Task<long> SettledAsync(NpgsqlDataSource db) =>
