@@ -25,7 +25,6 @@ public static class CdpPlatform
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RedisConnection>();
-        services.AddHttpClient("health");
         services.AddSingleton<HealthCheck>();
 
         foreach (var channel in ChannelNames.All)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using Cdp.Shared.Events;
 using Cdp.Shared.Messaging;
-using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Cdp.Shared.Storage;
 
@@ -10,7 +10,7 @@ public sealed record DependencyHealth(string Name, bool Up, double LatencyMs, st
 public sealed record HealthReport(bool Healthy, IReadOnlyList<DependencyHealth> Dependencies);
 
 /// <summary>GET /api/health: each dependency probed in parallel, each with its own short timeout.</summary>
-public sealed class HealthCheck(NpgsqlDataSource db, RedisConnection redis, IHttpClientFactory http, IConfiguration config)
+public sealed class HealthCheck(NpgsqlDataSource db, RedisConnection redis, ClickHouseHttp clickHouse)
 {
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
@@ -19,13 +19,7 @@ public sealed class HealthCheck(NpgsqlDataSource db, RedisConnection redis, IHtt
         var results = await Task.WhenAll(
             Probe("postgres", async c => { await using var cmd = db.CreateCommand("select 1"); await cmd.ExecuteScalarAsync(c); return null; }, ct),
             Probe("redis", async _ => { await redis.Database.PingAsync(); return null; }, ct),
-            Probe("clickhouse", async c =>
-            {
-                var url = config.GetConnectionString("ClickHouse") ?? throw new InvalidOperationException("ConnectionStrings:ClickHouse is not set.");
-                using var response = await http.CreateClient("health").GetAsync(new Uri(new Uri(url), "/ping"), c);
-                response.EnsureSuccessStatusCode();
-                return null;
-            }, ct),
+            Probe("clickhouse", async c => { await clickHouse.QueryLinesAsync("SELECT 1", c); return null; }, ct),
             Probe("topics", async c =>
             {
                 var stats = await TopicAdmin.GetStatsAsync(db, c);
