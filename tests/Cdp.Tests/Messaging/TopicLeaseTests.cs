@@ -100,18 +100,20 @@ public sealed class TopicLeaseTests(PostgresDatabase pg) : IClassFixture<Postgre
     {
         var topic = NewTopic();
         var options = Fast();
-        options.LeaseDuration = TimeSpan.FromSeconds(1);
+        // The handler outlives the lease, so only renewal keeps it ours; the lease leaves renewal 2 s of slack
+        // because a busy CI machine (tests run in parallel) can delay one renewal round trip by a second.
+        options.LeaseDuration = TimeSpan.FromSeconds(3);
         var calls = 0;
         async Task Slow(TopicMessage _, CancellationToken ct)
         {
             Interlocked.Increment(ref calls);
-            await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+            await Task.Delay(TimeSpan.FromSeconds(4.5), ct);
         }
         using var a = await Start(db, topic, Slow, options, "consumer-a");
         using var b = await Start(db, topic, Slow, options, "consumer-b");
 
         await Publish(db, topic, "k", 1);
-        await Eventually.Until(async () => await Rows(db, topic) == 0, TimeSpan.FromSeconds(8), "handled");
+        await Eventually.Until(async () => await Rows(db, topic) == 0, TimeSpan.FromSeconds(12), "handled");
         await Task.WhenAll(a.StopAsync(CancellationToken.None), b.StopAsync(CancellationToken.None));
 
         Assert.Equal(1, calls);
