@@ -18,7 +18,7 @@ param deploymentContainerName string = 'app-package'
 param hostingPlan string
 
 @description('Name of the Azure Files share for Elastic Premium content (ignored on Flex Consumption).')
-param contentShareName string = ''
+param contentShareName string = 'function-content'
 
 @description('Vault that receives the account connection string Elastic Premium needs (ignored on Flex Consumption).')
 param keyVaultName string
