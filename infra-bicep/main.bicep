@@ -1,0 +1,378 @@
+// Cdp.Functions on Azure: Function App (Flex Consumption or Elastic Premium) + Durable Functions on Azure Storage,
+// Event Hubs (Kafka) for the pipeline topics, PostgreSQL Flexible Server, Azure Managed Redis, ClickHouse on a VM,
+// Key Vault for every secret, Application Insights. Deploy to an existing resource group; see README.md.
+
+targetScope = 'resourceGroup'
+
+// ---------- naming and placement ----------
+
+@description('Short lowercase name prefix (letters and digits) for every resource; global names add a hash of the resource group.')
+@minLength(3)
+@maxLength(11)
+param prefix string
+
+@description('Azure region for every resource.')
+param location string = resourceGroup().location
+
+param tags object = {
+  app: 'cdp'
+}
+
+// ---------- Function App ----------
+
+@description('Flex Consumption (serverless, per-function scaling) or Elastic Premium (EP1+, always-warm instances).')
+@allowed([
+  'FlexConsumption'
+  'Premium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('.NET version of the isolated worker.')
+param dotnetVersion string = '10.0'
+
+@description('Flex Consumption: memory per instance in MB.')
+param flexInstanceMemoryMB int = 2048
+
+@description('Flex Consumption: most instances the app scales out to.')
+param flexMaximumInstanceCount int = 40
+
+@description('Flex Consumption: HTTP instances kept warm (0 = scale to zero).')
+param flexAlwaysReadyHttpInstances int = 0
+
+@description('Elastic Premium SKU when hostingPlan is Premium.')
+param premiumSkuName string = 'EP1'
+
+@description('Durable Functions task hub name (letters and digits); two apps sharing a storage account need different ones.')
+param durableTaskHubName string = 'CdpHub'
+
+// ---------- PostgreSQL ----------
+
+param postgresAdminLogin string = 'cdpadmin'
+
+@secure()
+@description('PostgreSQL administrator password (supply at deploy time).')
+param postgresAdminPassword string
+
+param postgresVersion string = '16'
+param postgresSkuName string = 'Standard_B2s'
+param postgresSkuTier string = 'Burstable'
+param postgresStorageSizeGB int = 32
+
+// ---------- Redis ----------
+
+@description('Azure Managed Redis SKU.')
+param redisSkuName string = 'Balanced_B1'
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param redisHighAvailability string = 'Enabled'
+
+// ---------- Event Hubs ----------
+
+@allowed([
+  'Standard'
+  'Premium'
+])
+param eventHubsSkuName string = 'Standard'
+param eventHubsCapacity int = 1
+param eventHubPartitionCount int = 4
+param eventHubRetentionHours int = 72
+
+@description('Consumer group of the Function App on every topic.')
+param consumerGroupName string = 'cdp-functions'
+
+// ---------- ClickHouse VM ----------
+
+param clickhouseVmSize string = 'Standard_D2s_v5'
+param clickhouseDataDiskSizeGB int = 128
+param clickhouseAdminUsername string = 'azureuser'
+
+@description('SSH public key for the VM admin (a public key, not a secret).')
+param clickhouseAdminSshPublicKey string
+
+@secure()
+@description('Password of the ClickHouse user the app signs in as (supply at deploy time).')
+param clickhousePassword string
+
+// ---------- channels (API.md "Configuration the contract relies on") ----------
+
+@secure()
+param crmSigningSecret string
+
+@secure()
+param wechatSigningSecret string
+
+@secure()
+param erpSigningSecret string
+
+@description('WeCom corp id (not a secret: it is the receive id in every callback).')
+param wecomCorpId string
+
+@secure()
+param wecomToken string
+
+@secure()
+@description('WeCom EncodingAESKey (43 characters).')
+param wecomEncodingAesKey string
+
+@secure()
+param wecomSecret string
+
+@description('WeCom API base URL (a stand-in server may replace WeCom in test environments).')
+param wecomApiBaseUrl string = 'https://qyapi.weixin.qq.com'
+
+@secure()
+@description('WeCom group robot webhook that receives alerts (its key is a credential).')
+param wecomAlertWebhookUrl string
+
+// ---------- names ----------
+
+// The five topics of shared/Cdp.Shared/Messaging/Topics.cs; each is an event hub of the same name.
+var topics = [
+  'data-ingestion'
+  'identity-resolution'
+  'summary-calculation'
+  'notification'
+  'event-stream'
+]
+
+var suffix = take(uniqueString(resourceGroup().id, prefix), 8)
+var names = {
+  logAnalytics: '${prefix}-log'
+  appInsights: '${prefix}-appi'
+  network: prefix
+  keyVault: '${prefix}-kv-${suffix}'
+  storage: toLower('${prefix}st${suffix}')
+  postgres: '${prefix}-pg-${suffix}'
+  redis: '${prefix}-redis-${suffix}'
+  eventHubs: '${prefix}-eh-${suffix}'
+  clickhouseVm: '${prefix}-clickhouse'
+  plan: '${prefix}-plan'
+  functionApp: '${prefix}-func-${suffix}'
+}
+
+var clickhousePrivateIp = '10.40.1.10' // inside network.bicep's default ClickHouse subnet 10.40.1.0/24
+
+// ---------- resources ----------
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    tags: tags
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    location: location
+    namePrefix: names.network
+    hostingPlan: hostingPlan
+    tags: tags
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  params: {
+    location: location
+    name: names.keyVault
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    name: names.storage
+    hostingPlan: hostingPlan
+    contentShareName: toLower(names.functionApp)
+    keyVaultName: keyVault.outputs.name
+    tags: tags
+  }
+}
+
+module postgres 'modules/postgres.bicep' = {
+  name: 'postgres'
+  params: {
+    location: location
+    name: names.postgres
+    administratorLogin: postgresAdminLogin
+    administratorPassword: postgresAdminPassword
+    version: postgresVersion
+    skuName: postgresSkuName
+    skuTier: postgresSkuTier
+    storageSizeGB: postgresStorageSizeGB
+    egressIpAddress: network.outputs.egressIpAddress
+    keyVaultName: keyVault.outputs.name
+    tags: tags
+  }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'redis'
+  params: {
+    location: location
+    name: names.redis
+    skuName: redisSkuName
+    highAvailability: redisHighAvailability
+    keyVaultName: keyVault.outputs.name
+    tags: tags
+  }
+}
+
+module eventHubs 'modules/event-hubs.bicep' = {
+  name: 'event-hubs'
+  params: {
+    location: location
+    name: names.eventHubs
+    skuName: eventHubsSkuName
+    capacity: eventHubsCapacity
+    topics: topics
+    partitionCount: eventHubPartitionCount
+    retentionHours: eventHubRetentionHours
+    consumerGroupName: consumerGroupName
+    keyVaultName: keyVault.outputs.name
+    tags: tags
+  }
+}
+
+module clickhouse 'modules/clickhouse-vm.bicep' = {
+  name: 'clickhouse'
+  params: {
+    location: location
+    name: names.clickhouseVm
+    subnetId: network.outputs.clickhouseSubnetId
+    privateIpAddress: clickhousePrivateIp
+    vmSize: clickhouseVmSize
+    dataDiskSizeGB: clickhouseDataDiskSizeGB
+    adminUsername: clickhouseAdminUsername
+    adminSshPublicKey: clickhouseAdminSshPublicKey
+    clickhousePassword: clickhousePassword
+    keyVaultName: keyVault.outputs.name
+    tags: tags
+  }
+}
+
+// Channel credentials go to Key Vault under fixed names; the app settings below reference them.
+var channelSecrets = [
+  { name: 'crm-signing-secret', value: crmSigningSecret }
+  { name: 'wechat-signing-secret', value: wechatSigningSecret }
+  { name: 'erp-signing-secret', value: erpSigningSecret }
+  { name: 'wecom-token', value: wecomToken }
+  { name: 'wecom-encoding-aes-key', value: wecomEncodingAesKey }
+  { name: 'wecom-secret', value: wecomSecret }
+  { name: 'wecom-alert-webhook-url', value: wecomAlertWebhookUrl }
+]
+
+module channelSecretValues 'modules/key-vault-secret.bicep' = [
+  for secret in channelSecrets: {
+    name: 'secret-${secret.name}'
+    params: {
+      keyVaultName: keyVault.outputs.name
+      name: secret.name
+      value: secret.value
+    }
+  }
+]
+
+// Versionless, so a rotated secret is picked up when App Service refreshes references (or on restart).
+func kvRef(secretUri string) string => '@Microsoft.KeyVault(SecretUri=${secretUri})'
+func channelRef(vaultUri string, secretName string) string => '@Microsoft.KeyVault(SecretUri=${vaultUri}secrets/${secretName})'
+
+// Every setting the platform reads (API.md table, README "Configuration"), with ':' written as '__'.
+var productSettings = {
+  ConnectionStrings__Postgres: kvRef(postgres.outputs.connectionSecretUri)
+  ConnectionStrings__Redis: kvRef(redis.outputs.connectionSecretUri)
+  ConnectionStrings__ClickHouse: kvRef(clickhouse.outputs.connectionSecretUri)
+
+  Channels__crm__SigningSecret: channelRef(keyVault.outputs.uri, 'crm-signing-secret')
+  Channels__wechat__SigningSecret: channelRef(keyVault.outputs.uri, 'wechat-signing-secret')
+  Channels__erp__SigningSecret: channelRef(keyVault.outputs.uri, 'erp-signing-secret')
+  WeCom__CorpId: wecomCorpId
+  WeCom__Token: channelRef(keyVault.outputs.uri, 'wecom-token')
+  WeCom__EncodingAesKey: channelRef(keyVault.outputs.uri, 'wecom-encoding-aes-key')
+  WeCom__Secret: channelRef(keyVault.outputs.uri, 'wecom-secret')
+  WeCom__ApiBaseUrl: wecomApiBaseUrl
+  WeCom__AlertWebhookUrl: channelRef(keyVault.outputs.uri, 'wecom-alert-webhook-url')
+
+  Sync__MaxRetries: '5'
+  Sync__FirstRetryInterval: '00:00:05'
+  Summaries__FullRecalculationInterval: '01:00:00'
+  Summaries__BatchSize: '500'
+  Ingestion__MaxBodyBytes: '262144'
+  Identity__FuzzyThreshold: '0.2'
+
+  // Kafka triggers on Event Hubs carry the topics on Azure; the local host's Postgres-topic pollers stay off.
+  Topics__ConsumersEnabled: 'false'
+  // Names the Kafka trigger/output attributes resolve (AZURE.md): broker list, SASL password, consumer group.
+  KafkaBrokerList: eventHubs.outputs.kafkaBrokerList
+  EventHubConnectionString: kvRef(eventHubs.outputs.connectionSecretUri)
+  KafkaConsumerGroup: consumerGroupName
+  KafkaTopicDataIngestion: topics[0]
+  KafkaTopicIdentityResolution: topics[1]
+  KafkaTopicSummaryCalculation: topics[2]
+  KafkaTopicNotification: topics[3]
+  KafkaTopicEventStream: topics[4]
+
+  // Overrides host.json's extensions.durableTask.hubName whatever host.json says.
+  AzureFunctionsJobHost__extensions__durableTask__hubName: durableTaskHubName
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    location: location
+    name: names.functionApp
+    planName: names.plan
+    hostingPlan: hostingPlan
+    dotnetVersion: dotnetVersion
+    instanceMemoryMB: flexInstanceMemoryMB
+    maximumInstanceCount: flexMaximumInstanceCount
+    alwaysReadyHttpInstances: flexAlwaysReadyHttpInstances
+    premiumSkuName: premiumSkuName
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    contentShareName: toLower(names.functionApp)
+    contentConnectionSecretUri: storage.outputs.contentConnectionSecretUri
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    subnetId: network.outputs.functionsSubnetId
+    keyVaultName: keyVault.outputs.name
+    productSettings: productSettings
+    tags: tags
+  }
+  // The channel secrets are referenced by name, not by module output, so order them explicitly.
+  dependsOn: [
+    channelSecretValues
+  ]
+}
+
+// ---------- outputs ----------
+
+var baseUrl = 'https://${functionApp.outputs.defaultHostName}'
+
+output functionAppName string = functionApp.outputs.name
+output functionAppUrl string = baseUrl
+
+@description('Webhook URL per channel: CRM, ERP and the WeChat form post here; set the wecom one as the WeCom callback URL.')
+output webhookUrls object = {
+  crm: '${baseUrl}/api/ingest/crm'
+  wecom: '${baseUrl}/api/ingest/wecom'
+  wechat: '${baseUrl}/api/ingest/wechat'
+  erp: '${baseUrl}/api/ingest/erp'
+}
+
+@description('Public address all outbound calls leave from: add it to the WeCom app\'s trusted IPs.')
+output egressIpAddress string = network.outputs.egressIpAddress
+
+output keyVaultName string = keyVault.outputs.name
+output postgresHost string = postgres.outputs.fqdn
+output redisHost string = redis.outputs.hostName
+output kafkaBrokerList string = eventHubs.outputs.kafkaBrokerList
+output clickhousePrivateIp string = clickhouse.outputs.privateIpAddress
