@@ -50,6 +50,7 @@ param durableTaskHubName string = 'CdpHub'
 param postgresAdminLogin string = 'cdpadmin'
 
 @secure()
+@minLength(8)
 @description('PostgreSQL administrator password (supply at deploy time).')
 param postgresAdminPassword string
 
@@ -90,40 +91,54 @@ param clickhouseDataDiskSizeGB int = 128
 param clickhouseAdminUsername string = 'azureuser'
 
 @description('SSH public key for the VM admin (a public key, not a secret).')
+@minLength(1)
 param clickhouseAdminSshPublicKey string
 
 @secure()
+@minLength(12)
 @description('Password of the ClickHouse user the app signs in as (supply at deploy time).')
 param clickhousePassword string
 
 // ---------- channels (API.md "Configuration the contract relies on") ----------
 
+// The @minLength bounds make an unset value (the parameters file defaults to '') fail validation before anything
+// is deployed.
+
 @secure()
+@minLength(16)
 param crmSigningSecret string
 
 @secure()
+@minLength(16)
 param wechatSigningSecret string
 
 @secure()
+@minLength(16)
 param erpSigningSecret string
 
 @description('WeCom corp id (not a secret: it is the receive id in every callback).')
+@minLength(1)
 param wecomCorpId string
 
 @secure()
+@minLength(1)
 param wecomToken string
 
 @secure()
+@minLength(43)
+@maxLength(43)
 @description('WeCom EncodingAESKey (43 characters).')
 param wecomEncodingAesKey string
 
 @secure()
+@minLength(1)
 param wecomSecret string
 
 @description('WeCom API base URL (a stand-in server may replace WeCom in test environments).')
 param wecomApiBaseUrl string = 'https://qyapi.weixin.qq.com'
 
 @secure()
+@minLength(8)
 @description('WeCom group robot webhook that receives alerts (its key is a credential).')
 param wecomAlertWebhookUrl string
 

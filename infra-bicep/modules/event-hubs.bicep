@@ -100,6 +100,10 @@ module connectionSecret 'key-vault-secret.bicep' = {
   }
 }
 
-@description('Kafka bootstrap server list for the Kafka extension.')
-output kafkaBrokerList string = '${namespace.name}.servicebus.windows.net:9093'
+// serviceBusEndpoint is https://<namespace>.servicebus.windows.net:443/ in Azure global and the local suffix in
+// sovereign clouds (servicebus.chinacloudapi.cn), so the host is taken from it rather than spelled out.
+var namespaceHost = split(split(namespace.properties.serviceBusEndpoint, '/')[2], ':')[0]
+
+@description('Kafka bootstrap server list for the Kafka extension: <namespace>.servicebus.windows.net:9093.')
+output kafkaBrokerList string = '${namespaceHost}:9093'
 output connectionSecretUri string = connectionSecret.outputs.uri
