@@ -31,6 +31,11 @@ param hostingPlan string = 'FlexConsumption'
 param dotnetVersion string = '10.0'
 
 @description('Flex Consumption: memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
 param flexInstanceMemoryMB int = 2048
 
 @description('Flex Consumption: most instances the app scales out to.')
@@ -40,6 +45,11 @@ param flexMaximumInstanceCount int = 40
 param flexAlwaysReadyHttpInstances int = 0
 
 @description('Elastic Premium SKU when hostingPlan is Premium.')
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
 param premiumSkuName string = 'EP1'
 
 @description('Durable Functions task hub name (letters and digits); two apps sharing a storage account need different ones.')
@@ -56,6 +66,11 @@ param postgresAdminPassword string
 
 param postgresVersion string = '16'
 param postgresSkuName string = 'Standard_B2s'
+@allowed([
+  'Burstable'
+  'GeneralPurpose'
+  'MemoryOptimized'
+])
 param postgresSkuTier string = 'Burstable'
 param postgresStorageSizeGB int = 32
 

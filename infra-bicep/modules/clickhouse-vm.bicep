@@ -149,5 +149,4 @@ module connectionSecret 'key-vault-secret.bicep' = {
 
 output privateIpAddress string = privateIpAddress
 output connectionSecretUri string = connectionSecret.outputs.uri
-// vm.id keeps the connection string module from finishing before the VM exists.
 output vmId string = vm.id
