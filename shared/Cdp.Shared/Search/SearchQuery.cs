@@ -66,10 +66,16 @@ public sealed record SearchQuery(string Text, SearchTerm Term, IReadOnlySet<Sear
         var kinds = AllKinds;
         if (TextNormalizer.Normalize(type) is { } t)
         {
-            if (Enum.TryParse<SearchKind>(t, ignoreCase: true, out var kind) && Enum.IsDefined(kind) && !char.IsAsciiDigit(t[0]))
-                kinds = new HashSet<SearchKind> { kind };
-            else
-                errors["type"] = ["type must be account, contact or lead (or left out for all three)."];
+            // Not Enum.TryParse: it would take "1" or "account,lead" too.
+            SearchKind? kind = t.ToLowerInvariant() switch
+            {
+                "account" => SearchKind.Account,
+                "contact" => SearchKind.Contact,
+                "lead" => SearchKind.Lead,
+                _ => null,
+            };
+            if (kind is { } k) kinds = new HashSet<SearchKind> { k };
+            else errors["type"] = ["type must be account, contact or lead (or left out for all three)."];
         }
 
         var max = DefaultLimit;
