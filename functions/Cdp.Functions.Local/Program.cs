@@ -27,6 +27,7 @@ app.MapOperations();
 app.MapDurableManagement();
 app.MapSidebar();
 app.MapSyncTasks();
+app.MapSearch();
 app.Run();
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>

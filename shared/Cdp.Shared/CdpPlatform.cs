@@ -4,6 +4,7 @@ using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Operations;
+using Cdp.Shared.Search;
 using Cdp.Shared.Storage;
 using Cdp.Shared.Summaries;
 using Microsoft.Extensions.Configuration;
@@ -40,6 +41,7 @@ public static class CdpPlatform
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
         var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);
         services.AddSummaries(consume);
+        services.AddSingleton<CustomerSearch>();
         if (consume)
         {
             services.AddTopicConsumer<ProcessIngestion>();
