@@ -18,9 +18,8 @@ public static class IngestionEndpoints
 
     static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, IOptions<IngestionOptions> options, CancellationToken ct)
     {
-        if (HttpMethods.IsGet(request.Method) && channel != ChannelNames.WeCom)
-            return Results.Problem(statusCode: 405, title: "Method not allowed", detail: "Only WeCom verifies its URL with GET.");
-        var body = HttpMethods.IsPost(request.Method)
+        HttpRules.EnsureIngestMethod(channel, request.Method);
+        var body = HttpRules.IsPost(request.Method)
             ? await LimitedBody.ReadAsync(request.Body, request.ContentLength, options.Value.MaxBodyBytes, ct)
             : [];
         var response = await webhook.HandleAsync(new ChannelRequest(
@@ -29,9 +28,9 @@ public static class IngestionEndpoints
         switch (response)
         {
             case Accepted accepted:
-                return Results.Json(new { ingestionId = accepted.IngestionId, duplicate = accepted.Duplicate }, statusCode: 202);
+                return Results.Json(accepted, statusCode: 202);
             case PlainText text:
-                if (text.IngestionId is { } id) request.HttpContext.Response.Headers["X-Cdp-Ingestion-Id"] = id.ToString();
+                if (text.IngestionId is { } id) request.HttpContext.Response.Headers[HttpRules.IngestionIdHeader] = id.ToString();
                 return Results.Text(text.Text, "text/plain; charset=utf-8");
             default:
                 throw new InvalidOperationException($"Unknown response {response.GetType().Name}");
