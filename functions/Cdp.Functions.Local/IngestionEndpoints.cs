@@ -1,6 +1,5 @@
 using Cdp.Shared.Api;
 using Cdp.Shared.Ingestion;
-using Microsoft.Extensions.Options;
 
 namespace Cdp.Functions.Local;
 
@@ -16,15 +15,10 @@ public static class IngestionEndpoints
                 : throw new ApiProblemException(ApiProblem.NotFound($"No ingestion {ingestionId}.")));
     }
 
-    static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, IOptions<IngestionOptions> options, CancellationToken ct)
+    static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, CancellationToken ct)
     {
-        HttpRules.EnsureIngestMethod(channel, request.Method);
-        var body = HttpRules.IsPost(request.Method)
-            ? await LimitedBody.ReadAsync(request.Body, request.ContentLength, options.Value.MaxBodyBytes, ct)
-            : [];
-        var response = await webhook.HandleAsync(new ChannelRequest(
-            channel, request.Method, request.ContentType,
-            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), body), ct);
+        var response = await webhook.HandleHttpAsync(channel, request.Method, request.ContentType,
+            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), request.Body, request.ContentLength, ct);
         switch (response)
         {
             case Accepted accepted:

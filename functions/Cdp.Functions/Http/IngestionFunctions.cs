@@ -2,12 +2,11 @@ using Cdp.Shared.Api;
 using Cdp.Shared.Ingestion;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Extensions.Options;
 
 namespace Cdp.Functions.Http;
 
 /// <summary>Channel webhooks (they authenticate by their own signatures, hence Anonymous) and the receipt query.</summary>
-public sealed class IngestionFunctions(ChannelWebhook webhook, IngestionStatusQuery query, IOptions<IngestionOptions> options)
+public sealed class IngestionFunctions(ChannelWebhook webhook, IngestionStatusQuery query)
 {
     /// <summary>WeCom's callback URL is https://&lt;app&gt;.azurewebsites.net/api/ingest/wecom; GET is its URL verification.</summary>
     [Function("IngestChannel")]
@@ -15,14 +14,9 @@ public sealed class IngestionFunctions(ChannelWebhook webhook, IngestionStatusQu
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", Route = "ingest/{channel}")] HttpRequest request, string channel,
         FunctionContext context)
     {
-        var ct = context.CancellationToken;
-        HttpRules.EnsureIngestMethod(channel, request.Method);
-        var body = HttpRules.IsPost(request.Method)
-            ? await LimitedBody.ReadAsync(request.Body, request.ContentLength, options.Value.MaxBodyBytes, ct)
-            : [];
-        var response = await webhook.HandleAsync(new ChannelRequest(
-            channel, request.Method, request.ContentType,
-            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), body), ct);
+        var response = await webhook.HandleHttpAsync(channel, request.Method, request.ContentType,
+            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), request.Body, request.ContentLength,
+            context.CancellationToken);
         switch (response)
         {
             case Accepted accepted:

@@ -19,7 +19,7 @@ public sealed class TimerFunctions(
     ILogger<TimerFunctions> logger)
 {
     [Function("SummaryRecalculationTimer")]
-    public async Task SummaryRecalculation([TimerTrigger("0 0 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client)
+    public async Task RunSummaryRecalculation([TimerTrigger("0 0 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client)
     {
         using var scope = durable.Use(client);
         var id = await FullSummaryRecalculation.StartAsync(orchestrations, summaries.Value);
@@ -27,7 +27,7 @@ public sealed class TimerFunctions(
     }
 
     [Function("HousekeepingTimer")]
-    public async Task Housekeeping([TimerTrigger("0 30 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client)
+    public async Task RunHousekeeping([TimerTrigger("0 30 * * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client)
     {
         using var scope = durable.Use(client);
         await housekeeping.RunAsync();

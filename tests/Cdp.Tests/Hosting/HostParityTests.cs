@@ -58,6 +58,17 @@ public sealed class HostParityTests
         Assert.Contains(Azure().Entries, e => e.ToString() == "orchestrator SyncThenRetry");
     }
 
+    /// <summary>The Azure project is never compiled here, so at least its syntax is checked with every test run.</summary>
+    [Fact]
+    public void The_Azure_sources_parse_without_syntax_errors()
+    {
+        var errors = HostSurface.ParseFolder(Path.Combine(Root, "functions", "Cdp.Functions"))
+            .SelectMany(t => t.GetDiagnostics())
+            .Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error)
+            .Select(d => d.ToString()).ToList();
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+    }
+
     [Fact]
     public void Channel_webhooks_are_anonymous_and_every_other_route_needs_a_function_key()
     {
