@@ -1,7 +1,5 @@
-using System.Net.Sockets;
 using Cdp.Shared.Api;
 using Microsoft.AspNetCore.Diagnostics;
-using Npgsql;
 
 namespace Cdp.Functions.Local;
 
@@ -15,12 +13,9 @@ sealed class ApiProblemHandler(IProblemDetailsService problems, ILogger<ApiProbl
     {
         var problem = exception switch
         {
-            ApiProblemException p => p.Problem,
             BadHttpRequestException { StatusCode: 413 } => new ApiProblem(413, "Payload too large", exception.Message),
             BadHttpRequestException b => new ApiProblem(b.StatusCode, "Malformed request", b.Message),
-            NpgsqlException { IsTransient: true } or SocketException or TimeoutException =>
-                ApiProblem.Unavailable("A storage dependency is not answering; retry shortly."),
-            _ => null,
+            _ => ApiProblem.ForException(exception),
         };
         if (problem is null)
         {

@@ -5,8 +5,6 @@ namespace Cdp.Functions.Local;
 
 public static class IdentityEndpoints
 {
-    public sealed record ResolveReviewBody(string? Decision, Guid? TargetId);
-
     public static void MapIdentityReviews(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/identity/reviews", async (string? status, int? limit, IdentityReviews reviews, CancellationToken ct) =>

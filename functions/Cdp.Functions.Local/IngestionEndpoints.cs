@@ -1,6 +1,5 @@
 using Cdp.Shared.Api;
 using Cdp.Shared.Ingestion;
-using Microsoft.Extensions.Options;
 
 namespace Cdp.Functions.Local;
 
@@ -16,22 +15,16 @@ public static class IngestionEndpoints
                 : throw new ApiProblemException(ApiProblem.NotFound($"No ingestion {ingestionId}.")));
     }
 
-    static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, IOptions<IngestionOptions> options, CancellationToken ct)
+    static async Task<IResult> Ingest(string channel, HttpRequest request, ChannelWebhook webhook, CancellationToken ct)
     {
-        if (HttpMethods.IsGet(request.Method) && channel != ChannelNames.WeCom)
-            return Results.Problem(statusCode: 405, title: "Method not allowed", detail: "Only WeCom verifies its URL with GET.");
-        var body = HttpMethods.IsPost(request.Method)
-            ? await LimitedBody.ReadAsync(request.Body, request.ContentLength, options.Value.MaxBodyBytes, ct)
-            : [];
-        var response = await webhook.HandleAsync(new ChannelRequest(
-            channel, request.Method, request.ContentType,
-            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), body), ct);
+        var response = await webhook.HandleHttpAsync(channel, request.Method, request.ContentType,
+            name => request.Query[name].FirstOrDefault(), name => request.Headers[name].FirstOrDefault(), request.Body, request.ContentLength, ct);
         switch (response)
         {
             case Accepted accepted:
-                return Results.Json(new { ingestionId = accepted.IngestionId, duplicate = accepted.Duplicate }, statusCode: 202);
+                return Results.Json(accepted, statusCode: 202);
             case PlainText text:
-                if (text.IngestionId is { } id) request.HttpContext.Response.Headers["X-Cdp-Ingestion-Id"] = id.ToString();
+                if (text.IngestionId is { } id) request.HttpContext.Response.Headers[HttpRules.IngestionIdHeader] = id.ToString();
                 return Results.Text(text.Text, "text/plain; charset=utf-8");
             default:
                 throw new InvalidOperationException($"Unknown response {response.GetType().Name}");

@@ -5,10 +5,6 @@ namespace Cdp.Functions.Local;
 /// <summary>What staff change in the sales sidebar: saved at once, pushed by the sync-then-retry orchestration.</summary>
 public static class SidebarEndpoints
 {
-    public sealed record TagsBody(IReadOnlyList<string?>? Tags);
-
-    public sealed record FollowUpBody(string? Content, string? Channel, DateTimeOffset? OccurredAt);
-
     public static void MapSidebar(this IEndpointRouteBuilder app)
     {
         app.MapPut("/api/contacts/{contactId:guid}/tags", async (Guid contactId, TagsBody body, SaveContactTags save, CancellationToken ct) =>

@@ -18,20 +18,10 @@ public static class SummaryEndpoints
         // 202 with Durable's check-status body; a start while a run is going returns that run's id.
         app.MapPost("/api/admin/summaries/recalculate", async (HttpRequest http, IOrchestrationClient orchestrations, IOptions<SummariesOptions> options) =>
         {
-            var id = await FullSummaryRecalculation.StartAsync(orchestrations, options.Value);
-            var instance = $"{http.Scheme}://{http.Host}/runtime/webhooks/durabletask/instances/{Uri.EscapeDataString(id)}";
-            return Results.Accepted(instance, new ConversionEndpoints.CheckStatus(
-                id, instance, instance + "/raiseEvent/{eventName}", instance + "/terminate?reason={text}"));
+            var status = CheckStatus.For($"{http.Scheme}://{http.Host}", await FullSummaryRecalculation.StartAsync(orchestrations, options.Value));
+            return Results.Accepted(status.StatusQueryGetUri, status);
         });
     }
-}
-
-/// <summary>Starts the full recalculation: what the admin endpoint and the timer do.</summary>
-public static class FullSummaryRecalculation
-{
-    public static Task<string> StartAsync(IOrchestrationClient orchestrations, SummariesOptions options) =>
-        orchestrations.StartAsync(nameof(RecalculateAllSummariesOrchestrator), new RecalculateAllSummaries(options.BatchSize),
-            RecalculateAllSummariesOrchestrator.InstanceId);
 }
 
 /// <summary>

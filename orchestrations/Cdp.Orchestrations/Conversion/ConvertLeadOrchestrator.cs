@@ -35,7 +35,8 @@ public sealed class ConvertLeadActivity(LeadConversion conversion) : Activity<Co
 
 public static class ConversionOrchestrationExtensions
 {
-    /// <summary>Lead conversion: its core (<see cref="ConversionExtensions.AddConversion"/>), orchestrator and activity.</summary>
+    /// <summary>Lead conversion: its core (<see cref="ConversionExtensions.AddConversion"/>), the request both hosts serve, orchestrator and activity.</summary>
     public static IServiceCollection AddLeadConversion(this IServiceCollection services) =>
-        services.AddConversion().AddOrchestrator<ConvertLeadOrchestrator>().AddActivity<ConvertLeadActivity>();
+        services.AddConversion().AddSingleton<RequestLeadConversion>()
+            .AddOrchestrator<ConvertLeadOrchestrator>().AddActivity<ConvertLeadActivity>();
 }

@@ -18,6 +18,33 @@ public sealed record ApiProblem(int Status, string Title, string? Detail = null,
     public static ApiProblem Unprocessable(IReadOnlyDictionary<string, string[]> errors, string? detail = null) =>
         new(422, "The request breaks a rule", detail ?? "See errors.", errors);
     public static ApiProblem Unavailable(string detail) => new(503, "A dependency is unavailable", detail);
+
+    /// <summary>
+    /// The problem an exception stands for, as both hosts answer it: the use case's own problem, or 503 for a storage
+    /// dependency that is not answering. Null means a bug (the host logs it and answers 500).
+    /// </summary>
+    public static ApiProblem? ForException(Exception exception) => exception switch
+    {
+        ApiProblemException p => p.Problem,
+        Npgsql.NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException or TimeoutException =>
+            Unavailable("A storage dependency is not answering; retry shortly."),
+        _ => null,
+    };
+
+    /// <summary>The RFC 9457 members (type, title, status, detail, errors, extensions) for a host that writes the JSON itself.</summary>
+    public IReadOnlyDictionary<string, object?> ToBody()
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = $"https://httpwg.org/specs/rfc9110.html#status.{Status}",
+            ["title"] = Title,
+            ["status"] = Status,
+        };
+        if (Detail is not null) body["detail"] = Detail;
+        if (Errors is not null) body["errors"] = Errors;
+        foreach (var (name, value) in Extensions ?? new Dictionary<string, object?>()) body[name] = value;
+        return body;
+    }
 }
 
 public sealed class ApiProblemException(ApiProblem problem) : Exception(problem.Detail ?? problem.Title)

@@ -18,6 +18,7 @@ public static class EventsRegistration
             .Validate(o => { o.Validate(); return true; }).ValidateOnStart();
         services.AddHttpClient<ClickHouseHttp>(http => http.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<AcceptEvents>();
+        services.TryAddSingleton<EventStreamWriter>();
         services.AddSingleton<BehaviourQueries>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<TopicConsumerOptions>, BindTopicConsumerOptions>(
             sp => new BindTopicConsumerOptions(sp.GetService<IConfiguration>())));

@@ -18,20 +18,19 @@ namespace Cdp.Shared.Events;
 public sealed class WriteEventsToClickHouse : BackgroundService
 {
     readonly NpgsqlDataSource db;
-    readonly ClickHouseHttp clickHouse;
+    readonly EventStreamWriter writer;
     readonly EventsOptions options;
     readonly TopicConsumerOptions topic;
     readonly ILogger logger;
     readonly string consumerId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
-    volatile bool schemaReady;
 
     public WriteEventsToClickHouse(
-        NpgsqlDataSource db, ClickHouseHttp clickHouse, IOptions<EventsOptions> options,
+        NpgsqlDataSource db, EventStreamWriter writer, IOptions<EventsOptions> options,
         IOptionsMonitor<TopicConsumerOptions> topics, ILogger<WriteEventsToClickHouse> logger)
     {
         options.Value.Validate();
         this.db = db;
-        this.clickHouse = clickHouse;
+        this.writer = writer;
         this.options = options.Value;
         topic = topics.Get(Topics.EventStream);
         topic.Validate(Topics.EventStream);
@@ -40,23 +39,8 @@ public sealed class WriteEventsToClickHouse : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await EnsureSchemaAsync(stoppingToken);
+        await writer.TryEnsureSchemaAsync(stoppingToken);
         await Task.WhenAll(Enumerable.Range(0, options.WriterConcurrency).Select(_ => Task.Run(() => LoopAsync(stoppingToken))));
-    }
-
-    async Task<bool> EnsureSchemaAsync(CancellationToken ct)
-    {
-        if (schemaReady) return true;
-        try
-        {
-            await clickHouse.EnsureSchemaAsync(ct);
-            schemaReady = true;
-        }
-        catch (Exception e) when (!ct.IsCancellationRequested)
-        {
-            logger.LogWarning(e, "ClickHouse table {Table} could not be created yet; will retry before the next insert", clickHouse.EventsTable);
-        }
-        return schemaReady;
     }
 
     async Task LoopAsync(CancellationToken stopping)
@@ -99,12 +83,7 @@ public sealed class WriteEventsToClickHouse : BackgroundService
         {
             // Not cancelled by shutdown: an insert whose answer we never read would be repeated by someone else anyway,
             // but finishing it spares the work; the HttpClient timeout bounds it.
-            if (!schemaReady)
-            {
-                await clickHouse.EnsureSchemaAsync(CancellationToken.None);
-                schemaReady = true;
-            }
-            await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, batch.Select(m => m.Payload), CancellationToken.None);
+            await writer.WriteAsync(batch.Select(m => m.Payload), CancellationToken.None);
         }
         catch (Exception e)
         {

@@ -2,6 +2,9 @@ using Cdp.Shared.Api;
 
 namespace Cdp.Shared.Identity;
 
+/// <summary>Body of <c>POST /api/identity/reviews/{id}/resolve</c>.</summary>
+public sealed record ResolveReviewBody(string? Decision, Guid? TargetId);
+
 /// <summary>The review API's input rules and outcome mapping, shared by both hosts.</summary>
 public static class ReviewRequests
 {

@@ -30,6 +30,19 @@ public sealed class ChannelWebhook(
     TimeProvider clock,
     ILogger<ChannelWebhook> logger)
 {
+    /// <summary>
+    /// The HTTP request as either host receives it: the method rule, the body read within Ingestion:MaxBodyBytes,
+    /// then <see cref="HandleAsync"/>.
+    /// </summary>
+    public async Task<ChannelResponse> HandleHttpAsync(
+        string channel, string method, string? contentType, Func<string, string?> query, Func<string, string?> header,
+        Stream body, long? contentLength, CancellationToken ct)
+    {
+        HttpRules.EnsureIngestMethod(channel, method);
+        var bytes = HttpRules.IsPost(method) ? await LimitedBody.ReadAsync(body, contentLength, options.Value.MaxBodyBytes, ct) : [];
+        return await HandleAsync(new ChannelRequest(channel, method, contentType, query, header, bytes), ct);
+    }
+
     public async Task<ChannelResponse> HandleAsync(ChannelRequest request, CancellationToken ct)
     {
         if (!ChannelNames.All.Contains(request.Channel))

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+// The core's types by alias: several share a name with Durable's, whose namespace (Microsoft.DurableTask or
+// .Client) has moved between SDK versions, so Durable's are left unqualified.
+using CoreStatus = Cdp.Orchestrations.OrchestrationRuntimeStatus;
+using FailureDetails = Cdp.Orchestrations.FailureDetails;
+using IOrchestrationClient = Cdp.Orchestrations.IOrchestrationClient;
+using OrchestrationStatus = Cdp.Orchestrations.OrchestrationStatus;
+
+namespace Cdp.Functions.Durable;
+
+/// <summary>The core's <see cref="IOrchestrationClient"/> over Durable's <see cref="DurableTaskClient"/> (from the invocation's <see cref="DurableClientScope"/>).</summary>
+sealed class DurableOrchestrationClient(DurableClientScope scope) : IOrchestrationClient
+{
+    DurableTaskClient Client => scope.Client;
+
+    public async Task<string> StartAsync(string name, object? input, string? instanceId = null)
+    {
+        instanceId ??= Guid.NewGuid().ToString("N");
+        // The core's contract: starting an id that has not finished is a no-op (singletons per entity).
+        if (await IsUnfinishedAsync(instanceId)) return instanceId;
+        try
+        {
+            return await Client.ScheduleNewOrchestrationInstanceAsync(name, input, new StartOrchestrationOptions(instanceId));
+        }
+        catch (Exception) when (!string.IsNullOrEmpty(instanceId))
+        {
+            // A concurrent start won the race; the store refuses a second run of a live id. Anything else is real.
+            if (await IsUnfinishedAsync(instanceId)) return instanceId;
+            throw;
+        }
+    }
+
+    public async Task<OrchestrationStatus?> GetStatusAsync(string instanceId) =>
+        await Client.GetInstanceAsync(instanceId, getInputsAndOutputs: true) is { } metadata ? Map(metadata) : null;
+
+    public Task RaiseEventAsync(string instanceId, string eventName, object? data) => Client.RaiseEventAsync(instanceId, eventName, data);
+
+    public Task TerminateAsync(string instanceId, string? reason) => Client.TerminateInstanceAsync(instanceId, (object?)reason);
+
+    /// <summary>
+    /// Durable filters a purge by creation time, not completion: an instance created before the cut-off that finished
+    /// after it goes too. Close enough for a retention of days.
+    /// </summary>
+    public async Task<int> PurgeAsync(DateTimeOffset completedBefore)
+    {
+        var result = await Client.PurgeAllInstancesAsync(new PurgeInstancesFilter(null, completedBefore,
+            [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated]));
+        return result.PurgedInstanceCount;
+    }
+
+    public async Task<OrchestrationStatus> WaitForCompletionAsync(string instanceId, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            return Map(await Client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, cancel.Token));
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return await GetStatusAsync(instanceId) ?? throw new InvalidOperationException($"No orchestration instance '{instanceId}'.");
+        }
+    }
+
+    async Task<bool> IsUnfinishedAsync(string instanceId) =>
+        await Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false) is { IsCompleted: false };
+
+    static OrchestrationStatus Map(OrchestrationMetadata m) => new(
+        m.Name, m.InstanceId, Map(m.RuntimeStatus), Json(m.SerializedInput), Json(m.SerializedCustomStatus), Json(m.SerializedOutput),
+        m.CreatedAt, m.LastUpdatedAt,
+        m.FailureDetails is { } f ? new FailureDetails(f.ErrorType, f.ErrorMessage) : null);
+
+    static CoreStatus Map(OrchestrationRuntimeStatus status) => status switch
+    {
+        OrchestrationRuntimeStatus.Pending => CoreStatus.Pending,
+        OrchestrationRuntimeStatus.Completed => CoreStatus.Completed,
+        OrchestrationRuntimeStatus.Failed => CoreStatus.Failed,
+        OrchestrationRuntimeStatus.Terminated => CoreStatus.Terminated,
+        _ => CoreStatus.Running,   // Running, and Suspended where the SDK has it: not finished
+    };
+
+    static JsonElement? Json(string? serialized) => serialized is null ? null : JsonDocument.Parse(serialized).RootElement.Clone();
+}
+
+public static class DurableRegistration
+{
+    /// <summary>The core's orchestration client over Durable; orchestrators and activities are functions (Durable/*Functions.cs).</summary>
+    public static IServiceCollection AddDurableOrchestrationClient(this IServiceCollection services)
+    {
+        services.AddSingleton<DurableClientScope>();
+        services.AddSingleton<IOrchestrationClient, DurableOrchestrationClient>();
+        return services;
+    }
+}

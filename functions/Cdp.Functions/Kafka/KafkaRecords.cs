@@ -1,0 +1,27 @@
+using System.Globalization;
+using System.Text;
+using Cdp.Shared.Messaging;
+using Microsoft.Azure.Functions.Worker;
+
+namespace Cdp.Functions.Kafka;
+
+/// <summary>Kafka records as the core's <see cref="TopicMessage"/>, and the header that carries the outbox row's id.</summary>
+static class KafkaRecords
+{
+    /// <summary>Set by <see cref="KafkaOutboxSink"/>: the topic_message id, so logs and dead letters name the original row.</summary>
+    public const string MessageIdHeader = "cdp-message-id";
+
+    public static IReadOnlyList<TopicMessage> ToMessages(string topic, KafkaRecord[] records) =>
+        records.Select(r => new TopicMessage(
+            MessageId(r), topic,
+            r.Key is null ? "" : Encoding.UTF8.GetString(r.Key),
+            r.Value is null ? "null" : Encoding.UTF8.GetString(r.Value),
+            Attempts: 0,
+            r.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.UnixTimestampMs) : DateTimeOffset.UtcNow)).ToList();
+
+    static long MessageId(KafkaRecord record) =>
+        record.Headers?.FirstOrDefault(h => h.Key == MessageIdHeader)?.GetValueAsString() is { } id
+        && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+            ? parsed
+            : record.Offset;
+}
