@@ -1,4 +1,5 @@
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
@@ -36,6 +37,7 @@ public static class CdpPlatform
         services.AddSingleton<IngestionStatusQuery>();
         services.AddIdentity();
         builder.AddEvents();
+        services.AddCustomerViews();
 
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
         var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,13 +23,15 @@ public sealed class WriteEventsToClickHouse : BackgroundService
     readonly EventsOptions options;
     readonly TopicConsumerOptions topic;
     readonly ILogger logger;
+    readonly CustomerViewCache views;
     readonly string consumerId = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     volatile bool schemaReady;
 
     public WriteEventsToClickHouse(
         NpgsqlDataSource db, ClickHouseHttp clickHouse, IOptions<EventsOptions> options,
-        IOptionsMonitor<TopicConsumerOptions> topics, ILogger<WriteEventsToClickHouse> logger)
+        IOptionsMonitor<TopicConsumerOptions> topics, CustomerViewCache views, ILogger<WriteEventsToClickHouse> logger)
     {
+        this.views = views;
         options.Value.Validate();
         this.db = db;
         this.clickHouse = clickHouse;
@@ -116,10 +119,12 @@ public sealed class WriteEventsToClickHouse : BackgroundService
             return batch.Count;
         }
         await CompleteAsync(ids);
+        // The behaviour counts of the customers these events name have changed: their cached views go.
+        await views.InvalidateAsync(batch.SelectMany(m => m.Customers).Distinct());
         return batch.Count;
     }
 
-    async Task<List<(long Id, string Payload, int Attempts)>> ClaimAsync(int limit)
+    async Task<List<Claimed>> ClaimAsync(int limit)
     {
         await using var cmd = db.CreateCommand("""
             with c as (
@@ -129,17 +134,28 @@ public sealed class WriteEventsToClickHouse : BackgroundService
                  for update skip locked)
             update topic_message t set lease_owner = $3, lease_until = now() + $4
               from c where t.message_id = c.message_id
-            returning t.message_id, t.payload::text, t.attempts
+            returning t.message_id, t.payload::text, t.attempts,
+                      t.payload->>'account_id', t.payload->>'contact_id', t.payload->>'lead_id'
             """);
         cmd.Parameters.Add(new() { Value = Topics.EventStream });
         cmd.Parameters.Add(new() { Value = limit });
         cmd.Parameters.Add(new() { Value = consumerId });
         cmd.Parameters.Add(new() { Value = topic.LeaseDuration });
-        var claimed = new List<(long, string, int)>();
+        var claimed = new List<Claimed>();
         await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2)));
+        while (await reader.ReadAsync())
+        {
+            claimed.Add(new(reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), CustomerRef.Of(
+                IdAt(reader, 3), IdAt(reader, 4), IdAt(reader, 5)).ToArray()));
+        }
         return claimed;
     }
+
+    static Guid? IdAt(NpgsqlDataReader reader, int ordinal) =>
+        !reader.IsDBNull(ordinal) && Guid.TryParse(reader.GetString(ordinal), out var id) ? id : null;
+
+    /// <summary>A claimed event-stream message, with the customers the event names.</summary>
+    sealed record Claimed(long Id, string Payload, int Attempts, CustomerRef[] Customers);
 
     async Task CompleteAsync(long[] ids)
     {

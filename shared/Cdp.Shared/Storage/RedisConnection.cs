@@ -20,6 +20,9 @@ public sealed class RedisConnection(IConfiguration config) : IDisposable
 
     public IDatabase Database => multiplexer.Value.GetDatabase();
 
+    /// <summary>False while the multiplexer has no live connection: callers with a fallback skip Redis at once.</summary>
+    public bool IsConnected => multiplexer.Value.IsConnected;
+
     public void Dispose()
     {
         if (multiplexer.IsValueCreated) multiplexer.Value.Dispose();
