@@ -20,8 +20,22 @@ public sealed class RedisConnection(IConfiguration config) : IDisposable
 
     public IDatabase Database => multiplexer.Value.GetDatabase();
 
-    /// <summary>False while the multiplexer has no live connection: callers with a fallback skip Redis at once.</summary>
-    public bool IsConnected => multiplexer.Value.IsConnected;
+    int connecting;
+
+    /// <summary>
+    /// False while there is no live connection, so callers with a fallback skip Redis at once. Never blocks: the first
+    /// call starts connecting in the background (Connect is synchronous, and a burst of first requests each waiting on
+    /// it starves the thread pool that must complete it).
+    /// </summary>
+    public bool IsConnected
+    {
+        get
+        {
+            if (multiplexer.IsValueCreated) return multiplexer.Value.IsConnected;
+            if (Interlocked.Exchange(ref connecting, 1) == 0) _ = Task.Run(() => multiplexer.Value);
+            return false;
+        }
+    }
 
     public void Dispose()
     {

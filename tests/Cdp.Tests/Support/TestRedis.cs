@@ -11,9 +11,15 @@ public static class TestRedis
 {
     public static string Address { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379";
 
-    public static RedisConnection Connect(string? address = null) => new(new ConfigurationBuilder()
-        .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = address ?? Address })
-        .Build());
+    /// <summary>A connection, already connected (the first use of a fresh one would otherwise skip Redis).</summary>
+    public static RedisConnection Connect(string? address = null)
+    {
+        var redis = new RedisConnection(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = address ?? Address })
+            .Build());
+        _ = redis.Database;
+        return redis;
+    }
 
     public static CustomerViewCache ViewCache(RedisConnection? connection = null) =>
         new(connection ?? Connect(), Options.Create(new CustomerViewOptions()), NullLogger<CustomerViewCache>.Instance);
