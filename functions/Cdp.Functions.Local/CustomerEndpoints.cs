@@ -12,14 +12,16 @@ public static class CustomerEndpoints
             Results.Ok(await views.AccountAsync(accountId, ct) ?? throw NotFound("account", accountId)));
 
         app.MapGet("/api/accounts/{accountId:guid}/360", async (Guid accountId, CustomerViews views) =>
-            Results.Ok(await views.Account360Async(accountId) ?? throw NotFound("account", accountId)));
+            Json(await views.Account360Async(accountId) ?? throw NotFound("account", accountId)));
 
         app.MapGet("/api/contacts/{contactId:guid}/360", async (Guid contactId, CustomerViews views) =>
-            Results.Ok(await views.Contact360Async(contactId) ?? throw NotFound("contact", contactId)));
+            Json(await views.Contact360Async(contactId) ?? throw NotFound("contact", contactId)));
 
         app.MapGet("/api/leads/{leadId:guid}", async (Guid leadId, CustomerViews views) =>
-            Results.Ok(await views.LeadAsync(leadId) ?? throw NotFound("lead", leadId)));
+            Json(await views.LeadAsync(leadId) ?? throw NotFound("lead", leadId)));
     }
+
+    static IResult Json(CachedView view) => Results.Text(view.ToResponse(), "application/json", System.Text.Encoding.UTF8);
 
     static ApiProblemException NotFound(string kind, Guid id) => new(ApiProblem.NotFound($"No {kind} {id}."));
 }

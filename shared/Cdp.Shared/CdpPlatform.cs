@@ -26,6 +26,7 @@ public static class CdpPlatform
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RedisConnection>();
+        services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
 
         foreach (var channel in ChannelNames.All)

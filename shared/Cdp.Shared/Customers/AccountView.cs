@@ -25,7 +25,7 @@ public sealed record AccountDetails(AccountInfo Account, AccountSummaryView? Sum
 
 /// <summary>
 /// <c>GET /api/accounts/{id}/360</c>. <see cref="Behaviour"/> is null and <see cref="Partial"/> true when ClickHouse did
-/// not answer in time; <see cref="Cached"/> says the view came from Redis.
+/// not answer in time. (The response's <c>cached</c> flag belongs to the delivery: see <see cref="CachedView"/>.)
 /// </summary>
 public sealed record Account360(
     AccountInfo Account,
@@ -36,8 +36,7 @@ public sealed record Account360(
     IReadOnlyList<ComputedTag> ComputedTags,
     BehaviourCounts? Behaviour,
     IReadOnlyList<TouchpointView> Touchpoints,
-    bool Partial,
-    bool Cached);
+    bool Partial);
 
 /// <summary>The Postgres part of an account's views, each one round trip of index-range reads.</summary>
 public sealed class AccountReads(NpgsqlDataSource db)
@@ -114,7 +113,6 @@ public sealed class AccountReads(NpgsqlDataSource db)
             await CustomerViewSql.ReadComputedTagsAsync(grid),
             Behaviour: null,
             await CustomerViewSql.ReadTouchpointsAsync(grid),
-            Partial: false,
-            Cached: false);
+            Partial: false);
     }
 }

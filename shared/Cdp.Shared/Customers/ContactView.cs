@@ -20,7 +20,7 @@ public sealed record FollowUpView(Guid FollowUpId, string Content, string? Chann
 /// <summary>A lead that was converted into this contact.</summary>
 public sealed record ConvertedLeadView(Guid LeadId, string? Name, string? ChannelId, DateTime? ConvertedAt);
 
-/// <summary><c>GET /api/contacts/{id}/360</c>; <see cref="Partial"/> and <see cref="Cached"/> as for accounts.</summary>
+/// <summary><c>GET /api/contacts/{id}/360</c>; <see cref="Partial"/> as for accounts.</summary>
 public sealed record Contact360(
     ContactInfo Contact,
     ContactSummaryView? Summary,
@@ -32,8 +32,7 @@ public sealed record Contact360(
     IReadOnlyList<ConvertedLeadView> Leads,
     BehaviourCounts? Behaviour,
     IReadOnlyList<TouchpointView> Touchpoints,
-    bool Partial,
-    bool Cached);
+    bool Partial);
 
 /// <summary>The Postgres part of a contact's 360: one round trip of index-range reads.</summary>
 public sealed class ContactReads(NpgsqlDataSource db)
@@ -86,7 +85,6 @@ public sealed class ContactReads(NpgsqlDataSource db)
             (await grid.ReadAsync<ConvertedLeadView>()).ToList(),
             Behaviour: null,
             await CustomerViewSql.ReadTouchpointsAsync(grid),
-            Partial: false,
-            Cached: false);
+            Partial: false);
     }
 }

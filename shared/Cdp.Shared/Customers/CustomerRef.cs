@@ -33,8 +33,9 @@ public sealed class CustomerViewOptions
     /// hiding the behaviour for long once ClickHouse is back.</summary>
     public TimeSpan PartialCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Budget of one Redis call on the read path; past it the view comes from the databases.</summary>
-    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Budget of one Redis call; past it the view comes from the databases (a down Redis is skipped at once,
+    /// so this only bounds a hung one). Generous, because a saturated host delays even a healthy Redis's answers.</summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a reader waits for another process that is already rebuilding the same view.</summary>
     public TimeSpan RebuildWait { get; set; } = TimeSpan.FromSeconds(1);

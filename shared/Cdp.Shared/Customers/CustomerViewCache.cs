@@ -10,7 +10,8 @@ namespace Cdp.Shared.Customers;
 
 /// <summary>
 /// Cache-aside in Redis for the customer views (seed 003 flow 4), built so that a write is never hidden for long and
-/// a hot key never sends a crowd to the databases:
+/// a hot key never sends a crowd to the databases. It keeps a view as its JSON, so a hit is served without being
+/// parsed or serialized again.
 /// <list type="bullet">
 /// <item>Each entity has a value key and a generation key (one hash tag, so a cluster keeps them on one slot).
 /// <see cref="InvalidateAsync"/> deletes the value and bumps the generation; a loader fills the cache only if the
@@ -47,21 +48,21 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
     long lastWarning = long.MinValue / 2;
 
     /// <summary>The cached view, or the one <paramref name="load"/> builds (null: no such entity; not cached).</summary>
-    public async Task<(T? View, bool Cached)> GetOrLoadAsync<T>(CustomerRef customer, Func<Task<T?>> load, Func<T, bool> isPartial)
+    public async Task<CachedView?> GetOrLoadAsync<T>(CustomerRef customer, Func<Task<T?>> load, Func<T, bool> isPartial)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(load);
         var keys = Keys.Of(customer);
         var db = Connected();
         var read = db is null ? null : await TryAsync(db.StringGetAsync([keys.Value, keys.Generation]), "read");
-        if (read is not null && read[0].HasValue) return (Deserialize<T>(read[0]), true);
+        if (read is not null && read[0].HasValue) return new CachedView((string)read[0]!, Cached: true);
 
         // Without Redis there is nothing to share a load through, and no generation to fill against.
-        if (db is null || read is null) return (await load(), false);
+        if (db is null || read is null) return Serialize(await load());
         var generation = read[1].HasValue ? (string)read[1]! : "0";
 
-        var shared = new Lazy<Task<(T?, bool)>>(() => LoadOnceAsync(db, keys, generation, load, isPartial));
-        var winner = (Lazy<Task<(T?, bool)>>)loading.GetOrAdd(keys.Value, shared);
+        var shared = new Lazy<Task<CachedView?>>(() => LoadOnceAsync(db, keys, generation, load, isPartial));
+        var winner = (Lazy<Task<CachedView?>>)loading.GetOrAdd(keys.Value, shared);
         try
         {
             return await winner.Value;
@@ -72,7 +73,7 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         }
     }
 
-    async Task<(T?, bool)> LoadOnceAsync<T>(IDatabase db, Keys keys, string generation, Func<Task<T?>> load, Func<T, bool> isPartial)
+    async Task<CachedView?> LoadOnceAsync<T>(IDatabase db, Keys keys, string generation, Func<Task<T?>> load, Func<T, bool> isPartial)
         where T : class
     {
         var token = Guid.NewGuid().ToString("N");
@@ -85,7 +86,7 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             {
                 await Task.Delay(RebuildPoll);
                 var value = await TryAsync(db.StringGetAsync(keys.Value), "read");
-                if (value is { HasValue: true } v) return (Deserialize<T>(v), true);
+                if (value is { HasValue: true } v) return new CachedView((string)v!, Cached: true);
             }
         }
 
@@ -93,14 +94,16 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         if (view is null)
         {
             if (rebuilding == true) await TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock], ["none", "", 1, token]), "unlock");
-            return (null, false);
+            return null;
         }
         var ttl = isPartial(view) ? settings.PartialCacheTtl : settings.CacheTtl;
-        var json = JsonSerializer.Serialize(view, CdpJson.Options);
+        var built = Serialize(view)!;
         await TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock],
-            [generation, json, (long)ttl.TotalMilliseconds, token]), "fill");
-        return (view, false);
+            [generation, built.Json, (long)ttl.TotalMilliseconds, token]), "fill");
+        return built;
     }
+
+    static CachedView? Serialize<T>(T? view) => view is null ? null : new CachedView(JsonSerializer.Serialize(view, CdpJson.Options), Cached: false);
 
     /// <summary>
     /// Deletes the cached views of <paramref name="customers"/>. Call after the write's commit (before it, a reader could
@@ -191,9 +194,6 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         logger.LogWarning(e, "Customer view cache: Redis {Operation} failed or was slow; serving from the databases", what);
     }
 
-    static T Deserialize<T>(RedisValue value) =>
-        JsonSerializer.Deserialize<T>((string)value!, CdpJson.Options) ?? throw new JsonException("A cached view was null.");
-
     internal readonly record struct Keys(string Value, string Generation, string Lock)
     {
         public static Keys Of(CustomerRef c)
@@ -202,4 +202,11 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             return new Keys(tag, tag + ":gen", tag + ":lock");
         }
     }
+}
+
+/// <summary>A view's JSON object and whether it came from Redis.</summary>
+public sealed record CachedView(string Json, bool Cached)
+{
+    /// <summary>The API's body: the view with <c>"cached"</c> added (it describes this delivery, not the view).</summary>
+    public string ToResponse() => (Cached ? "{\"cached\":true," : "{\"cached\":false,") + Json[1..];
 }

@@ -38,8 +38,7 @@ public sealed record LeadDetails(
     IReadOnlyList<string> Tags,
     IReadOnlyList<ComputedTag> ComputedTags,
     BehaviourCounts? Behaviour = null,
-    bool Partial = false,
-    bool Cached = false);
+    bool Partial = false);
 
 /// <summary>
 /// Reads a lead's Postgres part for the API. Staff tags live on contacts (customer_tag), so a lead shows those of the contact it was

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
 namespace Cdp.Shared.Storage;
@@ -41,4 +42,16 @@ public sealed class RedisConnection(IConfiguration config) : IDisposable
     {
         if (multiplexer.IsValueCreated) multiplexer.Value.Dispose();
     }
+}
+
+/// <summary>Starts connecting when the host starts, so the first requests find Redis connected rather than skip it.</summary>
+sealed class ConnectRedisOnStart(RedisConnection redis) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = redis.IsConnected;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

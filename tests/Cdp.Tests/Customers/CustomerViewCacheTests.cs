@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Cdp.Shared;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
@@ -16,6 +18,13 @@ public sealed class CustomerViewCacheTests
 
     static CustomerRef NewCustomer() => CustomerRef.Account(Guid.NewGuid());
 
+    /// <summary>A read through the cache, as the view and whether it came from Redis.</summary>
+    static async Task<(View? View, bool Cached)> Get(CustomerViewCache cache, CustomerRef customer, Func<Task<View?>> load)
+    {
+        var read = await cache.GetOrLoadAsync(customer, load, v => v.Partial);
+        return read is null ? (null, false) : (JsonSerializer.Deserialize<View>(read.Json, CdpJson.Options), read.Cached);
+    }
+
     [Fact]
     public async Task A_miss_loads_once_and_the_next_read_is_served_from_redis()
     {
@@ -24,8 +33,8 @@ public sealed class CustomerViewCacheTests
         var loads = 0;
         Task<View?> Load() { Interlocked.Increment(ref loads); return Task.FromResult<View?>(new View("v1")); }
 
-        var first = await cache.GetOrLoadAsync(customer, Load, v => v.Partial);
-        var second = await cache.GetOrLoadAsync(customer, Load, v => v.Partial);
+        var first = await Get(cache, customer, Load);
+        var second = await Get(cache, customer, Load);
 
         Assert.Equal((new View("v1"), false), first);
         Assert.Equal((new View("v1"), true), second);
@@ -46,7 +55,7 @@ public sealed class CustomerViewCacheTests
             return new View("hot");
         }
 
-        var readers = Enumerable.Range(0, 50).Select(_ => Task.Run(() => cache.GetOrLoadAsync(customer, Load, v => v.Partial))).ToList();
+        var readers = Enumerable.Range(0, 50).Select(_ => Task.Run(() => Get(cache, customer, Load))).ToList();
         await Eventually.Until(() => Volatile.Read(ref loads) > 0, TimeSpan.FromSeconds(5), "the load started");
         await Task.Delay(100);   // let every reader arrive while the load is still running
         release.SetResult();
@@ -72,9 +81,9 @@ public sealed class CustomerViewCacheTests
             return new View("shared");
         }
 
-        var first = a.GetOrLoadAsync(customer, Load, v => v.Partial);
+        var first = Get(a, customer, Load);
         await Eventually.Until(() => Volatile.Read(ref loads) == 1, TimeSpan.FromSeconds(5), "a is loading");
-        var second = b.GetOrLoadAsync(customer, Load, v => v.Partial);
+        var second = Get(b, customer, Load);
         await Task.Delay(100);
         release.SetResult();
 
@@ -97,13 +106,13 @@ public sealed class CustomerViewCacheTests
             return new View("before the write");
         }
 
-        var racing = cache.GetOrLoadAsync(customer, StaleLoad, v => v.Partial);
+        var racing = Get(cache, customer, StaleLoad);
         await loaded.Task.WaitAsync(TimeSpan.FromSeconds(5));
         await cache.InvalidateAsync(customer);   // the write commits and deletes the view
         release.SetResult();
         Assert.Equal("before the write", (await racing).View!.Text);   // the racing reader itself saw the old rows
 
-        var next = await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("after the write")), v => v.Partial);
+        var next = await Get(cache, customer, () => Task.FromResult<View?>(new View("after the write")));
         Assert.Equal((new View("after the write"), false), next);
     }
 
@@ -112,11 +121,11 @@ public sealed class CustomerViewCacheTests
     {
         var cache = Cache();
         var customer = NewCustomer();
-        await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("old")), v => v.Partial);
+        await Get(cache, customer, () => Task.FromResult<View?>(new View("old")));
 
         await cache.InvalidateAsync(customer, NewCustomer());
-        var next = await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("new")), v => v.Partial);
-        var again = await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("unused")), v => v.Partial);
+        var next = await Get(cache, customer, () => Task.FromResult<View?>(new View("new")));
+        var again = await Get(cache, customer, () => Task.FromResult<View?>(new View("unused")));
 
         Assert.Equal((new View("new"), false), next);
         Assert.Equal((new View("new"), true), again);
@@ -127,16 +136,16 @@ public sealed class CustomerViewCacheTests
     {
         var cache = Cache(options: new CustomerViewOptions { PartialCacheTtl = TimeSpan.FromMilliseconds(300) });
         var partial = NewCustomer();
-        await cache.GetOrLoadAsync(partial, () => Task.FromResult<View?>(new View("no behaviour", Partial: true)), v => v.Partial);
-        Assert.True((await cache.GetOrLoadAsync(partial, () => Task.FromResult<View?>(new View("x")), v => v.Partial)).Cached);
+        await Get(cache, partial, () => Task.FromResult<View?>(new View("no behaviour", Partial: true)));
+        Assert.True((await Get(cache, partial, () => Task.FromResult<View?>(new View("x")))).Cached);
         await Task.Delay(600);
         Assert.Equal((new View("complete"), false),
-            await cache.GetOrLoadAsync(partial, () => Task.FromResult<View?>(new View("complete")), v => v.Partial));
+            await Get(cache, partial, () => Task.FromResult<View?>(new View("complete"))));
 
         var missing = NewCustomer();
-        Assert.Equal((null, false), await cache.GetOrLoadAsync(missing, () => Task.FromResult<View?>(null), v => v.Partial));
+        Assert.Equal((null, false), await Get(cache, missing, () => Task.FromResult<View?>(null)));
         Assert.Equal((new View("created"), false),
-            await cache.GetOrLoadAsync(missing, () => Task.FromResult<View?>(new View("created")), v => v.Partial));
+            await Get(cache, missing, () => Task.FromResult<View?>(new View("created"))));
     }
 
     [Fact]
@@ -146,14 +155,14 @@ public sealed class CustomerViewCacheTests
         using var redis = TestRedis.Connect(server.Address);
         var cache = Cache(redis);
         var customer = NewCustomer();
-        await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("cached")), v => v.Partial);
+        await Get(cache, customer, () => Task.FromResult<View?>(new View("cached")));
 
         server.Stop();
         await Eventually.Until(() => !redis.IsConnected, TimeSpan.FromSeconds(5), "the client noticed");
         var loads = 0;
         for (var i = 0; i < 3; i++)
         {
-            var read = await cache.GetOrLoadAsync(customer, () => { loads++; return Task.FromResult<View?>(new View("from the databases")); }, v => v.Partial);
+            var read = await Get(cache, customer, () => { loads++; return Task.FromResult<View?>(new View("from the databases")); });
             Assert.Equal((new View("from the databases"), false), read);
         }
         Assert.Equal(3, loads);
@@ -167,8 +176,8 @@ public sealed class CustomerViewCacheTests
             try { return await redis.Database.KeyExistsAsync(CustomerViewCache.Keys.Of(customer).Generation); }
             catch (StackExchange.Redis.RedisConnectionException) { return false; }   // still reconnecting
         }, TimeSpan.FromSeconds(15), "the invalidation was retried");
-        await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("refilled")), v => v.Partial);
+        await Get(cache, customer, () => Task.FromResult<View?>(new View("refilled")));
         Assert.Equal((new View("refilled"), true),
-            await cache.GetOrLoadAsync(customer, () => Task.FromResult<View?>(new View("unused")), v => v.Partial));
+            await Get(cache, customer, () => Task.FromResult<View?>(new View("unused"))));
     }
 }
