@@ -23,6 +23,7 @@ app.MapEvents();
 app.MapIdentityReviews();
 app.MapConversion();
 app.MapSummaries();
+app.MapCustomers();
 app.MapOperations();
 app.MapDurableManagement();
 app.MapSidebar();

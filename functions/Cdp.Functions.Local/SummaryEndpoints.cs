@@ -10,11 +10,6 @@ public static class SummaryEndpoints
 {
     public static void MapSummaries(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/leads/{leadId:guid}", async (Guid leadId, LeadView leads, CancellationToken ct) =>
-            await leads.GetAsync(leadId, ct) is { } lead
-                ? Results.Ok(lead)
-                : throw new ApiProblemException(ApiProblem.NotFound($"No lead {leadId}.")));
-
         // 202 with Durable's check-status body; a start while a run is going returns that run's id.
         app.MapPost("/api/admin/summaries/recalculate", async (HttpRequest http, IOrchestrationClient orchestrations, IOptions<SummariesOptions> options) =>
         {

@@ -1,4 +1,5 @@
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
@@ -26,6 +27,7 @@ public static class CdpPlatform
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RedisConnection>();
+        services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
 
         foreach (var channel in ChannelNames.All)
@@ -37,6 +39,7 @@ public static class CdpPlatform
         services.AddSingleton<IngestionStatusQuery>();
         services.AddIdentity();
         builder.AddEvents();
+        services.AddCustomerViews();
 
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
         var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);

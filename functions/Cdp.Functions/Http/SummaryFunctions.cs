@@ -1,7 +1,6 @@
 using Cdp.Functions.Durable;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Summaries;
-using Cdp.Shared.Api;
 using Cdp.Shared.Summaries;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
@@ -10,16 +9,8 @@ using Microsoft.Extensions.Options;
 
 namespace Cdp.Functions.Http;
 
-public sealed class SummaryFunctions(LeadView leads, IOrchestrationClient orchestrations, IOptions<SummariesOptions> options, DurableClientScope durable)
+public sealed class SummaryFunctions(IOrchestrationClient orchestrations, IOptions<SummariesOptions> options, DurableClientScope durable)
 {
-    [Function("GetLead")]
-    public async Task<IResult> GetLead(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "leads/{leadId:guid}")] HttpRequest request, Guid leadId,
-        FunctionContext context) =>
-        await leads.GetAsync(leadId, context.CancellationToken) is { } lead
-            ? HttpBodies.Json(lead)
-            : throw new ApiProblemException(ApiProblem.NotFound($"No lead {leadId}."));
-
     /// <summary>What the hourly timer does, on demand: 202 with the check-status links; a start while a run goes returns that run.</summary>
     [Function("RecalculateSummaries")]
     public async Task<IResult> Recalculate(

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Cdp.Shared.Api;
 using Cdp.Shared.Cleansing;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
@@ -145,7 +146,7 @@ public sealed record LeadConversionState(Guid LeadId, DateTimeOffset? ConvertedA
 /// channel identities are copied to the contact, the lead is marked converted, and the summary recalculations and
 /// the notification are published in the same transaction (outbox). A failure anywhere rolls all of it back.
 /// </summary>
-public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolver, TimeProvider time)
+public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolver, CustomerViewCache views, TimeProvider time)
 {
     /// <summary>Attempts on a unique violation or deadlock (the whole transaction runs again).</summary>
     internal int MaxAttempts { get; init; } = 3;
@@ -178,6 +179,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
                 {
                     if (BeforeCommit is { } hook) await hook(command);
                     await tx.CommitAsync(ct);
+                    await views.InvalidateAsync(CustomerRef.Of(result.AccountId, result.ContactId, result.LeadId));
                 }
                 // A refusal leaves the transaction to roll back: whatever the rules wrote is undone.
                 return result;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Options;
@@ -15,7 +16,7 @@ public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> 
 /// or account, and asks for those entities' summaries to be recalculated. The answer follows the commit, so an
 /// accepted event is durable before the caller hears so.
 /// </summary>
-public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, TimeProvider clock)
+public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, TimeProvider clock)
 {
     public EventsOptions Options => options.Value;
 
@@ -35,13 +36,16 @@ public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> op
             events.Select(e => (e.UserId, EventRow.From(e, now))), ct);
 
         var named = events.Where(e => e.ContactId is not null || e.LeadId is not null || e.AccountId is not null).ToList();
+        List<(string Type, Guid Id)> entities = [];
         if (named.Count > 0)
         {
-            var entities = await InsertTouchpointsAsync(conn, tx, named, ct);
+            entities = await InsertTouchpointsAsync(conn, tx, named, ct);
             await TopicPublisher.PublishManyAsync(conn, tx, Topics.SummaryCalculation,
                 entities.Select(x => ($"{x.Type}:{x.Id}", new SummaryRecalculation(x.Type, x.Id, "event"))), ct);
         }
         await tx.CommitAsync(ct);
+        // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
+        await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
     }
 
     /// <summary>

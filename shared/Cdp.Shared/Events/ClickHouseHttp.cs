@@ -21,7 +21,13 @@ public sealed partial class ClickHouseHttp
     {
         var cs = configuration.GetConnectionString("ClickHouse") ?? "http://127.0.0.1:58123";
         var uri = new Uri(cs);
-        http.BaseAddress = new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+        http.BaseAddress = new Uri($"{uri.Scheme}://{uri.Authority}/");
+        // http://user:password@host:8123/db (as the Azure deployment stores it): HTTP Basic, which ClickHouse accepts.
+        if (uri.UserInfo.Length > 0)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(uri.UserInfo))));
+        }
         this.http = http;
         var db = !string.IsNullOrWhiteSpace(options.Value.Database) ? options.Value.Database
             : uri.AbsolutePath.Trim('/') is { Length: > 0 } path ? path : DefaultDatabase;

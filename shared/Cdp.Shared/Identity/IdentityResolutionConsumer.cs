@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Npgsql;
@@ -5,14 +6,15 @@ using Npgsql;
 namespace Cdp.Shared.Identity;
 
 /// <summary>identity-resolution consumer: one cleansed record -> one resolved entity or review item.</summary>
-public sealed class IdentityResolutionConsumer(IdentityResolver resolver, NpgsqlDataSource db) : ITopicHandler
+public sealed class IdentityResolutionConsumer(IdentityResolver resolver, NpgsqlDataSource db, CustomerViewCache views) : ITopicHandler
 {
     public string Topic => Topics.IdentityResolution;
 
-    public Task HandleAsync(TopicMessage message, CancellationToken ct)
+    public async Task HandleAsync(TopicMessage message, CancellationToken ct)
     {
         var request = message.Read<IdentityResolutionRequested>();
-        return resolver.ResolveAsync(request.IngestionId, request.Record, null, ct);
+        var outcome = await resolver.ResolveAsync(request.IngestionId, request.Record, null, ct);
+        await views.InvalidateAsync(outcome.ChangedCustomers());
     }
 
     public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) =>

@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Dapper;
 using Npgsql;
 
@@ -38,7 +39,7 @@ public abstract record ResolveReviewResult
 }
 
 /// <summary>The identity review queue: ambiguous account matches, never auto-merged, resolved by a person.</summary>
-public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolver)
+public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolver, CustomerViewCache views)
 {
     public const string Open = "open";
     public const string Resolved = "resolved";
@@ -112,6 +113,7 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
                 reviewId,
             }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
+        await views.InvalidateAsync(outcome.ChangedCustomers());
         return new ResolveReviewResult.Resolved(outcome);
     }
 

@@ -1,3 +1,5 @@
+using Cdp.Shared.Customers;
+
 namespace Cdp.Shared.Identity;
 
 /// <summary>
@@ -10,6 +12,16 @@ public sealed record ResolutionOutcome(
 {
     public const string Processed = "processed";
     public const string Review = "review";
+
+    /// <summary>The customers whose views the resolution changed: the entity, and a contact's account (it lists it).</summary>
+    public IEnumerable<CustomerRef> ChangedCustomers() =>
+        Status != Processed || EntityId is not { } id ? []
+        : EntityType switch
+        {
+            CustomerRef.AccountKind => CustomerRef.Of(accountId: id),
+            CustomerRef.ContactKind => CustomerRef.Of(accountId: AccountId, contactId: id),
+            _ => CustomerRef.Of(leadId: id),
+        };
 }
 
 /// <summary>What <see cref="IdentityResolver.FindOrCreatePersonAsync"/> came to.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
 namespace Cdp.Shared.Storage;
@@ -20,8 +21,37 @@ public sealed class RedisConnection(IConfiguration config) : IDisposable
 
     public IDatabase Database => multiplexer.Value.GetDatabase();
 
+    int connecting;
+
+    /// <summary>
+    /// False while there is no live connection, so callers with a fallback skip Redis at once. Never blocks: the first
+    /// call starts connecting in the background (Connect is synchronous, and a burst of first requests each waiting on
+    /// it starves the thread pool that must complete it).
+    /// </summary>
+    public bool IsConnected
+    {
+        get
+        {
+            if (multiplexer.IsValueCreated) return multiplexer.Value.IsConnected;
+            if (Interlocked.Exchange(ref connecting, 1) == 0) _ = Task.Run(() => multiplexer.Value);
+            return false;
+        }
+    }
+
     public void Dispose()
     {
         if (multiplexer.IsValueCreated) multiplexer.Value.Dispose();
     }
+}
+
+/// <summary>Starts connecting when the host starts, so the first requests find Redis connected rather than skip it.</summary>
+sealed class ConnectRedisOnStart(RedisConnection redis) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = redis.IsConnected;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -18,7 +18,7 @@ public sealed class SummariesOptions
 public static class SummariesExtensions
 {
     /// <summary>
-    /// The summary computation (calculator, Redis lock, lead view) and <see cref="SummariesOptions"/>; with
+    /// The summary computation (calculator, Redis lock) and <see cref="SummariesOptions"/>; with
     /// <paramref name="consume"/> also the summary-calculation consumer. Expects an NpgsqlDataSource and a RedisConnection.
     /// </summary>
     public static IServiceCollection AddSummaries(this IServiceCollection services, bool consume)
@@ -33,7 +33,6 @@ public static class SummariesExtensions
         services.TryAddSingleton<SummaryCalculator>();
         services.TryAddSingleton<SummaryLock>();
         services.TryAddSingleton<SummaryCalculationConsumer>();
-        services.TryAddSingleton<LeadView>();
         services.TryAddSingleton<SummaryBatches>();
         if (consume) services.AddTopicConsumer<SummaryCalculationConsumer>();
         return services;

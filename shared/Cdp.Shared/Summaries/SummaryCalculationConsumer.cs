@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,8 @@ namespace Cdp.Shared.Summaries;
 /// Redis lock (<see cref="SummaryLock"/>). A trigger that finds the lock held is handed to the holder through the
 /// dirty flag, so it is never lost and never computed twice at once.
 /// </summary>
-public sealed class SummaryCalculationConsumer(SummaryCalculator calculator, SummaryLock summaryLock, ILogger<SummaryCalculationConsumer> logger)
+public sealed class SummaryCalculationConsumer(
+    SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger)
     : ITopicHandler
 {
     public string Topic => Topics.SummaryCalculation;
@@ -46,7 +48,9 @@ public sealed class SummaryCalculationConsumer(SummaryCalculator calculator, Sum
         var ran = await summaryLock.RunAsync(request.EntityType, request.EntityId, async token =>
         {
             if (DuringComputation is { } hook) await hook(request, token);
-            if (!await calculator.CalculateAsync(request.EntityType, request.EntityId, token))
+            if (await calculator.CalculateAsync(request.EntityType, request.EntityId, token))
+                await views.InvalidateAsync(new CustomerRef(request.EntityType, request.EntityId));
+            else
                 logger.LogInformation("No {EntityType} {EntityId} to summarise (deleted?)", request.EntityType, request.EntityId);
         }, ct);
         if (!ran)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cdp.Shared.Api;
+using Cdp.Shared.Customers;
 using Dapper;
 using Npgsql;
 
@@ -9,7 +10,7 @@ namespace Cdp.Shared.Sync;
 /// POST /api/contacts/{id}/follow-ups: the follow-up and a <c>wecom_follow_up</c> sync task in one transaction; the
 /// push shows the contact's newest follow-up as the WeCom remark description.
 /// </summary>
-public sealed class AddFollowUp(NpgsqlDataSource db, ISyncRunner runner, TimeProvider clock)
+public sealed class AddFollowUp(NpgsqlDataSource db, ISyncRunner runner, CustomerViewCache views, TimeProvider clock)
 {
     public async Task<FollowUpSaved> RunAsync(Guid contactId, string? content, string? channel, DateTimeOffset? occurredAt, CancellationToken ct)
     {
@@ -33,6 +34,7 @@ public sealed class AddFollowUp(NpgsqlDataSource db, ISyncRunner runner, TimePro
                 push ? null : SidebarContact.NoWeComIdentity, ct);
             await tx.CommitAsync(ct);
         }
+        await views.InvalidateAsync(CustomerRef.Contact(contactId));
         if (push) await runner.StartAsync(taskId, ct);
         return new FollowUpSaved(id, taskId);
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cdp.Shared.Api;
+using Cdp.Shared.Customers;
 using Dapper;
 using Npgsql;
 
@@ -20,13 +21,14 @@ public sealed record FollowUpSaved(Guid Id, Guid SyncTaskId);
 /// PUT /api/contacts/{id}/tags: the contact's tag set is replaced and a <c>wecom_tags</c> sync task recorded in one
 /// transaction (save first, then sync), then the push starts in the background.
 /// </summary>
-public sealed class SaveContactTags(NpgsqlDataSource db, ISyncRunner runner)
+public sealed class SaveContactTags(NpgsqlDataSource db, ISyncRunner runner, CustomerViewCache views)
 {
     public async Task<TagsSaved> RunAsync(Guid contactId, IReadOnlyList<string?>? tags, CancellationToken ct)
     {
         var normalized = SyncRules.NormalizeTags(tags);
         Guid taskId;
         bool push;
+        IReadOnlyList<CustomerRef> changed;
         await using (var conn = await db.OpenConnectionAsync(ct))
         await using (var tx = await conn.BeginTransactionAsync(ct))
         {
@@ -40,8 +42,10 @@ public sealed class SaveContactTags(NpgsqlDataSource db, ISyncRunner runner)
             taskId = await SyncTaskStore.InsertAsync(conn, tx, SyncTargetNames.WeComTags, "contact", contactId,
                 JsonSerializer.Serialize(new ContactTagsPayload(normalized), CdpJson.Options),
                 push ? null : SidebarContact.NoWeComIdentity, ct);
+            changed = await SidebarContact.ViewsShowingAsync(conn, tx, contactId, ct);
             await tx.CommitAsync(ct);
         }
+        await views.InvalidateAsync(changed);
         if (push) await runner.StartAsync(taskId, ct);
         return new TagsSaved(taskId);
     }
@@ -61,6 +65,14 @@ static class SidebarContact
             "select contact_id as Id, wecom_external_user_id as ExternalUserId from contact where contact_id = @contactId for update",
             new { contactId }, tx, cancellationToken: ct));
         return row is null ? (false, null) : (true, string.IsNullOrEmpty(row.ExternalUserId) ? null : row.ExternalUserId);
+    }
+
+    /// <summary>The contact and the leads converted into it: their views show the contact's tags.</summary>
+    public static async Task<IReadOnlyList<CustomerRef>> ViewsShowingAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid contactId, CancellationToken ct)
+    {
+        var leads = await conn.QueryAsync<Guid>(new CommandDefinition(
+            "select lead_id from lead where converted_contact_id = @contactId", new { contactId }, tx, cancellationToken: ct));
+        return [CustomerRef.Contact(contactId), .. leads.Select(CustomerRef.Lead)];
     }
 
     sealed class ContactRow

@@ -123,15 +123,12 @@ public sealed class EventIngestionTests(EventsApp app) : IClassFixture<EventsApp
         Assert.Equal((contact, account, "page_view", "sdk"), (touchpoints[0].ContactId, touchpoints[0].AccountId, touchpoints[0].Type, touchpoints[0].Channel));
         Assert.Equal("download", touchpoints[1].Type);
 
-        var summaries = (await conn.QueryAsync<string>(
-            "select message_key from topic_message where topic = @topic and message_key = any(@keys) order by message_id",
-            new { topic = Topics.SummaryCalculation, keys = new[] { $"account:{account}", $"contact:{contact}", $"account:{unknown}" } })).ToList();
-        Assert.Equal([$"contact:{contact}", $"account:{account}"], summaries);   // once each, though posted twice
-        var payload = await conn.ExecuteScalarAsync<string>(
-            "select payload::text from topic_message where topic = @topic and message_key = @key",
-            new { topic = Topics.SummaryCalculation, key = $"contact:{contact}" });
-        Assert.Contains("\"reason\": \"event\"", payload);
-        Assert.Contains("\"entityType\": \"contact\"", payload);
+        // The summary triggers went out with the touchpoints: this host's consumer computes both summaries (the
+        // messages themselves may already be consumed, so the outcome is what is checked, not the queue).
+        await Eventually.Until(async () => await conn.ExecuteScalarAsync<bool>("""
+            select exists (select 1 from contact_summary where contact_id = @contact and total_touchpoints = 1)
+               and exists (select 1 from account_summary where account_id = @account)
+            """, new { account, contact }), TimeSpan.FromSeconds(20), "the summaries the events asked for");
     }
 
     [Fact]

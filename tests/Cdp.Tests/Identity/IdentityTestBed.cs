@@ -18,7 +18,7 @@ public sealed class IdentityTestBed(PostgresDatabase db, bool retry = true)
     public IdentityResolver Resolver { get; } =
         new(db.DataSource, Options.Create(new IdentityOptions())) { MaxAttempts = retry ? 3 : 1 };
 
-    public IdentityReviews Reviews => new(Db.DataSource, Resolver);
+    public IdentityReviews Reviews => new(Db.DataSource, Resolver, TestRedis.ViewCache());
 
     public PostgresDatabase Db { get; } = db;
 

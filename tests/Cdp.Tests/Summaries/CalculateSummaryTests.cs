@@ -12,18 +12,15 @@ namespace Cdp.Tests.Summaries;
 /// <summary>The summary computation and its Redis lock against real Postgres and Redis (no host).</summary>
 public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
-    static readonly string RedisAddress = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379";
-
     SummaryHistory History => new(database.DataSource);
 
     SummaryCalculationConsumer Consumer(string redis = "", LogCapture? logs = null)
     {
-        var config = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.Length > 0 ? redis : RedisAddress })
-            .Build();
+        var redisConnection = TestRedis.Connect(redis.Length > 0 ? redis : null);
         return new SummaryCalculationConsumer(
             new SummaryCalculator(database.DataSource, TimeProvider.System),
-            new SummaryLock(new RedisConnection(config), logs is null ? NullLogger<SummaryLock>.Instance : new Logger<SummaryLock>(new LoggerFactory([logs]))),
+            new SummaryLock(redisConnection, logs is null ? NullLogger<SummaryLock>.Instance : new Logger<SummaryLock>(new LoggerFactory([logs]))),
+            TestRedis.ViewCache(redisConnection),
             NullLogger<SummaryCalculationConsumer>.Instance);
     }
 
@@ -158,8 +155,7 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
         await using var conn = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(Triggers, await conn.QuerySingleAsync<int>(
             "select total_touchpoints from contact_summary where contact_id = @contactId", new { contactId }));
-        var redis = new RedisConnection(new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = RedisAddress }).Build());
+        var redis = TestRedis.Connect();
         Assert.False(await redis.Database.KeyExistsAsync(SummaryLock.LockKey("contact", contactId)));
         Assert.False(await redis.Database.KeyExistsAsync(SummaryLock.DirtyKey("contact", contactId)));
     }

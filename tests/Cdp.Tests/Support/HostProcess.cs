@@ -71,7 +71,7 @@ public sealed class HostProcess : IAsyncDisposable
         await Task.CompletedTask;
     }
 
-    static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -4,12 +4,15 @@ using Cdp.Shared.Tagging;
 using Dapper;
 using Npgsql;
 
-namespace Cdp.Shared.Summaries;
+namespace Cdp.Shared.Customers;
 
 public sealed record LeadSummaryView(
     int TotalTouchpoints, int TotalEvents, int FormSubmissions, int DaysInPipeline, DateTimeOffset? LastActivityAt, DateTimeOffset CalculatedAt);
 
-/// <summary><c>GET /api/leads/{id}</c>: the lead, its summary (null until first computed), score, grade and reasons, staff and computed tags.</summary>
+/// <summary>
+/// <c>GET /api/leads/{id}</c>: the lead, its summary (null until first computed), score, grade and reasons, staff and
+/// computed tags, and its behaviour counts (null and <see cref="Partial"/> true when ClickHouse did not answer).
+/// </summary>
 public sealed record LeadDetails(
     Guid LeadId,
     string? LeadName,
@@ -33,13 +36,15 @@ public sealed record LeadDetails(
     IReadOnlyList<ScoreReason> ScoreReasons,
     LeadSummaryView? Summary,
     IReadOnlyList<string> Tags,
-    IReadOnlyList<ComputedTag> ComputedTags);
+    IReadOnlyList<ComputedTag> ComputedTags,
+    BehaviourCounts? Behaviour = null,
+    bool Partial = false);
 
 /// <summary>
-/// Reads a lead for the API. Staff tags live on contacts (customer_tag), so a lead shows those of the contact it was
+/// Reads a lead's Postgres part for the API. Staff tags live on contacts (customer_tag), so a lead shows those of the contact it was
 /// converted to; computed tags are the lead's own.
 /// </summary>
-public sealed class LeadView(NpgsqlDataSource db)
+public sealed class LeadReads(NpgsqlDataSource db)
 {
     public async Task<LeadDetails?> GetAsync(Guid leadId, CancellationToken ct)
     {

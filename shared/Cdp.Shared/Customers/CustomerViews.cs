@@ -1,0 +1,48 @@
+using Cdp.Shared.Events;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Shared.Customers;
+
+/// <summary>
+/// The customer-360 reads (seed 003 flow 4): through the Redis cache, and on a miss Postgres and ClickHouse at once.
+/// ClickHouse failing or slower than its timeout leaves the behaviour out and marks the view partial; the rest answers.
+/// Views come back as their JSON (<see cref="CachedView"/>): a hit is served as Redis holds it.
+/// </summary>
+public sealed class CustomerViews(
+    AccountReads accounts, ContactReads contacts, LeadReads leads, BehaviourQueries behaviour, CustomerViewCache cache,
+    IOptions<CustomerViewOptions> options)
+{
+    readonly CustomerViewOptions settings = options.Value;
+    int loads;
+
+    /// <summary>How many views were built from the databases (the cache's misses); the stampede tests count it.</summary>
+    internal int Loads => Volatile.Read(ref loads);
+
+    public Task<AccountDetails?> AccountAsync(Guid id, CancellationToken ct) => accounts.DetailsAsync(id, ct);
+
+    public Task<CachedView?> Account360Async(Guid id) => GetAsync(CustomerRef.Account(id), BehaviourSubject.Account,
+        () => accounts.Read360Async(id, settings.ListLimit, settings.TouchpointLimit, CancellationToken.None),
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+
+    public Task<CachedView?> Contact360Async(Guid id) => GetAsync(CustomerRef.Contact(id), BehaviourSubject.Contact,
+        () => contacts.Read360Async(id, settings.ListLimit, settings.TouchpointLimit, CancellationToken.None),
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+
+    public Task<CachedView?> LeadAsync(Guid id) => GetAsync(CustomerRef.Lead(id), BehaviourSubject.Lead,
+        () => leads.GetAsync(id, CancellationToken.None),
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+
+    // A load is shared by every caller waiting for the same key, so no caller's cancellation may end it; the
+    // ClickHouse timeout and the Postgres command timeout bound it instead.
+    Task<CachedView?> GetAsync<T>(
+        CustomerRef customer, BehaviourSubject subject, Func<Task<T?>> read, Func<T, BehaviourCounts?, T> withBehaviour,
+        Func<T, bool> isPartial) where T : class =>
+        cache.GetOrLoadAsync(customer, async () =>
+        {
+            Interlocked.Increment(ref loads);
+            var counts = behaviour.CountsByTypeAsync(subject, customer.Id, settings.BehaviourDays, CancellationToken.None);
+            var stored = await read();
+            var byType = await counts;
+            return stored is null ? null : withBehaviour(stored, byType is null ? null : new BehaviourCounts(settings.BehaviourDays, byType));
+        }, isPartial);
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Shared.Customers;
+
+public static class CustomersExtensions
+{
+    /// <summary>The customer views and their cache. Expects an NpgsqlDataSource, a RedisConnection and the events' BehaviourQueries.</summary>
+    public static IServiceCollection AddCustomerViews(this IServiceCollection services)
+    {
+        services.AddOptions<CustomerViewOptions>().BindConfiguration(CustomerViewOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CustomerViewOptions>, ValidateCustomerViewOptions>());
+        services.TryAddSingleton<CustomerViewCache>();
+        services.TryAddSingleton<AccountReads>();
+        services.TryAddSingleton<ContactReads>();
+        services.TryAddSingleton<LeadReads>();
+        services.TryAddSingleton<CustomerViews>();
+        return services;
+    }
+}
+
+sealed class ValidateCustomerViewOptions : IValidateOptions<CustomerViewOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CustomerViewOptions options) =>
+        options.Errors().ToList() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+}

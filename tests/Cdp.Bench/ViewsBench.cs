@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Cdp.Shared.Customers;
+using Cdp.Shared.Events;
+using Cdp.Shared.Storage;
+using Cdp.Tests.Support;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace Cdp.Bench;
+
+/// <summary>
+/// ./cdp bench views [--accounts N] [--contacts N] [--reads N] [--concurrency C] [--keep]: loads accounts, contacts,
+/// opportunities, summaries, touchpoints and ClickHouse events, then reads account and contact 360 views through a
+/// host process, first uncached (every read a miss) then cached, each beside same-run baselines for the same rows:
+/// the raw Redis GET of the cached bytes, the raw Postgres round trip of the view's rows, the raw ClickHouse count.
+/// </summary>
+static class ViewsBench
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var accounts = Args.Int(args, "--accounts", 20_000);
+        var contacts = Args.Int(args, "--contacts", 100_000);
+        var reads = Args.Int(args, "--reads", 2_000);
+        var concurrency = Args.Int(args, "--concurrency", 16);
+        var clickHouseUrl = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
+        var redisAddress = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false";
+        await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
+        var chDb = scratch.Name;
+        using var ch = new HttpClient { BaseAddress = new Uri(clickHouseUrl + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        Console.WriteLine($"cdp bench views: {accounts:N0} accounts, {contacts:N0} contacts, {reads:N0} reads per figure, {concurrency} concurrent readers, {Environment.ProcessorCount} cores, databases {scratch.Name}");
+
+        // A salt per run: the ids (and so the Redis keys) never repeat a previous run's, whose views may still be cached.
+        var salt = Guid.NewGuid().ToString("N")[..8];
+        var load = Stopwatch.StartNew();
+        var eventCount = await LoadAsync(scratch.DataSource, ch, chDb, salt, accounts, contacts);
+        Console.WriteLine($"loaded in {load.Elapsed.TotalSeconds:N0} s ({eventCount:N0} ClickHouse events)");
+
+        try
+        {
+            await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
+                ["ConnectionStrings:Redis"] = redisAddress,
+                ["ConnectionStrings:ClickHouse"] = clickHouseUrl,
+                ["ClickHouse:Database"] = chDb,
+                ["Topics:ConsumersEnabled"] = "false",   // only reads compete for the cores
+                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
+                ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            });
+            var random = new Random(7);
+            var accountIds = Sample(random, accounts, reads).Select(i => Id(salt, "a", i)).ToList();
+            var contactIds = Sample(random, contacts, reads).Select(i => Id(salt, "c", i)).ToList();
+
+            var redis = new RedisConnection(new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redisAddress }).Build());
+            var accountReads = new AccountReads(scratch.DataSource);
+            var contactReads = new ContactReads(scratch.DataSource);
+            var options = new CustomerViewOptions();
+
+            foreach (var (kind, ids) in new[] { ("account", accountIds), ("contact", contactIds) })
+            {
+                Console.WriteLine();
+                var path = kind == "account" ? "/api/accounts/{0}/360" : "/api/contacts/{0}/360";
+                var rawPostgres = await MeasureAsync(ids, concurrency, async id =>
+                {
+                    if (kind == "account") await accountReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None);
+                    else await contactReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None);
+                });
+                Report.Line($"baseline: raw Postgres, {kind} rows", rawPostgres);
+                var column = kind == "account" ? "account_id" : "contact_id";
+                var rawClickHouse = await MeasureAsync(ids, concurrency, async id => await Sql(ch,
+                    $"SELECT event_type, uniqExact(event_id) FROM {chDb}.{ClickHouseHttp.Table} WHERE {column} = toUUID('{id}') AND occurred_at >= now() - INTERVAL 30 DAY GROUP BY event_type"));
+                Report.Line($"baseline: raw ClickHouse counts", rawClickHouse);
+
+                var hits = 0;
+                var uncached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, string.Format(CultureInfo.InvariantCulture, path, id),
+                    expectCached: false, () => Interlocked.Increment(ref hits)));
+                Report.Line($"GET {kind} 360, uncached", uncached);
+                var misses = 0;
+                var cached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, string.Format(CultureInfo.InvariantCulture, path, id),
+                    expectCached: true, () => Interlocked.Increment(ref misses)));
+                Report.Line($"GET {kind} 360, cached", cached);
+                if (hits + misses > 0) Console.WriteLine($"  (unexpected: {hits} hits in the uncached pass, {misses} misses in the cached pass)");
+
+                var db = redis.Database;
+                var rawRedis = await MeasureAsync(ids, concurrency, async id =>
+                    await db.StringGetAsync(CustomerViewCache.Keys.Of(new CustomerRef(kind, id)).Value));
+                Report.Line("baseline: raw Redis GET, same bytes", rawRedis);
+                Console.WriteLine($"uncached p50 / raw Postgres + ClickHouse p50: {uncached.P50Ms / (rawPostgres.P50Ms + rawClickHouse.P50Ms):N1}x; " +
+                                  $"cached p50 / raw Redis p50: {cached.P50Ms / rawRedis.P50Ms:N1}x");
+            }
+            var warnings = host.Output.Where(l => l.StartsWith("warn", StringComparison.Ordinal)).ToList();
+            if (warnings.Count > 0) Console.WriteLine($"host warnings ({warnings.Count}), first: {string.Join(" | ", host.Output.SkipWhile(l => !l.StartsWith("warn", StringComparison.Ordinal)).Take(3))}");
+            await host.StopAsync();
+        }
+        finally
+        {
+            if (!args.Contains("--keep")) await Sql(ch, $"DROP DATABASE IF EXISTS {chDb}");
+        }
+    }
+
+    /// <summary>The id Postgres computes as md5(salt || kind || i)::uuid (the uuid reads the hex digits in order).</summary>
+    static Guid Id(string salt, string kind, int i) =>
+        Guid.ParseExact(Convert.ToHexString(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes($"{salt}{kind}{i}"))), "N");
+
+    static IEnumerable<int> Sample(Random random, int population, int count) =>
+        Enumerable.Range(1, population).OrderBy(_ => random.Next()).Take(Math.Min(count, population));
+
+    /// <summary>GETs a view; counts a read whose cached flag is not the one expected (printed with the figures).</summary>
+    static async Task GetAsync(HttpClient client, string path, bool expectCached, Action unexpected)
+    {
+        using var response = await client.GetAsync(path);
+        if ((int)response.StatusCode != 200) throw new InvalidOperationException($"GET {path} answered {(int)response.StatusCode}");
+        using var view = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+        if (view.RootElement.GetProperty("partial").GetBoolean()) throw new InvalidOperationException($"GET {path} was partial");
+        if (view.RootElement.GetProperty("cached").GetBoolean() != expectCached) unexpected();
+    }
+
+    static async Task<Figures> MeasureAsync(List<Guid> ids, int concurrency, Func<Guid, Task> read)
+    {
+        var latencies = new double[ids.Count];
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < ids.Count)
+            {
+                var t = Stopwatch.GetTimestamp();
+                await read(ids[i]);
+                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+        }));
+        var sorted = latencies.Order().ToList();
+        return new Figures(ids.Count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
+    }
+
+    /// <summary>
+    /// Set-based inserts (ids are md5 of salt, kind and number, so rows can name each other without a lookup): every
+    /// account has contacts/accounts contacts (the first its primary), two opportunities (one won), a summary and an
+    /// ERP identity; every contact a summary and two touchpoints; ten events per account in ClickHouse.
+    /// </summary>
+    static async Task<int> LoadAsync(NpgsqlDataSource db, HttpClient ch, string chDb, string salt, int accounts, int contacts)
+    {
+        string B(string kind, string number) => $"md5('{salt}{kind}' || ({number}))::uuid";
+        await using (var cmd = db.CreateCommand($$"""
+            insert into account (account_id, account_name, name_normalized, name_short, city, shard_id)
+            select {{B("a", "i")}}, '基准' || i || '科技有限公司', '基准' || i || '科技有限公司', '基准' || i, '上海', (i % 16)::smallint
+            from generate_series(1, @accounts) i;
+            insert into contact (contact_id, contact_name, mobile_phone, email, title, city, primary_account_id, shard_id)
+            select {{B("c", "j")}}, '联系人' || j, '13' || lpad(j::text, 9, '0'), 'u' || j || '@bench.example.com', '经理', '上海',
+                   {{B("a", "1 + j % @accounts")}}, (j % 16)::smallint
+            from generate_series(1, @contacts) j;
+            insert into account_contact_relation (account_id, contact_id, role_in_account, is_primary_contact)
+            select {{B("a", "1 + j % @accounts")}}, {{B("c", "j")}}, '采购', j <= @accounts from generate_series(1, @contacts) j;
+            insert into opportunity (opportunity_id, account_id, contact_id, opportunity_name, amount, stage, is_closed, is_won, closed_at)
+            select {{B("o", "i * 2 + k")}}, {{B("a", "i")}}, {{B("c", "i")}}, '项目' || k, 1000 * (1 + k),
+                   case k when 0 then 'closed_won' else 'proposal' end, k = 0, k = 0, case k when 0 then now() - interval '10 days' end
+            from generate_series(1, @accounts) i, generate_series(0, 1) k;
+            insert into account_summary (account_id, total_contacts, total_opportunities, won_opportunities, lost_opportunities,
+                                         total_revenue, win_rate, health_score, last_activity_at)
+            select {{B("a", "i")}}, @contacts / @accounts, 2, 1, 0, 1000, 1, 80, now() - interval '1 day' from generate_series(1, @accounts) i;
+            insert into account_channel_identity (account_id, channel_id, channel_account_id, first_seen_at, last_seen_at)
+            select {{B("a", "i")}}, 'erp', 'ERP-{{salt}}-' || i, now() - interval '90 days', now() from generate_series(1, @accounts) i;
+            insert into contact_summary (contact_id, total_touchpoints, email_opens, form_submissions, engagement_score, last_activity_at)
+            select {{B("c", "j")}}, 2, 1, 1, j % 100, now() - interval '1 day' from generate_series(1, @contacts) j;
+            insert into touchpoint (touchpoint_id, contact_id, account_id, channel_id, touchpoint_time, touchpoint_type, details)
+            select {{B("t", "j * 2 + k")}}, {{B("c", "j")}}, {{B("a", "1 + j % @accounts")}}, 'sdk',
+                   now() - make_interval(hours => (j * 7 + k * 13) % 1440), case k when 0 then 'email_open' else 'form_submit' end,
+                   '{"path":"/pricing"}'
+            from generate_series(1, @contacts) j, generate_series(0, 1) k;
+            analyze;
+            """))
+        {
+            cmd.CommandTimeout = 600;
+            cmd.Parameters.AddWithValue("accounts", accounts);
+            cmd.Parameters.AddWithValue("contacts", contacts);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        await Sql(ch, $"CREATE DATABASE IF NOT EXISTS {chDb}");
+        await Sql(ch, ClickHouseHttp.CreateTableSqlFor($"{chDb}.{ClickHouseHttp.Table}"));
+        var types = new[] { "page_view", "click", "download", "video_play", "form_view" };
+        var now = DateTimeOffset.UtcNow;
+        var rows = new List<string>();
+        for (var i = 1; i <= accounts; i++)
+        {
+            for (var k = 0; k < 10; k++)
+            {
+                var n = i * 10 + k;
+                rows.Add(JsonSerializer.Serialize(EventRow.From(new ValidEvent($"bench-{salt}-{n}", $"user-{i}", Id(salt, "c", 1 + n % contacts), null,
+                    Id(salt, "a", i), types[k % types.Length], now.AddMinutes(-n % 40_000), "{}"), now), Cdp.Shared.CdpJson.Options));
+            }
+        }
+        foreach (var chunk in rows.Chunk(20_000))
+        {
+            using var content = new StringContent(string.Join('\n', chunk), Encoding.UTF8);
+            using var response = await ch.PostAsync($"?query={Uri.EscapeDataString($"INSERT INTO {chDb}.{ClickHouseHttp.Table} FORMAT JSONEachRow")}", content);
+            response.EnsureSuccessStatusCode();
+        }
+        return rows.Count;
+    }
+
+    static async Task<string> Sql(HttpClient ch, string sql)
+    {
+        using var response = await ch.PostAsync("", new StringContent(sql, Encoding.UTF8, "text/plain"));
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new HttpRequestException($"ClickHouse {(int)response.StatusCode}: {text}");
+        return text.Trim();
+    }
+}

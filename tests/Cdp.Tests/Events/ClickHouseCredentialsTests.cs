@@ -1,0 +1,24 @@
+using Cdp.Shared.Events;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Cdp.Tests.Events;
+
+/// <summary>A connection string with user:password (as the Azure deployment stores it) authenticates with HTTP Basic.</summary>
+public sealed class ClickHouseCredentialsTests
+{
+    static ClickHouseHttp Client(string connectionString) => new(new HttpClient(),
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:ClickHouse"] = connectionString }).Build(),
+        Options.Create(new EventsOptions()));
+
+    static string WithUser(string userInfo) => new UriBuilder(EventsApp.ClickHouseUrl) { UserName = userInfo.Split(':')[0], Password = userInfo.Split(':')[1] }.Uri.ToString();
+
+    [Fact]
+    public async Task The_user_in_the_connection_string_is_sent_and_checked_by_the_server()
+    {
+        Assert.Equal(["1"], await Client(WithUser("default:")).QueryLinesAsync("SELECT 1", CancellationToken.None));
+
+        var refused = await Assert.ThrowsAsync<ClickHouseException>(() => Client(WithUser("nobody:wrong")).QueryLinesAsync("SELECT 1", CancellationToken.None));
+        Assert.Contains("nobody", refused.Message);
+    }
+}
