@@ -10,6 +10,7 @@ using Cdp.Shared.Storage;
 using Cdp.Shared.Summaries;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -26,7 +27,7 @@ public static class CdpPlatform
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.")));
         services.AddHostedService<MigrateOnStart>();   // first, so consumers start on the current schema
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<RedisConnection>();
+        services.TryAddSingleton<RedisConnection>();
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
 

@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Cdp.Shared.Http;
 using Cdp.Shared.Sync;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,6 +29,7 @@ public static class SyncRegistration
     /// </summary>
     public static IServiceCollection AddSync(this IServiceCollection services)
     {
+        services.AddCustomerViewCache();   // its writes delete the cached customer views they change
         services.AddOptions<SyncOptions>()
             .BindConfiguration(SyncOptions.Section)
             .Validate(o => !o.Errors().Any(), "Invalid Sync options (see SyncOptions.Errors)")

@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -22,6 +23,7 @@ public static class ConversionExtensions
     public static IServiceCollection AddConversion(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        services.AddCustomerViewCache();   // its writes delete the cached customer views they change
         services.AddOptions<ConversionOptions>()
             .BindConfiguration(ConversionOptions.Section)
             .Validate(o => o.WaitTimeout >= TimeSpan.Zero && o.WaitTimeout <= TimeSpan.FromMinutes(1), "Conversion:WaitTimeout must be between 0 and 1 minute.")

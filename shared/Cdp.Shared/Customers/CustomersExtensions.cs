@@ -1,3 +1,4 @@
+using Cdp.Shared.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -6,16 +7,25 @@ namespace Cdp.Shared.Customers;
 
 public static class CustomersExtensions
 {
-    /// <summary>The customer views and their cache. Expects an NpgsqlDataSource, a RedisConnection and the events' BehaviourQueries.</summary>
+    /// <summary>The customer views and their cache. Expects an NpgsqlDataSource and the events' BehaviourQueries.</summary>
     public static IServiceCollection AddCustomerViews(this IServiceCollection services)
     {
-        services.AddOptions<CustomerViewOptions>().BindConfiguration(CustomerViewOptions.Section).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CustomerViewOptions>, ValidateCustomerViewOptions>());
-        services.TryAddSingleton<CustomerViewCache>();
+        services.AddCustomerViewCache();
         services.TryAddSingleton<AccountReads>();
         services.TryAddSingleton<ContactReads>();
         services.TryAddSingleton<LeadReads>();
         services.TryAddSingleton<CustomerViews>();
+        return services;
+    }
+
+    /// <summary>The views' cache alone: what every writer that changes a view needs, to delete it.</summary>
+    public static IServiceCollection AddCustomerViewCache(this IServiceCollection services)
+    {
+        services.AddOptions<CustomerViewOptions>().BindConfiguration(CustomerViewOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CustomerViewOptions>, ValidateCustomerViewOptions>());
+        services.AddLogging();
+        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<CustomerViewCache>();
         return services;
     }
 }

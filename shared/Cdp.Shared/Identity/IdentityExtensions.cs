@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -12,6 +13,7 @@ public static class IdentityExtensions
     public static IServiceCollection AddIdentity(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        services.AddCustomerViewCache();   // its writes delete the cached customer views they change
         services.AddOptions<IdentityOptions>()
             .BindConfiguration(IdentityOptions.Section)
             .ValidateDataAnnotations()

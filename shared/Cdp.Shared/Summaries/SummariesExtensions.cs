@@ -1,3 +1,4 @@
+using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,6 +25,7 @@ public static class SummariesExtensions
     public static IServiceCollection AddSummaries(this IServiceCollection services, bool consume)
     {
         ArgumentNullException.ThrowIfNull(services);
+        services.AddCustomerViewCache();   // its writes delete the cached customer views they change
         services.AddOptions<SummariesOptions>()
             .BindConfiguration(SummariesOptions.Section)
             .Validate(o => o.FullRecalculationInterval > TimeSpan.Zero, "Summaries:FullRecalculationInterval must be positive.")

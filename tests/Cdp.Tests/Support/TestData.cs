@@ -17,10 +17,10 @@ public static class TestData
         return first17 + Shared.Cleansing.CreditCode.ComputeCheckCharacter(first17);
     }
 
-    /// <summary>A company name nobody else in the run uses: random CJK syllables.</summary>
-    public static string CompanyWord(int length = 4)
-    {
-        const string pool = "华瑞腾嘉盛鑫恒达泰丰博远宏信安康和美源通创新智联佳德隆启明星辰海川云峰";
-        return new string(Enumerable.Range(0, length).Select(_ => pool[Random.Shared.Next(pool.Length)]).ToArray());
-    }
+    /// <summary>
+    /// A company name nobody else in the run uses: random CJK characters from a block of several thousand, so two
+    /// tests' names share no trigram by chance (a pool of a few dozen once made unrelated companies fuzzy matches).
+    /// </summary>
+    public static string CompanyWord(int length = 4) =>
+        new(Enumerable.Range(0, length).Select(_ => (char)Random.Shared.Next(0x4E00, 0x6000)).ToArray());
 }
