@@ -345,11 +345,6 @@ var productSettings = {
   KafkaBrokerList: eventHubs.outputs.kafkaBrokerList
   EventHubConnectionString: kvRef(eventHubs.outputs.connectionSecretUri)
   KafkaConsumerGroup: consumerGroupName
-  KafkaTopicDataIngestion: topics[0]
-  KafkaTopicIdentityResolution: topics[1]
-  KafkaTopicSummaryCalculation: topics[2]
-  KafkaTopicNotification: topics[3]
-  KafkaTopicEventStream: topics[4]
 
   // Overrides host.json's extensions.durableTask.hubName whatever host.json says.
   AzureFunctionsJobHost__extensions__durableTask__hubName: durableTaskHubName
