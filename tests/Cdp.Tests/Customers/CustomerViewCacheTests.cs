@@ -69,8 +69,10 @@ public sealed class CustomerViewCacheTests
     public async Task Two_processes_missing_the_same_key_at_once_query_the_databases_once()
     {
         // Two caches with connections of their own stand for two host processes: only Redis is shared.
-        var a = Cache(TestRedis.Connect());
-        var b = Cache(TestRedis.Connect());
+        // A long rebuild wait, so a busy machine cannot turn b's wait into a second load.
+        var patient = new CustomerViewOptions { RebuildWait = TimeSpan.FromSeconds(10) };
+        var a = Cache(TestRedis.Connect(), patient);
+        var b = Cache(TestRedis.Connect(), patient);
         var customer = NewCustomer();
         var loads = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
