@@ -27,6 +27,7 @@ public sealed class OrchestratorFunctions(IServiceProvider services)
     public Task<RecalculateAllSummariesResult> RunRecalculateAllSummaries([OrchestrationTrigger] TaskOrchestrationContext context) =>
         Run<RecalculateAllSummariesOrchestrator, RecalculateAllSummaries, RecalculateAllSummariesResult>(context);
 
-    Task<TOut> Run<TOrchestrator, TIn, TOut>(TaskOrchestrationContext context) where TOrchestrator : Orchestrator<TIn, TOut> =>
+    // Qualified: Microsoft.DurableTask also declares an Orchestrator<TInput, TOutput> (src/Abstractions/Mediator/Orchestrator.cs).
+    Task<TOut> Run<TOrchestrator, TIn, TOut>(TaskOrchestrationContext context) where TOrchestrator : Cdp.Orchestrations.Orchestrator<TIn, TOut> =>
         services.GetRequiredService<TOrchestrator>().RunAsync(new DurableOrchestrationContext(context), context.GetInput<TIn>()!);
 }
