@@ -1,3 +1,4 @@
+using Cdp.Orchestrations.Sync;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,13 +18,19 @@ public sealed class HousekeepingOptions
     public TimeSpan RetainFinishedOrchestrations { get; set; } = TimeSpan.FromDays(7);
 }
 
-/// <summary>What the housekeeping timer does: purge orchestrations that finished longer ago than the retention.</summary>
-public sealed class Housekeeping(IOrchestrationClient orchestrations, IOptions<HousekeepingOptions> options, TimeProvider clock, ILogger<Housekeeping> logger)
+/// <summary>
+/// What the housekeeping timer does: purge orchestrations that finished longer ago than the retention, and (when the
+/// sync is registered) start the push of sync tasks a crash left pending.
+/// </summary>
+public sealed class Housekeeping(
+    IOrchestrationClient orchestrations, IOptions<HousekeepingOptions> options, TimeProvider clock, ILogger<Housekeeping> logger,
+    RedriveStrandedSyncTasks? strandedSyncTasks = null)
 {
     public async Task<int> RunAsync()
     {
         var purged = await orchestrations.PurgeAsync(clock.GetUtcNow() - options.Value.RetainFinishedOrchestrations);
         if (purged > 0) logger.LogInformation("Housekeeping purged {Count} finished orchestration instance(s)", purged);
+        if (strandedSyncTasks is not null) await strandedSyncTasks.RunAsync(CancellationToken.None);
         return purged;
     }
 }

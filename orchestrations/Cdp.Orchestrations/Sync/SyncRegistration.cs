@@ -40,6 +40,7 @@ public static class SyncRegistration
         services.TryAddSingleton<SaveContactTags>();
         services.TryAddSingleton<AddFollowUp>();
         services.TryAddSingleton<RetrySyncTask>();
+        services.TryAddSingleton<RedriveStrandedSyncTasks>();
         services.TryAddTransient<PushSyncChange>();
         services.TryAddTransient<AlertSyncFailure>();
         services.TryAddTransient<SyncTargetRegistry>();

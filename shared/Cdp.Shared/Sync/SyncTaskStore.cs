@@ -72,6 +72,17 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
         return [.. rows.Select(r => r.ToView())];
     }
 
+    /// <summary>Tasks still waiting for their first push since before <paramref name="before"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<Guid>> PendingSinceAsync(DateTimeOffset before, int limit, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var ids = await conn.QueryAsync<Guid>(new CommandDefinition("""
+            select sync_task_id from sync_task where status = 'pending' and updated_at < @before
+             order by updated_at, sync_task_id limit @limit
+            """, new { before, limit }, cancellationToken: ct));
+        return [.. ids];
+    }
+
     /// <summary>
     /// Counts an attempt on an unfinished task and returns it; a finished task (a duplicate delivery of the activity)
     /// comes back unchanged so the caller can stop.
