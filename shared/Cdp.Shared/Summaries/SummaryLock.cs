@@ -24,6 +24,11 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
 {
     public static readonly TimeSpan Expiry = TimeSpan.FromSeconds(30);
 
+    /// <summary>The lock's expiry, extended while a computation runs; tests shorten it.</summary>
+    internal TimeSpan LockExpiry { get; init; } = Expiry;
+
+    const string RenewScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+
     const string ReleaseScript = """
         if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
         if redis.call('del', KEYS[2]) == 1 then
@@ -52,7 +57,7 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
             db = redis.Database;
             if (!await TryAcquireAsync(db, lockKey, dirtyKey, token))
             {
-                await db.StringSetAsync(dirtyKey, "1", Expiry + Expiry);
+                await db.StringSetAsync(dirtyKey, "1", LockExpiry + LockExpiry);
                 // The holder may have released between our SET NX and the flag: then nobody would see the flag.
                 if (!await TryAcquireAsync(db, lockKey, dirtyKey, token)) return false;
             }
@@ -69,12 +74,12 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
         {
             while (true)
             {
-                await compute(ct);
+                await ComputeHoldingAsync(db, lockKey, token, compute, ct);
                 int released;
                 try
                 {
                     released = (int)await db.ScriptEvaluateAsync(ReleaseScript, [lockKey, dirtyKey],
-                        [token, (long)Expiry.TotalMilliseconds]);
+                        [token, (long)LockExpiry.TotalMilliseconds]);
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
@@ -93,9 +98,32 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
         }
     }
 
-    static async Task<bool> TryAcquireAsync(IDatabase db, RedisKey lockKey, RedisKey dirtyKey, string token)
+    /// <summary>
+    /// Runs one computation while extending the lock every third of its expiry (token-checked), so a computation that
+    /// outlasts the expiry is still never joined by a second one.
+    /// </summary>
+    async Task ComputeHoldingAsync(IDatabase db, RedisKey lockKey, string token, Func<CancellationToken, Task> compute, CancellationToken ct)
     {
-        if (!await db.StringSetAsync(lockKey, token, Expiry, When.NotExists)) return false;
+        using var computing = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var work = compute(ct);
+        while (await Task.WhenAny(work, Task.Delay(LockExpiry / 3, computing.Token)) != work)
+        {
+            try
+            {
+                await db.ScriptEvaluateAsync(RenewScript, [lockKey], [token, (long)LockExpiry.TotalMilliseconds]);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                logger.LogWarning(e, "Could not extend the summary lock {Key}; the computation goes on", lockKey);
+            }
+        }
+        await computing.CancelAsync();
+        await work;
+    }
+
+    async Task<bool> TryAcquireAsync(IDatabase db, RedisKey lockKey, RedisKey dirtyKey, string token)
+    {
+        if (!await db.StringSetAsync(lockKey, token, LockExpiry, When.NotExists)) return false;
         await db.KeyDeleteAsync(dirtyKey);
         return true;
     }

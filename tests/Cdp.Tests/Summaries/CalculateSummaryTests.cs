@@ -14,12 +14,15 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
 {
     SummaryHistory History => new(database.DataSource);
 
-    SummaryCalculationConsumer Consumer(string redis = "", LogCapture? logs = null)
+    SummaryCalculationConsumer Consumer(string redis = "", LogCapture? logs = null, TimeSpan? lockExpiry = null)
     {
         var redisConnection = TestRedis.Connect(redis.Length > 0 ? redis : null);
         return new SummaryCalculationConsumer(
             new SummaryCalculator(database.DataSource, TimeProvider.System),
-            new SummaryLock(redisConnection, logs is null ? NullLogger<SummaryLock>.Instance : new Logger<SummaryLock>(new LoggerFactory([logs]))),
+            new SummaryLock(redisConnection, logs is null ? NullLogger<SummaryLock>.Instance : new Logger<SummaryLock>(new LoggerFactory([logs])))
+            {
+                LockExpiry = lockExpiry ?? SummaryLock.Expiry,
+            },
             TestRedis.ViewCache(redisConnection),
             NullLogger<SummaryCalculationConsumer>.Instance);
     }
@@ -121,6 +124,35 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
         await Consumer().RecalculateAsync(new SummaryRecalculation("lead", leadId, "test"), default);
         Assert.Empty(await Tags(conn, leadId));
         Assert.Equal(1, await conn.QuerySingleAsync<int>("select count(*)::int from customer_tag where tag = 'vip'"));
+    }
+
+    [Fact]
+    public async Task A_computation_outlasting_the_lock_expiry_keeps_the_lock_and_a_trigger_meanwhile_is_computed_after_it()
+    {
+        var h = History;
+        var contactId = await h.ContactAsync(null);
+        // The first computation runs 4 s under a 1.5 s lock: only the renewal (every 0.5 s) keeps the lock alive.
+        var consumer = Consumer(lockExpiry: TimeSpan.FromSeconds(1.5));
+        var (running, maxRunning, computations) = (0, 0, 0);
+        consumer.DuringComputation = async (request, ct) =>
+        {
+            InterlockedMax(ref maxRunning, Interlocked.Increment(ref running));
+            if (Interlocked.Increment(ref computations) == 1) await Task.Delay(TimeSpan.FromSeconds(4), ct);
+            Interlocked.Decrement(ref running);
+        };
+
+        var slow = Task.Run(() => consumer.RecalculateAsync(new SummaryRecalculation("contact", contactId, "slow"), default));
+        await Eventually.Until(() => Volatile.Read(ref computations) == 1, TimeSpan.FromSeconds(5), "the slow computation started");
+        await Task.Delay(TimeSpan.FromSeconds(2.5));   // well past the expiry it started with
+        await h.TouchpointAsync(DateTimeOffset.UtcNow, contactId: contactId);
+        await consumer.RecalculateAsync(new SummaryRecalculation("contact", contactId, "meanwhile"), default);
+        Assert.Equal(1, Volatile.Read(ref computations));   // flagged for the holder, not computed beside it
+        await slow;
+
+        Assert.Equal((1, 2), (maxRunning, computations));
+        await using var conn = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal(1, await conn.QuerySingleAsync<int>(
+            "select total_touchpoints from contact_summary where contact_id = @contactId", new { contactId }));
     }
 
     [Fact]
