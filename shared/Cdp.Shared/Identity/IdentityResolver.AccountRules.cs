@@ -1,0 +1,221 @@
+using System.Globalization;
+using Cdp.Shared.Cleansing;
+
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    /// <summary>A row of the combined account lookup: the rule that matched, and the account.</summary>
+    private sealed class AccountMatch
+    {
+        public int Rule { get; set; }
+        public Guid AccountId { get; set; }
+        public string Name { get; set; } = "";
+        public string? City { get; set; }
+        public string? CreditCode { get; set; }
+    }
+
+    private abstract record AccountStep;
+
+    private sealed record AccountFound(Guid AccountId, bool Created) : AccountStep;
+
+    private sealed record AccountAmbiguous(IReadOnlyList<AccountCandidate> Candidates) : AccountStep;
+
+    private sealed partial class Run
+    {
+        public async Task<ResolutionOutcome> ResolveAccountRecord(ReviewDecision? decision)
+        {
+            switch (await ResolveAccount(bySourceRecord: true, nameIsAuthoritative: true, decision))
+            {
+                case AccountAmbiguous ambiguous:
+                    return SendToReview("account", ambiguous.Candidates);
+                case AccountFound found:
+                    Execute("""
+                        insert into account_channel_identity (account_id, channel_id, channel_account_id, first_seen_at, last_seen_at)
+                        values (@AccountId, @channel, @sourceId, @at, @at)
+                        on conflict (channel_id, channel_account_id) do update
+                        set first_seen_at = least(account_channel_identity.first_seen_at, excluded.first_seen_at),
+                            last_seen_at = greatest(account_channel_identity.last_seen_at, excluded.last_seen_at)
+                        where account_channel_identity.account_id = excluded.account_id
+                        """, new { found.AccountId, channel = r.Channel, sourceId = r.SourceId, at });
+                    return new ResolutionOutcome(ResolutionOutcome.Processed, "account", found.AccountId, found.AccountId, null, found.Created);
+                default:
+                    throw new InvalidOperationException("Unknown account step.");
+            }
+        }
+
+        /// <summary>
+        /// Account rules, first match wins: review decision; the same source record; credit code; exact
+        /// normalised name; fuzzy short name in the same city. Several candidates on a rule go to review.
+        /// </summary>
+        /// <param name="nameIsAuthoritative">
+        /// The record speaks for the account itself (an account record from CRM/ERP), so its name may replace
+        /// the held one. A contact's company text only fills a missing name: "腾迅" typed on a business card
+        /// must not rename 上海腾讯科技有限公司.
+        /// </param>
+        private async Task<AccountStep> ResolveAccount(bool bySourceRecord, bool nameIsAuthoritative, ReviewDecision? decision)
+        {
+            switch (decision)
+            {
+                case ReviewDecision.Merge merge:
+                    if (await FirstId("select account_id from account where account_id = @TargetAccountId", new { merge.TargetAccountId }) is null)
+                    {
+                        throw new ReviewTargetNotFoundException(merge.TargetAccountId);
+                    }
+
+                    await MergeAccount(merge.TargetAccountId, nameIsAuthoritative);
+                    return new AccountFound(merge.TargetAccountId, false);
+                case ReviewDecision.Create:
+                    return new AccountFound(CreateAccount(), true);
+            }
+
+            // The source record (rule 1), credit code (rule 2) and exact name (rule 3) rules in one statement. A null
+            // value matches nothing; the name rows only count when neither stronger rule matched.
+            var matches = await Query<AccountMatch>("""
+                select m.rule as Rule, a.account_id as AccountId, a.account_name as Name, a.city as City,
+                       a.unified_social_credit_code as CreditCode
+                from (
+                    (select 1 as rule, 0::bigint as n, account_id from account_channel_identity
+                     where @bySourceRecord and channel_id = @Channel and channel_account_id = @SourceId limit 1)
+                    union all
+                    (select 2, 0, account_id from account where unified_social_credit_code = @code)
+                    union all
+                    -- A different credit code is a different legal entity, whatever the name says.
+                    (select 3, row_number() over (order by created_at, account_id), account_id from account
+                     where name_normalized = @full and (@code::text is null or unified_social_credit_code is null)
+                     order by created_at, account_id limit 20)
+                ) as m
+                join account a on a.account_id = m.account_id
+                order by m.rule, m.n
+                """, new { bySourceRecord, r.Channel, r.SourceId, code = r.CreditCode, full = clean.CompanyFullName });
+            if (matches.FirstOrDefault(m => m.Rule < 3) is { } known)
+            {
+                await MergeAccount(known.AccountId, nameIsAuthoritative: true);
+                return new AccountFound(known.AccountId, false);
+            }
+
+            var exact = matches.Select(m => new AccountCandidate(m.AccountId, m.Name, m.City, m.CreditCode, 1.0)).ToList();
+            if (await Decide(exact, nameIsAuthoritative) is { } exactStep)
+            {
+                return exactStep;
+            }
+
+            if (clean.CompanyShortName is not null && r.City is not null)
+            {
+                // Creations in one city queue here, so two spellings of one new company arriving together do
+                // not both miss the fuzzy rule. Taken last and only here, so it cannot close a lock cycle.
+                Lock([IdentityKeys.City(r.City)]);
+                Perform("select set_config('pg_trgm.similarity_threshold', @t, true)",
+                    new { t = threshold.ToString(CultureInfo.InvariantCulture) });
+                var fuzzy = await Query<AccountCandidate>("""
+                    select account_id as AccountId, account_name as Name, city as City,
+                           unified_social_credit_code as CreditCode, similarity(name_short, @short)::float8 as Similarity
+                    from account
+                    where city = @city and name_short % @short and similarity(name_short, @short) >= @threshold
+                      and (@code::text is null or unified_social_credit_code is null)
+                    order by Similarity desc, account_id limit 20
+                    """, new { @short = clean.CompanyShortName, city = r.City, threshold, code = r.CreditCode });
+                if (await Decide(fuzzy, nameIsAuthoritative: false) is { } step)
+                {
+                    return step;
+                }
+            }
+
+            return new AccountFound(CreateAccount(), true);
+        }
+
+        private async Task<AccountStep?> Decide(IReadOnlyList<AccountCandidate> candidates, bool nameIsAuthoritative)
+        {
+            switch (candidates.Count)
+            {
+                case 0:
+                    return null;
+                case 1:
+                    await MergeAccount(candidates[0].AccountId, nameIsAuthoritative);
+                    return new AccountFound(candidates[0].AccountId, false);
+                default:
+                    return new AccountAmbiguous(candidates);
+            }
+        }
+
+        private Guid CreateAccount()
+        {
+            var id = Guid.CreateVersion7();
+            var fields = AccountFields(includeName: true);
+            Execute("""
+                insert into account (account_id, account_name, name_normalized, name_short, unified_social_credit_code,
+                                     city, shard_id, field_times)
+                values (@id, @account_name, @full, @short, @unified_social_credit_code, @city, @shard, @fieldTimes::jsonb)
+                """, InsertParameters(id, fields, new
+                {
+                    // A code-only account: the code stands in as its name until a record brings one.
+                    account_name = r.Company ?? r.CreditCode,
+                    full = clean.CompanyFullName ?? "",
+                    @short = clean.CompanyShortName ?? "",
+                }));
+            return id;
+        }
+
+        private Dictionary<string, string?> AccountFields(bool includeName) => new()
+        {
+            ["account_name"] = includeName ? r.Company : null,
+            ["unified_social_credit_code"] = r.CreditCode,
+            ["city"] = r.City,
+        };
+
+        private async Task MergeAccount(Guid accountId, bool nameIsAuthoritative)
+        {
+            var row = await Single<(string Name, string Full, string? Code, string? City, string? FieldTimes)>(
+                """
+                select account_name, name_normalized, unified_social_credit_code, city, field_times::text
+                from account where account_id = @accountId for update
+                """, new { accountId });
+            var current = new Dictionary<string, string?>
+            {
+                // A code-only account has no name yet, whatever stands in for it.
+                ["account_name"] = row.Full.Length == 0 ? null : row.Name,
+                ["unified_social_credit_code"] = row.Code,
+                ["city"] = row.City,
+            };
+            var incoming = AccountFields(includeName: nameIsAuthoritative || current["account_name"] is null);
+            await DropTaken(incoming, current, "account", "account_id", accountId, ["unified_social_credit_code"]);
+            var merged = FieldMerge.Merge(current, IdentityJson.FieldTimes(row.FieldTimes), incoming, atOffset);
+            if (!merged.HasChanges)
+            {
+                return;
+            }
+
+            var name = merged.Values["account_name"];
+            var (full, shortName) = merged.Changed.Contains("account_name") ? CompanyName.Normalize(name) : (row.Full, null);
+            Execute("""
+                update account
+                set account_name = coalesce(@name, account_name),
+                    name_normalized = coalesce(@full, name_normalized),
+                    name_short = coalesce(@short, name_short),
+                    unified_social_credit_code = @code, city = @city,
+                    field_times = @fieldTimes::jsonb, updated_at = now()
+                where account_id = @accountId
+                """, new
+                {
+                    name, full, @short = shortName, code = merged.Values["unified_social_credit_code"],
+                    city = merged.Values["city"], fieldTimes = IdentityJson.Serialize(merged.FieldTimes), accountId,
+                });
+        }
+
+        // ---- review ---------------------------------------------------------------------------------------
+
+        private ResolutionOutcome SendToReview(string entityType, IReadOnlyList<AccountCandidate> candidates)
+        {
+            var reviewId = Guid.CreateVersion7();
+            Execute("""
+                insert into identity_review (review_id, ingestion_id, entity_type, record, candidates)
+                values (@reviewId, @ingestionId, @entityType, @record::jsonb, @candidates::jsonb)
+                """, new
+                {
+                    reviewId, ingestionId, entityType,
+                    record = IdentityJson.Serialize(clean), candidates = IdentityJson.Serialize(candidates),
+                });
+            return new ResolutionOutcome(ResolutionOutcome.Review, entityType, null, null, reviewId, false);
+        }
+    }
+}

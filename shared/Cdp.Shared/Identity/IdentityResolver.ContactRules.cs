@@ -1,0 +1,144 @@
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    private sealed partial class Run
+    {
+        public async Task<ResolutionOutcome> ResolveContact(ReviewDecision? decision)
+        {
+            Guid? accountId = null;
+            if (clean.CompanyFullName is not null)
+            {
+                switch (await ResolveAccount(bySourceRecord: false, nameIsAuthoritative: false, decision))
+                {
+                    case AccountAmbiguous ambiguous:
+                        return SendToReview("contact", ambiguous.Candidates);
+                    case AccountFound found:
+                        accountId = found.AccountId;
+                        break;
+                }
+            }
+
+            var (contactId, created) = await FindOrCreateContact(accountId, bySourceRecord: true);
+
+            ContactIdentity("source_record", r.SourceId, contactId);
+            ContactIdentity("wecom_external_user", r.WeComExternalUserId, contactId);
+            ContactIdentity("wechat_openid", r.OpenId, contactId);
+            ContactIdentity("wechat_unionid", r.UnionId, contactId);
+
+            if (accountId is { } linked)
+            {
+                Link(contactId, linked);
+            }
+
+            return new ResolutionOutcome(ResolutionOutcome.Processed, "contact", contactId, accountId, null, created);
+        }
+
+        /// <summary>
+        /// A person someone already holds (a lead being converted): the account of its company (or the one the caller
+        /// picked) and the contact, with the contact and account rules but without the source-record rules, the
+        /// receipt or the review queue. Channel identities are the caller's to record.
+        /// </summary>
+        public async Task<PersonResolution> ResolvePerson(Guid? pickedAccountId)
+        {
+            Guid? accountId = null;
+            var accountCreated = false;
+            if (pickedAccountId is not null || clean.CompanyFullName is not null)
+            {
+                var pick = pickedAccountId is { } picked ? new ReviewDecision.Merge(picked) : null;
+                switch (await ResolveAccount(bySourceRecord: false, nameIsAuthoritative: false, pick))
+                {
+                    case AccountAmbiguous ambiguous:
+                        return new PersonResolution.Ambiguous(ambiguous.Candidates);
+                    case AccountFound found:
+                        (accountId, accountCreated) = (found.AccountId, found.Created);
+                        break;
+                }
+            }
+
+            var (contactId, created) = await FindOrCreateContact(accountId, bySourceRecord: false);
+            if (accountId is { } linked)
+            {
+                Link(contactId, linked);
+            }
+
+            await Flush();
+            return new PersonResolution.Resolved(contactId, created, accountId, accountCreated);
+        }
+
+        private async Task<(Guid ContactId, bool Created)> FindOrCreateContact(Guid? accountId, bool bySourceRecord)
+        {
+            // Every contact rule in one statement: each branch is one rule (a null value matches nothing), and the
+            // lowest rule that matched wins, exactly as if they were asked one after another.
+            var contactId = await FirstId("""
+                select contact_id from (
+                    select 1 as rule, contact_id from contact_channel_identity
+                    where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId
+                    union all
+                    select 2, contact_id from contact where mobile_phone = @Mobile
+                    union all
+                    select 3, contact_id from contact where email = @Email
+                    union all
+                    select 4, contact_id from contact where wecom_external_user_id = @WeComExternalUserId
+                ) as matched
+                order by rule limit 1
+                """, new { r.Channel, SourceId = bySourceRecord ? r.SourceId : null, r.Mobile, r.Email, r.WeComExternalUserId });
+
+            var incoming = new Dictionary<string, string?>
+            {
+                ["contact_name"] = r.Name, ["mobile_phone"] = r.Mobile, ["email"] = r.Email, ["wechat_id"] = r.UnionId,
+                ["wecom_external_user_id"] = r.WeComExternalUserId, ["title"] = r.Title, ["city"] = r.City,
+                ["phone"] = r.Phone,
+            };
+
+            var created = contactId is null;
+            if (contactId is { } existing)
+            {
+                await MergeRow("contact", "contact_id", existing, incoming, ["mobile_phone", "email", "wecom_external_user_id"]);
+            }
+            else
+            {
+                contactId = Guid.CreateVersion7();
+                Execute("""
+                    insert into contact (contact_id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
+                                         title, city, phone, primary_account_id, shard_id, field_times)
+                    values (@id, @contact_name, @mobile_phone, @email, @wechat_id, @wecom_external_user_id,
+                            @title, @city, @phone, @accountId, @shard, @fieldTimes::jsonb)
+                    """, InsertParameters(contactId.Value, incoming, new { accountId }));
+            }
+
+            return (contactId.Value, created);
+        }
+
+        private void Link(Guid contactId, Guid accountId)
+        {
+            Execute("""
+                update contact set primary_account_id = @accountId, updated_at = now()
+                where contact_id = @contactId and primary_account_id is null
+                """, new { accountId, contactId });
+            Execute("""
+                insert into account_contact_relation (account_id, contact_id, role_in_account)
+                values (@accountId, @contactId, @title)
+                on conflict (account_id, contact_id) do nothing
+                """, new { accountId, contactId, title = r.Title });
+        }
+
+        // An identity already pointing at another entity stays there: we never move a key between entities.
+        private void ContactIdentity(string type, string? value, Guid contactId)
+        {
+            if (value is null)
+            {
+                return;
+            }
+
+            Execute("""
+                insert into contact_channel_identity (contact_id, channel_id, channel_user_id, identity_type, first_seen_at, last_seen_at)
+                values (@contactId, @channel, @value, @type, @at, @at)
+                on conflict (channel_id, identity_type, channel_user_id) do update
+                set first_seen_at = least(contact_channel_identity.first_seen_at, excluded.first_seen_at),
+                    last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
+                where contact_channel_identity.contact_id = excluded.contact_id
+                """, new { contactId, channel = r.Channel, value, type, at });
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using Cdp.Shared.Storage;
+using Npgsql;
+
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    private sealed partial class Run
+    {
+        /// <summary>Merges <paramref name="incoming"/> into a row whose columns are the dictionary keys.</summary>
+        private async Task MergeRow(
+            string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
+        {
+            var columns = string.Join(", ", incoming.Keys);
+            var (current, fieldTimes) = await Read(
+                $"select {columns}, field_times::text as field_times from {table} where {idColumn} = @id for update",
+                new { id },
+                async reader =>
+                {
+                    if (!await reader.ReadAsync(ct))
+                    {
+                        throw new InvalidOperationException($"{table} {id} vanished while locked.");
+                    }
+
+                    var row = new Dictionary<string, string?>();
+                    foreach (var column in incoming.Keys)
+                    {
+                        row[column] = StringOrNull(reader, column);
+                    }
+
+                    return (row, StringOrNull(reader, "field_times"));
+                });
+
+            await DropTaken(incoming, current, table, idColumn, id, uniqueFields);
+            var merged = FieldMerge.Merge(current, IdentityJson.FieldTimes(fieldTimes), incoming, atOffset);
+            if (!merged.HasChanges)
+            {
+                return;
+            }
+
+            var parameters = new Dictionary<string, object?>();
+            foreach (var (column, value) in merged.Values)
+            {
+                parameters[column] = value;
+            }
+
+            parameters["id"] = id;
+            parameters["fieldTimes"] = IdentityJson.Serialize(merged.FieldTimes);
+            var sets = string.Join(", ", incoming.Keys.Select(c => $"{c} = @{c}"));
+            Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, updated_at = now() where {idColumn} = @id", parameters);
+        }
+
+        private static string? StringOrNull(NpgsqlDataReader reader, string column)
+        {
+            var ordinal = reader.GetOrdinal(column);
+            return reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+        }
+
+        /// <summary>
+        /// A unique key (mobile, email, WeCom id, credit code) another entity already holds is left out: the record
+        /// matched this entity by a stronger key, and moving the value would silently re-point the other one.
+        /// </summary>
+        private async Task DropTaken(
+            Dictionary<string, string?> incoming, Dictionary<string, string?> current, string table, string idColumn,
+            Guid id, string[] uniqueFields)
+        {
+            foreach (var field in uniqueFields)
+            {
+                if (incoming.GetValueOrDefault(field) is { } value && value != current.GetValueOrDefault(field)
+                    && await FirstId($"select {idColumn} from {table} where {field} = @v and {idColumn} <> @id limit 1", new { v = value, id }) is not null)
+                {
+                    incoming[field] = null;
+                }
+            }
+        }
+
+        private Dictionary<string, object?> InsertParameters(Guid id, Dictionary<string, string?> fields, object extra)
+        {
+            var parameters = new Dictionary<string, object?>();
+            foreach (var property in extra.GetType().GetProperties())
+            {
+                parameters[property.Name] = property.GetValue(extra);
+            }
+
+            foreach (var (column, value) in fields)
+            {
+                parameters[column] = value;
+            }
+
+            parameters["id"] = id;
+            parameters["shard"] = Shard.Of(id);
+            var times = fields.Where(f => !string.IsNullOrWhiteSpace(f.Value)).ToDictionary(f => f.Key, _ => atOffset);
+            parameters["fieldTimes"] = IdentityJson.Serialize(times);
+            return parameters;
+        }
+    }
+}

@@ -1,0 +1,82 @@
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    private sealed partial class Run
+    {
+        public async Task<ResolutionOutcome> ResolveLead()
+        {
+            // Every lead rule in one statement: each branch is one rule (a null value matches nothing), and the
+            // lowest rule that matched wins, exactly as if they were asked one after another.
+            var leadId = await FirstId("""
+                select lead_id from (
+                    (select 1 as rule, lead_id from lead_channel_identity
+                     where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId limit 1)
+                    union all
+                    (select 2, lead_id from lead where mobile_phone = @Mobile order by created_at, lead_id limit 1)
+                    union all
+                    (select 3, lead_id from lead where email = @Email order by created_at, lead_id limit 1)
+                    union all
+                    (select 4, lead_id from lead_channel_identity where identity_type = 'wechat_unionid' and channel_user_id = @UnionId
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 5, lead_id from lead_channel_identity where identity_type = 'wechat_openid' and channel_user_id = @OpenId
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 6, lead_id from lead_channel_identity where identity_type = 'wecom_external_user' and channel_user_id = @WeComExternalUserId
+                     order by captured_at, identity_id limit 1)
+                ) as matched
+                order by rule limit 1
+                """, new { r.Channel, r.SourceId, r.Mobile, r.Email, r.UnionId, r.OpenId, r.WeComExternalUserId });
+
+            var incoming = new Dictionary<string, string?>
+            {
+                ["lead_name"] = r.Name, ["company_name"] = r.Company, ["mobile_phone"] = r.Mobile, ["email"] = r.Email,
+                ["title"] = r.Title, ["city"] = r.City, ["campaign_id"] = r.CampaignId, ["lead_source"] = r.LeadSource,
+            };
+
+            var created = leadId is null;
+            if (leadId is { } existing)
+            {
+                await MergeRow("lead", "lead_id", existing, incoming, uniqueFields: []);
+            }
+            else
+            {
+                leadId = Guid.CreateVersion7();
+                Execute("""
+                    insert into lead (lead_id, lead_name, company_name, mobile_phone, email, title, city, channel_id,
+                                      campaign_id, lead_source, lead_status, shard_id, field_times)
+                    values (@id, @lead_name, @company_name, @mobile_phone, @email, @title, @city, @channel,
+                            @campaign_id, @lead_source, 'new', @shard, @fieldTimes::jsonb)
+                    """, InsertParameters(leadId.Value, incoming, new { channel = r.Channel }));
+            }
+
+            LeadIdentity("source_record", r.SourceId, leadId.Value);
+            LeadIdentity("wechat_unionid", r.UnionId, leadId.Value);
+            LeadIdentity("wechat_openid", r.OpenId, leadId.Value);
+            LeadIdentity("wecom_external_user", r.WeComExternalUserId, leadId.Value);
+            return new ResolutionOutcome(ResolutionOutcome.Processed, "lead", leadId, null, null, created);
+        }
+
+        // First touch keeps its campaign; later sightings only move last_seen_at (and fill a missing utm).
+        private void LeadIdentity(string type, string? value, Guid leadId)
+        {
+            if (value is null)
+            {
+                return;
+            }
+
+            Execute("""
+                insert into lead_channel_identity (lead_id, channel_id, channel_user_id, identity_type, captured_at,
+                                                   last_seen_at, utm_source, utm_campaign)
+                values (@leadId, @channel, @value, @type, @at, @at, @utmSource, @utmCampaign)
+                on conflict (channel_id, identity_type, channel_user_id) do update
+                set captured_at = least(lead_channel_identity.captured_at, excluded.captured_at),
+                    last_seen_at = greatest(lead_channel_identity.last_seen_at, excluded.last_seen_at),
+                    utm_source = coalesce(lead_channel_identity.utm_source, excluded.utm_source),
+                    utm_campaign = coalesce(lead_channel_identity.utm_campaign, excluded.utm_campaign)
+                where lead_channel_identity.lead_id = excluded.lead_id
+                """, new { leadId, channel = r.Channel, value, type, at, utmSource = r.UtmSource, utmCampaign = r.UtmCampaign });
+        }
+    }
+}
