@@ -134,10 +134,4 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
         public ResolutionOutcome ToOutcome() =>
             new(Status, EntityType ?? "", EntityId, AccountId, ReviewId, EntityCreated ?? false);
     }
-
-    private sealed class EntityRow
-    {
-        public Guid Id { get; set; }
-        public string? FieldTimes { get; set; }
-    }
 }
