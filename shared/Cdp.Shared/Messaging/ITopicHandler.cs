@@ -19,3 +19,10 @@ public interface ITopicHandler
     /// </summary>
     Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) => Task.CompletedTask;
 }
+
+/// <summary>
+/// A handler that rebuilds its key's state from the database instead of applying the message (e.g. a full summary
+/// recompute): one successful handling covers every message of the key that was already queued when it was claimed,
+/// so the local consumer deletes those with it instead of handling each. Messages queued after the claim still run.
+/// </summary>
+public interface ICoalescingTopicHandler : ITopicHandler;

@@ -23,6 +23,8 @@ public sealed class TopicConsumer : BackgroundService
     readonly ILogger logger;
     // Handlers see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
     readonly CancellationTokenSource handlerCancellation = new();
+    // For a coalescing handler: the later messages of each claimed message's key that were queued at claim time.
+    readonly ConcurrentDictionary<long, long[]> coveredBy = new();
 
     public TopicConsumer(
         ITopicHandler handler, NpgsqlDataSource db, TopicConsumerOptions options, ILogger<TopicConsumer> logger, string? consumerId = null)
@@ -123,13 +125,14 @@ public sealed class TopicConsumer : BackgroundService
         await CompleteAsync(done);
         await FailAsync(failed);
         await ReleaseAsync(unfinished);
+        foreach (var message in claimed) coveredBy.TryRemove(message.MessageId, out _);
         return claimed.Count;
     }
 
     internal async Task<List<TopicMessage>> ClaimAsync(CancellationToken ct)
     {
         // The oldest pending rows first: with many keys the heads are dense there, and the round stays O(batch).
-        var claimed = await ClaimWith("""
+        var claimed = await ClaimWith($"""
             with w as (
                 select message_id, message_key from topic_message
                  where topic = $1 and status = 'pending'
@@ -145,12 +148,12 @@ public sealed class TopicConsumer : BackgroundService
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
               from c where t.message_id = c.message_id
-            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}
             """, options.BatchSize, options.BatchSize * WindowFactor, ct);
         if (claimed.Count == options.BatchSize) return claimed;
 
         // Few keys with a deep backlog (or a window of blocked keys): walk the keys instead, O(keys) not O(rows).
-        var more = await ClaimWith("""
+        var more = await ClaimWith($"""
             with recursive heads as (
                 (select message_key, message_id from topic_message
                   where topic = $1 and status = 'pending' order by message_key, message_id limit 1)
@@ -167,11 +170,20 @@ public sealed class TopicConsumer : BackgroundService
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
               from c where t.message_id = c.message_id
-            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}
             """, options.BatchSize - claimed.Count, MaxKeysScanned, ct);
         claimed.AddRange(more);
         return claimed;
     }
+
+    // Committed and pending when the claim ran, so whatever caused them was committed before the handler reads.
+    string Covered => handler is ICoalescingTopicHandler
+        ? """
+          array(select e.message_id from topic_message e
+                 where e.topic = t.topic and e.message_key = t.message_key and e.status = 'pending' and e.message_id > t.message_id
+                 order by e.message_id limit 1000)
+          """
+        : "null::bigint[]";
 
     async Task<List<TopicMessage>> ClaimWith(string sql, int limit, int scan, CancellationToken ct)
     {
@@ -184,9 +196,12 @@ public sealed class TopicConsumer : BackgroundService
         var messages = new List<TopicMessage>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
+        {
             messages.Add(new TopicMessage(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
                 reader.GetFieldValue<DateTimeOffset>(5)));
+            if (!reader.IsDBNull(6) && reader.GetFieldValue<long[]>(6) is { Length: > 0 } covered) coveredBy[reader.GetInt64(0)] = covered;
+        }
         messages.Sort((a, b) => a.MessageId.CompareTo(b.MessageId));
         return messages;
     }
@@ -223,6 +238,13 @@ public sealed class TopicConsumer : BackgroundService
         if (deleted < ids.Length)
             logger.LogWarning("Topic {Topic}: {Lost} handled message(s) had lost their lease and were handled elsewhere too",
                 Topic, ids.Length - deleted);
+
+        var covered = ids.SelectMany(id => coveredBy.TryGetValue(id, out var later) ? later : []).ToArray();
+        if (covered.Length == 0) return;
+        await using var coalesce = db.CreateCommand(
+            "delete from topic_message where message_id = any($1) and status = 'pending' and lease_owner is null");
+        coalesce.Parameters.Add(new() { Value = covered });
+        await coalesce.ExecuteNonQueryAsync();
     }
 
     async Task FailAsync(List<(TopicMessage Message, Exception Error)> failed)

@@ -12,7 +12,7 @@ namespace Cdp.Shared.Summaries;
 /// </summary>
 public sealed class SummaryCalculationConsumer(
     SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger)
-    : ITopicHandler
+    : ICoalescingTopicHandler
 {
     public string Topic => Topics.SummaryCalculation;
 
