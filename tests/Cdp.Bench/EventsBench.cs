@@ -22,7 +22,7 @@ static class EventsBench
     {
         var count = Args.Int(args, "--events", 100_000);
         var concurrency = Args.Int(args, "--concurrency", 8);
-        var clickHouseUrl = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
+        var clickHouseUrl = BenchHost.ClickHouse;
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var chDb = scratch.Name;   // cdp_bench_<time>, a valid ClickHouse name too
         using var ch = new HttpClient { BaseAddress = new Uri(clickHouseUrl + "/"), Timeout = TimeSpan.FromMinutes(5) };
@@ -60,15 +60,7 @@ static class EventsBench
             raw.Stop();
             Report.Line($"baseline: raw JSONEachRow, {RawBatch:N0}/INSERT", new Figures(count, raw.Elapsed, 0, 0));
 
-            await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
-            {
-                ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
-                ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
-                ["ConnectionStrings:ClickHouse"] = clickHouseUrl,
-                ["ClickHouse:Database"] = chDb,
-                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
-                ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-            });
+            await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?> { ["ClickHouse:Database"] = chDb });
 
             var batches = events.Chunk(RequestBatch).ToList();
             var latencies = new List<double>();

@@ -27,16 +27,11 @@ static class IngestionBench
         Report.Line("baseline: raw Postgres INSERT 1 KB jsonb, 1 tx each", baseline);
 
         const string secret = "bench-secret";
-        await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
+        await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
-            ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
-            ["ConnectionStrings:ClickHouse"] = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123",
             ["Channels:crm:SigningSecret"] = secret,
             ["Channels:wechat:SigningSecret"] = secret,
             ["Channels:erp:SigningSecret"] = secret,
-            ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
-            ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
             ["Topics:ConsumersEnabled"] = args.Contains("--accept-only") ? "false" : "true",
         });
 

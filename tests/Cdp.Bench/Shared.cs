@@ -92,45 +92,11 @@ namespace Cdp.Bench
         }
     }
 
-    static class Sender
+    static class Measure
     {
-        public static async Task<Figures> SendAsync(HttpClient client, List<(string Channel, string Json)> payloads, int concurrency, string secret)
+        /// <summary>Runs <paramref name="one"/> for 0..count-1 from <paramref name="concurrency"/> loops; throughput and p50/p99 of each call.</summary>
+        public static async Task<Figures> ConcurrentlyAsync(int count, int concurrency, Func<int, Task> one)
         {
-            var latencies = new double[payloads.Count];
-            var next = -1;
-            var clock = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-            {
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < payloads.Count)
-                {
-                    var (channel, json) = payloads[i];
-                    var body = Encoding.UTF8.GetBytes(json);
-                    var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-                    using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/ingest/{channel}")
-                    {
-                        Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
-                    };
-                    request.Headers.Add("X-Cdp-Timestamp", ts);
-                    request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secret, ts, body));
-                    var t = Stopwatch.GetTimestamp();
-                    using var response = await client.SendAsync(request);
-                    latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-                    if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-                }
-            }));
-            var sorted = latencies.Order().ToList();
-            return new Figures(payloads.Count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
-        }
-    }
-
-    static class Baseline
-    {
-        /// <summary>The ceiling one-transaction-per-webhook ingestion is up against on this machine, now.</summary>
-        public static async Task<Figures> DurableInsertsAsync(NpgsqlDataSource db, int count, int concurrency)
-        {
-            await db.CreateCommand("create table bench_baseline (id uuid primary key, payload jsonb not null)").ExecuteNonQueryAsync();
-            var payload = JsonSerializer.Serialize(new { data = new string('x', 1000) });
             var latencies = new double[count];
             var next = -1;
             var clock = Stopwatch.StartNew();
@@ -140,16 +106,71 @@ namespace Cdp.Bench
                 while ((i = Interlocked.Increment(ref next)) < count)
                 {
                     var t = Stopwatch.GetTimestamp();
-                    await using var cmd = db.CreateCommand("insert into bench_baseline values ($1, $2::jsonb)");
-                    cmd.Parameters.AddWithValue(Guid.CreateVersion7());
-                    cmd.Parameters.AddWithValue(payload);
-                    await cmd.ExecuteNonQueryAsync();
+                    await one(i);
                     latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
                 }
             }));
             var sorted = latencies.Order().ToList();
-            await db.CreateCommand("drop table bench_baseline").ExecuteNonQueryAsync();
             return new Figures(count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
+        }
+    }
+
+    /// <summary>The local host as its own process on the bench's scratch database and the local Redis/ClickHouse.</summary>
+    static class BenchHost
+    {
+        public static string Redis { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false";
+        public static string ClickHouse { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
+
+        public static Task<HostProcess> StartAsync(ScratchDatabase scratch, IReadOnlyDictionary<string, string?> settings)
+        {
+            var all = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
+                ["ConnectionStrings:Redis"] = Redis,
+                ["ConnectionStrings:ClickHouse"] = ClickHouse,
+                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
+                ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            };
+            foreach (var (key, value) in settings) all[key] = value;
+            return HostProcess.StartAsync(all);
+        }
+    }
+
+    static class Sender
+    {
+        public static Task<Figures> SendAsync(HttpClient client, List<(string Channel, string Json)> payloads, int concurrency, string secret) =>
+            Measure.ConcurrentlyAsync(payloads.Count, concurrency, async i =>
+            {
+                var (channel, json) = payloads[i];
+                var body = Encoding.UTF8.GetBytes(json);
+                var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/ingest/{channel}")
+                {
+                    Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
+                };
+                request.Headers.Add("X-Cdp-Timestamp", ts);
+                request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secret, ts, body));
+                using var response = await client.SendAsync(request);
+                if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            });
+    }
+
+    static class Baseline
+    {
+        /// <summary>The ceiling one-transaction-per-webhook ingestion is up against on this machine, now.</summary>
+        public static async Task<Figures> DurableInsertsAsync(NpgsqlDataSource db, int count, int concurrency)
+        {
+            await db.CreateCommand("create table bench_baseline (id uuid primary key, payload jsonb not null)").ExecuteNonQueryAsync();
+            var payload = JsonSerializer.Serialize(new { data = new string('x', 1000) });
+            var figures = await Measure.ConcurrentlyAsync(count, concurrency, async _ =>
+            {
+                await using var cmd = db.CreateCommand("insert into bench_baseline values ($1, $2::jsonb)");
+                cmd.Parameters.AddWithValue(Guid.CreateVersion7());
+                cmd.Parameters.AddWithValue(payload);
+                await cmd.ExecuteNonQueryAsync();
+            });
+            await db.CreateCommand("drop table bench_baseline").ExecuteNonQueryAsync();
+            return figures;
         }
     }
 }

@@ -25,8 +25,7 @@ static class ViewsBench
         var contacts = Args.Int(args, "--contacts", 100_000);
         var reads = Args.Int(args, "--reads", 2_000);
         var concurrency = Args.Int(args, "--concurrency", 16);
-        var clickHouseUrl = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
-        var redisAddress = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false";
+        var clickHouseUrl = BenchHost.ClickHouse;
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var chDb = scratch.Name;
         using var ch = new HttpClient { BaseAddress = new Uri(clickHouseUrl + "/"), Timeout = TimeSpan.FromMinutes(5) };
@@ -40,22 +39,17 @@ static class ViewsBench
 
         try
         {
-            await using var host = await HostProcess.StartAsync(new Dictionary<string, string?>
+            await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?>
             {
-                ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
-                ["ConnectionStrings:Redis"] = redisAddress,
-                ["ConnectionStrings:ClickHouse"] = clickHouseUrl,
                 ["ClickHouse:Database"] = chDb,
                 ["Topics:ConsumersEnabled"] = "false",   // only reads compete for the cores
-                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
-                ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
             });
             var random = new Random(7);
             var accountIds = Sample(random, accounts, reads).Select(i => Id(salt, "a", i)).ToList();
             var contactIds = Sample(random, contacts, reads).Select(i => Id(salt, "c", i)).ToList();
 
             var redis = new RedisConnection(new ConfigurationBuilder()
-                .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redisAddress }).Build());
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = BenchHost.Redis }).Build());
             var accountReads = new AccountReads(scratch.DataSource);
             var contactReads = new ContactReads(scratch.DataSource);
             var options = new CustomerViewOptions();
@@ -119,24 +113,8 @@ static class ViewsBench
         if (view.RootElement.GetProperty("cached").GetBoolean() != expectCached) unexpected();
     }
 
-    static async Task<Figures> MeasureAsync(List<Guid> ids, int concurrency, Func<Guid, Task> read)
-    {
-        var latencies = new double[ids.Count];
-        var next = -1;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < ids.Count)
-            {
-                var t = Stopwatch.GetTimestamp();
-                await read(ids[i]);
-                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-            }
-        }));
-        var sorted = latencies.Order().ToList();
-        return new Figures(ids.Count, clock.Elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
-    }
+    static Task<Figures> MeasureAsync(List<Guid> ids, int concurrency, Func<Guid, Task> read) =>
+        Measure.ConcurrentlyAsync(ids.Count, concurrency, i => read(ids[i]));
 
     /// <summary>
     /// Set-based inserts (ids are md5 of salt, kind and number, so rows can name each other without a lookup): every
