@@ -90,10 +90,19 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             }
         }
 
-        var view = await load();
+        T? view;
+        try
+        {
+            view = await load();
+        }
+        catch
+        {
+            if (rebuilding == true) await UnlockAsync(db, keys, token);   // the others need not wait out the lock
+            throw;
+        }
         if (view is null)
         {
-            if (rebuilding == true) await TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock], ["none", "", 1, token]), "unlock");
+            if (rebuilding == true) await UnlockAsync(db, keys, token);
             return null;
         }
         var ttl = isPartial(view) ? settings.PartialCacheTtl : settings.CacheTtl;
@@ -102,6 +111,10 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             [generation, built.Json, (long)ttl.TotalMilliseconds, token]), "fill");
         return built;
     }
+
+    // The fill script with a generation no key holds: it stores nothing and only lets go of our rebuild lock.
+    Task UnlockAsync(IDatabase db, Keys keys, string token) =>
+        TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock], ["none", "", 1, token]), "unlock");
 
     static CachedView? Serialize<T>(T? view) => view is null ? null : new CachedView(JsonSerializer.Serialize(view, CdpJson.Options), Cached: false);
 

@@ -95,6 +95,19 @@ public sealed class CustomerViewCacheTests
     }
 
     [Fact]
+    public async Task A_failed_load_reaches_its_caller_and_lets_go_of_the_rebuild_lock()
+    {
+        var redis = TestRedis.Connect();
+        var cache = Cache(redis);
+        var customer = NewCustomer();
+
+        await Assert.ThrowsAsync<TimeoutException>(() => Get(cache, customer, () => throw new TimeoutException("Postgres did not answer")));
+
+        Assert.False(await redis.Database.KeyExistsAsync(CustomerViewCache.Keys.Of(customer).Lock));   // nobody waits for it
+        Assert.Equal((new View("next"), false), await Get(cache, customer, () => Task.FromResult<View?>(new View("next"))));
+    }
+
+    [Fact]
     public async Task A_load_that_raced_a_write_does_not_put_the_old_view_back()
     {
         var cache = Cache();
