@@ -10,6 +10,13 @@ namespace Cdp.Tests.Ingestion;
 /// </summary>
 public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBackend>
 {
+    /// <summary>
+    /// The backend's settings with room for the stand-in's cued delays: an attempt may take a while on a busy machine
+    /// (two hosts and the suite share two cores), and a timeout here would dead-letter records these tests expect processed.
+    /// </summary>
+    Dictionary<string, string?> Slow(string attemptTimeout = "00:00:05") =>
+        new(backend.Settings) { ["WeCom:Http:AttemptTimeout"] = attemptTimeout, ["Topics:Default:MaxAttempts"] = "8" };
+
     [Fact]
     public async Task The_same_person_arriving_on_two_hosts_at_once_ends_as_one_contact()
     {
@@ -46,7 +53,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
         backend.WeCom.ClearCues();
         backend.WeCom.DelayNext(TimeSpan.FromMilliseconds(700), 1_000, WeComStandIn.GetContactPath);
 
-        var doomed = await HostProcess.StartAsync(backend.Settings);
+        var doomed = await HostProcess.StartAsync(Slow());
         var ids = new List<Guid>();
         foreach (var user in users) ids.Add(await PostWeComAsync(doomed.Client, user, "sales10"));
         await Eventually.Until(() => Task.FromResult(backend.WeCom.Calls(WeComStandIn.GetContactPath) > 0), TimeSpan.FromSeconds(10));
@@ -56,7 +63,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
             Assert.True(await check.QuerySingleAsync<int>("select count(*)::int from ingestion_receipt where status = 'queued' and ingestion_id = any(@ids)", new { ids }) > 0,
                 "the host should have died with work in hand");
 
-        await using var survivor = await HostProcess.StartAsync(backend.Settings);
+        await using var survivor = await HostProcess.StartAsync(Slow());
         var statuses = await Task.WhenAll(ids.Select(id => CdpApp.SettledAsync(survivor.Client, id, TimeSpan.FromSeconds(90))));
 
         Assert.All(statuses, s => Assert.Equal("processed", s.Status));
@@ -77,7 +84,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
         backend.WeCom.ClearCues();
         backend.WeCom.DelayNext(TimeSpan.FromMilliseconds(300), 1_000, WeComStandIn.GetContactPath);
 
-        var stopping = await HostProcess.StartAsync(backend.Settings);
+        var stopping = await HostProcess.StartAsync(Slow());
         var ids = new List<Guid>();
         foreach (var user in users) ids.Add(await PostWeComAsync(stopping.Client, user, "sales11"));
         await Eventually.Until(() => Task.FromResult(backend.WeCom.Calls(WeComStandIn.GetContactPath) > 0), TimeSpan.FromSeconds(10));
@@ -89,7 +96,7 @@ public sealed class MultiHostTests(CdpBackend backend) : IClassFixture<CdpBacken
         await using var conn = await backend.Database.DataSource.OpenConnectionAsync();
         Assert.Equal(0, await conn.QuerySingleAsync<int>(
             "select count(*)::int from topic_message where lease_owner like @owner", new { owner = $"%:{pid}:%" }));
-        await using var next = await HostProcess.StartAsync(backend.Settings);
+        await using var next = await HostProcess.StartAsync(Slow());
         var statuses = await Task.WhenAll(ids.Select(id => CdpApp.SettledAsync(next.Client, id, TimeSpan.FromSeconds(60))));
         Assert.All(statuses, s => Assert.Equal("processed", s.Status));
     }
