@@ -9,6 +9,7 @@ using Cdp.Shared.Storage;
 using Cdp.Shared.Summaries;
 using Dapper;
 using Npgsql;
+using static Cdp.Shared.Storage.DbTime;
 
 namespace Cdp.Shared.Conversion;
 
@@ -293,8 +294,6 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
         return new ConversionResult(ConversionOutcome.Converted, leadId, contactId, accountId, opportunityId);
     }
 
-    static DateTimeOffset? Utc(DateTime? at) => at is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
-
     static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);
@@ -342,7 +341,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
                 Channel = Channel ?? ChannelNames.Crm,
                 SourceId = $"lead:{LeadId}",
                 Kind = EntityKind.Contact,
-                ModifiedAt = times.Count > 0 ? times.Values.Max() : Utc(CreatedAt)!.Value,
+                ModifiedAt = times.Count > 0 ? times.Values.Max() : Utc(CreatedAt),
                 Name = Name,
                 Company = Company,
                 Mobile = Mobile,

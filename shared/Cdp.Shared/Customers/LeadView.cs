@@ -3,6 +3,7 @@ using Cdp.Shared.Scoring;
 using Cdp.Shared.Tagging;
 using Dapper;
 using Npgsql;
+using static Cdp.Shared.Storage.DbTime;
 
 namespace Cdp.Shared.Customers;
 
@@ -79,10 +80,6 @@ public sealed class LeadReads(NpgsqlDataSource db)
                 summary.DaysInPipeline, Utc(summary.LastActivityAt), Utc(summary.CalculatedAt)),
             tags, computed);
     }
-
-    static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
-
-    static DateTimeOffset? Utc(DateTime? at) => at is { } t ? Utc(t) : null;
 
     sealed class LeadRow
     {

@@ -1,6 +1,7 @@
 using Cdp.Shared.Customers;
 using Dapper;
 using Npgsql;
+using static Cdp.Shared.Storage.DbTime;
 
 namespace Cdp.Shared.Identity;
 
@@ -136,8 +137,6 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
             IdentityJson.Deserialize<Cleansing.CleanRecord>(Record),
             IdentityJson.Deserialize<List<AccountCandidate>>(Candidates),
             Status, Utc(CreatedAt), Decision, TargetId, ResolvedEntityId,
-            ResolvedAt is { } at ? Utc(at) : null);
-
-        private static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
+            Utc(ResolvedAt));
     }
 }

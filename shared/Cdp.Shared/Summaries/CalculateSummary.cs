@@ -4,6 +4,7 @@ using Cdp.Shared.Scoring;
 using Cdp.Shared.Tagging;
 using Dapper;
 using Npgsql;
+using static Cdp.Shared.Storage.DbTime;
 
 namespace Cdp.Shared.Summaries;
 
@@ -210,8 +211,6 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
     }
 
     static bool Has(string? value) => !string.IsNullOrWhiteSpace(value);
-
-    static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
 
     static DateTimeOffset? Latest(params DateTime?[] times)
     {

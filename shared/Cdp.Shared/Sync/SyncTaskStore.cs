@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Npgsql;
+using static Cdp.Shared.Storage.DbTime;
 
 namespace Cdp.Shared.Sync;
 
@@ -189,8 +190,6 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
         public DateTime? CompletedAt { get; set; }
 
         public SyncTaskView ToView() => new(Id, Target, EntityType, EntityId, ChangeSeq, Status, Attempts, LastError, Note,
-            Generation, Utc(CreatedAt), Utc(UpdatedAt), NextAttemptAt is { } n ? Utc(n) : null, CompletedAt is { } c ? Utc(c) : null);
-
-        static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
+            Generation, Utc(CreatedAt), Utc(UpdatedAt), Utc(NextAttemptAt), Utc(CompletedAt));
     }
 }

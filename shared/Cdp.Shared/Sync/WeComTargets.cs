@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Storage;
 using Dapper;
 using Npgsql;
 
@@ -100,6 +101,6 @@ public sealed class WeComFollowUpTarget(NpgsqlDataSource db, WeComApiClient weco
              where contact_id = @contactId order by occurred_at desc, created_at desc limit 1
             """, new { contactId }, cancellationToken: ct));
         return row.Id == Guid.Empty ? null
-            : new FollowUpPayload(row.Id, row.Content, row.Channel, new DateTimeOffset(DateTime.SpecifyKind(row.OccurredAt, DateTimeKind.Utc)));
+            : new FollowUpPayload(row.Id, row.Content, row.Channel, DbTime.Utc(row.OccurredAt));
     }
 }
