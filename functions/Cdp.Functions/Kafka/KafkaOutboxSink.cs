@@ -15,6 +15,9 @@ namespace Cdp.Functions.Kafka;
 /// </summary>
 sealed class KafkaOutboxSink : IOutboxSink, IDisposable
 {
+    /// <summary>The topic_message id, so the consumer's logs and dead letters name the original outbox row.</summary>
+    public const string MessageIdHeader = "cdp-message-id";
+
     readonly IProducer<string, string> producer;
     readonly ILogger<KafkaOutboxSink> logger;
 
@@ -45,7 +48,7 @@ sealed class KafkaOutboxSink : IOutboxSink, IDisposable
             {
                 Key = m.Key,
                 Value = m.Payload,
-                Headers = new Headers { { KafkaRecords.MessageIdHeader, Encoding.UTF8.GetBytes(m.MessageId.ToString(CultureInfo.InvariantCulture)) } },
+                Headers = new Headers { { MessageIdHeader, Encoding.UTF8.GetBytes(m.MessageId.ToString(CultureInfo.InvariantCulture)) } },
             }, report =>
             {
                 if (report.Error.IsError)

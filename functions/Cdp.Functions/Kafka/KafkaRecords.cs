@@ -5,12 +5,9 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace Cdp.Functions.Kafka;
 
-/// <summary>Kafka records as the core's <see cref="TopicMessage"/>, and the header that carries the outbox row's id.</summary>
+/// <summary>Kafka records as the core's <see cref="TopicMessage"/>.</summary>
 static class KafkaRecords
 {
-    /// <summary>Set by <see cref="KafkaOutboxSink"/>: the topic_message id, so logs and dead letters name the original row.</summary>
-    public const string MessageIdHeader = "cdp-message-id";
-
     public static IReadOnlyList<TopicMessage> ToMessages(string topic, KafkaRecord[] records) =>
         records.Select(r => new TopicMessage(
             MessageId(r), topic,
@@ -20,7 +17,7 @@ static class KafkaRecords
             r.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.UnixTimestampMs) : DateTimeOffset.UtcNow)).ToList();
 
     static long MessageId(KafkaRecord record) =>
-        record.Headers?.FirstOrDefault(h => h.Key == MessageIdHeader)?.GetValueAsString() is { } id
+        record.Headers?.FirstOrDefault(h => h.Key == KafkaOutboxSink.MessageIdHeader)?.GetValueAsString() is { } id
         && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
             ? parsed
             : record.Offset;
