@@ -1,7 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.Json;
-
 namespace Cdp.Functions.Local;
 
 public static class LocalHost
@@ -33,8 +29,12 @@ public static class LocalHost
     {
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiProblemHandler>();
-        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Cdp.Functions";
+            document.Info.Description = "The customer data platform's HTTP API (both hosts serve the same routes under /api).";
+            return Task.CompletedTask;
+        }));
         // Consumers finish or release their claimed messages within this on SIGTERM.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 4 * 1024 * 1024);

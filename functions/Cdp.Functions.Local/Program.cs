@@ -17,18 +17,8 @@ builder.AddLocalHost();
 
 var app = builder.Build();
 app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.MapIngestion();
-app.MapEvents();
-app.MapIdentityReviews();
-app.MapConversion();
-app.MapSummaries();
-app.MapCustomers();
-app.MapOperations();
-app.MapDurableManagement();
-app.MapSidebar();
-app.MapSyncTasks();
-app.MapSearch();
+app.UseApiStatusPages();
+app.MapApi();
 app.Run();
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>

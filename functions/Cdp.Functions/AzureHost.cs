@@ -31,6 +31,7 @@ public static class AzureHost
         builder.Services.AddOutboxRelay();
         builder.Services.AddSingleton<IOutboxSink, KafkaOutboxSink>();
         builder.Services.AddDurableOrchestrationClient();   // Durable Functions plays the local engine's part
+        builder.Services.AddSingleton<AzureApi>();
         builder.Services.AddSync();
         builder.Services.AddLeadConversion();
         builder.Services.AddSummaryRecalculation();

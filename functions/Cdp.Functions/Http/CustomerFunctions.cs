@@ -1,36 +1,34 @@
-using System.Text;
-using Cdp.Shared.Api;
 using Cdp.Shared.Customers;
+using Cdp.Shared.Search;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 
 namespace Cdp.Functions.Http;
 
-/// <summary>The customer views: account details, account and contact 360, lead (the cache serves the view's JSON as it is).</summary>
-public sealed class CustomerFunctions(CustomerViews views)
+public sealed class CustomerFunctions(AzureApi api)
 {
-    [Function("GetAccount")]
-    public async Task<IResult> GetAccount(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "accounts/{accountId:guid}")] HttpRequest request, Guid accountId,
-        FunctionContext context) =>
-        HttpBodies.Json(await views.AccountAsync(accountId, context.CancellationToken) ?? throw NotFound("account", accountId));
+    [Function(nameof(CustomerRoutes.GetAccount))]
+    public Task<IResult> GetAccount(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.AccountPath)] HttpRequest request, string accountId) =>
+        api.RunAsync(CustomerRoutes.GetAccount, request, ("accountId", accountId));
 
-    [Function("GetAccount360")]
-    public async Task<IResult> GetAccount360(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "accounts/{accountId:guid}/360")] HttpRequest request, Guid accountId) =>
-        View(await views.Account360Async(accountId) ?? throw NotFound("account", accountId));
+    [Function(nameof(CustomerRoutes.GetAccount360))]
+    public Task<IResult> GetAccount360(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.Account360Path)] HttpRequest request, string accountId) =>
+        api.RunAsync(CustomerRoutes.GetAccount360, request, ("accountId", accountId));
 
-    [Function("GetContact360")]
-    public async Task<IResult> GetContact360(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "contacts/{contactId:guid}/360")] HttpRequest request, Guid contactId) =>
-        View(await views.Contact360Async(contactId) ?? throw NotFound("contact", contactId));
+    [Function(nameof(CustomerRoutes.GetContact360))]
+    public Task<IResult> GetContact360(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.Contact360Path)] HttpRequest request, string contactId) =>
+        api.RunAsync(CustomerRoutes.GetContact360, request, ("contactId", contactId));
 
-    [Function("GetLead")]
-    public async Task<IResult> GetLead(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "leads/{leadId:guid}")] HttpRequest request, Guid leadId) =>
-        View(await views.LeadAsync(leadId) ?? throw NotFound("lead", leadId));
+    [Function(nameof(CustomerRoutes.GetLead))]
+    public Task<IResult> GetLead(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.LeadPath)] HttpRequest request, string leadId) =>
+        api.RunAsync(CustomerRoutes.GetLead, request, ("leadId", leadId));
 
-    static IResult View(CachedView view) => Results.Text(view.ToResponse(), "application/json", Encoding.UTF8);
-
-    static ApiProblemException NotFound(string kind, Guid id) => new(ApiProblem.NotFound($"No {kind} {id}."));
+    [Function(nameof(SearchRoutes.Search))]
+    public Task<IResult> Search(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SearchRoutes.SearchPath)] HttpRequest request) =>
+        api.RunAsync(SearchRoutes.Search, request);
 }

@@ -1,24 +1,27 @@
+using Cdp.Orchestrations.Conversion;
 using Cdp.Shared.Identity;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
 
 namespace Cdp.Functions.Http;
 
-public sealed class IdentityFunctions(IdentityReviews reviews)
+/// <summary>The data steward's work: the identity review queue and lead conversion.</summary>
+public sealed class IdentityFunctions(AzureApi api)
 {
-    [Function("ListIdentityReviews")]
-    public async Task<IResult> List(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "identity/reviews")] HttpRequest request, FunctionContext context) =>
-        HttpBodies.Json(await reviews.ListAsync(
-            ReviewRequests.Status(request.Query["status"].FirstOrDefault()), HttpBodies.QueryInt(request, "limit") ?? 100, context.CancellationToken));
+    [Function(nameof(IdentityRoutes.ListIdentityReviews))]
+    public Task<IResult> ListIdentityReviews(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = IdentityRoutes.ReviewsPath)] HttpRequest request) =>
+        api.RunAsync(IdentityRoutes.ListIdentityReviews, request);
 
-    [Function("ResolveIdentityReview")]
-    public async Task<IResult> Resolve(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "identity/reviews/{reviewId:guid}/resolve")] HttpRequest request, Guid reviewId,
-        FunctionContext context)
-    {
-        var body = await HttpBodies.ReadJsonAsync<ResolveReviewBody>(request, context.CancellationToken);
-        var result = await reviews.ResolveAsync(reviewId, ReviewRequests.Decision(body.Decision, body.TargetId), context.CancellationToken);
-        return HttpBodies.Json(ReviewRequests.Outcome(reviewId, result));
-    }
+    [Function(nameof(IdentityRoutes.ResolveIdentityReview))]
+    public Task<IResult> ResolveIdentityReview(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = IdentityRoutes.ResolvePath)] HttpRequest request, string reviewId) =>
+        api.RunAsync(IdentityRoutes.ResolveIdentityReview, request, ("reviewId", reviewId));
+
+    [Function(nameof(ConversionRoutes.ConvertLead))]
+    public Task<IResult> ConvertLead(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ConversionRoutes.ConvertPath)] HttpRequest request, string leadId,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(ConversionRoutes.ConvertLead, request, client, ("leadId", leadId));
 }

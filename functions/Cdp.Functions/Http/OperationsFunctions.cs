@@ -1,16 +1,41 @@
+using Cdp.Orchestrations;
+using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Operations;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
 
 namespace Cdp.Functions.Http;
 
-public sealed class OperationsFunctions(HealthCheck health)
+/// <summary>Health, the on-demand recalculation and the product's own orchestration routes (never Durable's management URLs).</summary>
+public sealed class OperationsFunctions(AzureApi api)
 {
-    [Function("Health")]
-    public async Task<IResult> Health(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request, FunctionContext context)
-    {
-        var report = await health.CheckAsync(context.CancellationToken);
-        return HttpBodies.Json(report, report.Healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-    }
+    [Function(nameof(OperationsRoutes.Health))]
+    public Task<IResult> Health(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = OperationsRoutes.HealthPath)] HttpRequest request) =>
+        api.RunAsync(OperationsRoutes.Health, request);
+
+    [Function(nameof(SummaryRoutes.RecalculateSummaries))]
+    public Task<IResult> RecalculateSummaries(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SummaryRoutes.RecalculatePath)] HttpRequest request,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(SummaryRoutes.RecalculateSummaries, request, client);
+
+    [Function(nameof(OrchestrationRoutes.GetOrchestration))]
+    public Task<IResult> GetOrchestration(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = OrchestrationRoutes.InstancePath)] HttpRequest request, string instanceId,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(OrchestrationRoutes.GetOrchestration, request, client, ("instanceId", instanceId));
+
+    [Function(nameof(OrchestrationRoutes.TerminateOrchestration))]
+    public Task<IResult> TerminateOrchestration(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = OrchestrationRoutes.TerminatePath)] HttpRequest request, string instanceId,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(OrchestrationRoutes.TerminateOrchestration, request, client, ("instanceId", instanceId));
+
+    [Function(nameof(OrchestrationRoutes.RaiseOrchestrationEvent))]
+    public Task<IResult> RaiseOrchestrationEvent(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = OrchestrationRoutes.RaiseEventPath)] HttpRequest request, string instanceId,
+        string eventName, [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(OrchestrationRoutes.RaiseOrchestrationEvent, request, client, ("instanceId", instanceId), ("eventName", eventName));
 }

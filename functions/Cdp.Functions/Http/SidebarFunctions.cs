@@ -1,4 +1,3 @@
-using Cdp.Functions.Durable;
 using Cdp.Shared.Sync;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
@@ -6,28 +5,34 @@ using Microsoft.DurableTask.Client;
 
 namespace Cdp.Functions.Http;
 
-/// <summary>What staff change in the sales sidebar: saved at once, pushed by the sync-then-retry orchestration.</summary>
-public sealed class SidebarFunctions(SaveContactTags save, AddFollowUp add, DurableClientScope durable)
+/// <summary>What staff change in the sales sidebar (saved at once, pushed by sync-then-retry) and the sync tasks.</summary>
+public sealed class SidebarFunctions(AzureApi api)
 {
-    [Function("SaveContactTags")]
-    public async Task<IResult> SaveTags(
-        [HttpTrigger(AuthorizationLevel.Function, "put", Route = "contacts/{contactId:guid}/tags")] HttpRequest request, Guid contactId,
-        [DurableClient] DurableTaskClient client, FunctionContext context)
-    {
-        using var scope = durable.Use(client);
-        var body = await HttpBodies.ReadJsonAsync<TagsBody>(request, context.CancellationToken);
-        var saved = await save.RunAsync(contactId, body.Tags, context.CancellationToken);
-        return HttpBodies.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
-    }
+    [Function(nameof(SyncRoutes.SaveContactTags))]
+    public Task<IResult> SaveContactTags(
+        [HttpTrigger(AuthorizationLevel.Function, "put", Route = SyncRoutes.TagsPath)] HttpRequest request, string contactId,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(SyncRoutes.SaveContactTags, request, client, ("contactId", contactId));
 
-    [Function("AddFollowUp")]
-    public async Task<IResult> AddFollowUp(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "contacts/{contactId:guid}/follow-ups")] HttpRequest request, Guid contactId,
-        [DurableClient] DurableTaskClient client, FunctionContext context)
-    {
-        using var scope = durable.Use(client);
-        var body = await HttpBodies.ReadJsonAsync<FollowUpBody>(request, context.CancellationToken);
-        var saved = await add.RunAsync(contactId, body.Content, body.Channel, body.OccurredAt, context.CancellationToken);
-        return HttpBodies.At(StatusCodes.Status201Created, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
-    }
+    [Function(nameof(SyncRoutes.AddFollowUp))]
+    public Task<IResult> AddFollowUp(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SyncRoutes.FollowUpsPath)] HttpRequest request, string contactId,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(SyncRoutes.AddFollowUp, request, client, ("contactId", contactId));
+
+    [Function(nameof(SyncRoutes.ListSyncTasks))]
+    public Task<IResult> ListSyncTasks(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SyncRoutes.SyncTasksPath)] HttpRequest request) =>
+        api.RunAsync(SyncRoutes.ListSyncTasks, request);
+
+    [Function(nameof(SyncRoutes.GetSyncTask))]
+    public Task<IResult> GetSyncTask(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SyncRoutes.SyncTaskPath)] HttpRequest request, string id) =>
+        api.RunAsync(SyncRoutes.GetSyncTask, request, ("id", id));
+
+    [Function(nameof(SyncRoutes.RetrySyncTask))]
+    public Task<IResult> RetrySyncTask(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SyncRoutes.RetryPath)] HttpRequest request, string id,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(SyncRoutes.RetrySyncTask, request, client, ("id", id));
 }

@@ -50,7 +50,7 @@ public sealed class ConversionRunTests(NoWaitApp app) : IClassFixture<NoWaitApp>
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal($"convert-lead-{leadId}", body.GetProperty("id").GetString());
         var statusUri = new Uri(body.GetProperty("statusQueryGetUri").GetString()!);
-        Assert.EndsWith($"/runtime/webhooks/durabletask/instances/convert-lead-{leadId}", statusUri.AbsolutePath, StringComparison.Ordinal);
+        Assert.EndsWith($"/api/orchestrations/convert-lead-{leadId}", statusUri.AbsolutePath, StringComparison.Ordinal);
         Assert.Equal(statusUri, response.Headers.Location);
 
         JsonElement status = default;

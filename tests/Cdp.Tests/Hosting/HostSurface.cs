@@ -44,14 +44,16 @@ public sealed class HostSurface
             .Select(f => Parse(File.ReadAllText(f), f)).ToList();
 
     /// <summary>
-    /// The local host: its Map{Get,Post,Put,Delete} routes (with MapGroup prefixes) and hosted services (its timers) from
+    /// The local host: <paramref name="routes"/> and any Map{Get,Post,Put,Delete} routes (with MapGroup prefixes) and hosted services (its timers) from
     /// <paramref name="localHost"/>; the topic handlers (ITopicHandler, ICoalescingTopicHandler, ITopicBatchHandler) in <paramref name="core"/>,
     /// which its consumers feed; the orchestrators and activities registered with AddOrchestrator/AddActivity.
     /// </summary>
-    public static HostSurface Local(IReadOnlyList<SyntaxTree> localHost, IReadOnlyList<SyntaxTree> core)
+    public static HostSurface Local(IReadOnlyList<SyntaxTree> localHost, IReadOnlyList<SyntaxTree> core, IEnumerable<(string Method, string Pattern)>? routes = null)
     {
         var constants = new Constants(localHost.Concat(core));
         var surface = new HostSurface();
+        // The local host maps the core's route table in a loop, which source cannot show: the table itself is given.
+        foreach (var (method, pattern) in routes ?? []) surface.Add(Route, $"{method} {pattern}");
         foreach (var invocation in localHost.SelectMany(Invocations))
         {
             var name = MethodName(invocation);

@@ -1,23 +1,9 @@
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Summaries;
-using Cdp.Shared.Api;
 using Cdp.Shared.Summaries;
 using Microsoft.Extensions.Options;
 
 namespace Cdp.Functions.Local;
-
-public static class SummaryEndpoints
-{
-    public static void MapSummaries(this IEndpointRouteBuilder app)
-    {
-        // 202 with Durable's check-status body; a start while a run is going returns that run's id.
-        app.MapPost("/api/admin/summaries/recalculate", async (HttpRequest http, IOrchestrationClient orchestrations, IOptions<SummariesOptions> options) =>
-        {
-            var status = CheckStatus.For($"{http.Scheme}://{http.Host}", await FullSummaryRecalculation.StartAsync(orchestrations, options.Value));
-            return Results.Accepted(status.StatusQueryGetUri, status);
-        });
-    }
-}
 
 /// <summary>
 /// The timer trigger's stand-in: every <see cref="SummariesOptions.FullRecalculationInterval"/> (hourly by default;

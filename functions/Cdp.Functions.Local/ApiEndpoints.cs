@@ -1,0 +1,35 @@
+using Cdp.Orchestrations;
+using Cdp.Shared.Api;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Cdp.Functions.Local;
+
+/// <summary>The core's route table on Kestrel: every route of <see cref="ApiRoutes.All"/> under /api, and the OpenAPI document.</summary>
+public static class ApiEndpoints
+{
+    public const string OpenApiPath = "/api/openapi.json";
+
+    public static void MapApi(this WebApplication app)
+    {
+        foreach (var route in ApiRoutes.All) Map(app, "/api/" + route.Path, route).WithName(route.Name);
+        // Tools written against Durable Functions poll these; the product's own links point at /api/orchestrations.
+        foreach (var route in OrchestrationRoutes.DurableStyle) Map(app, "/" + route.Path, route).WithName(route.Name).ExcludeFromDescription();
+        app.MapOpenApi(OpenApiPath);
+    }
+
+    static RouteHandlerBuilder Map(WebApplication app, string pattern, ApiRoute route)
+    {
+        // A Func, not a RequestDelegate: the minimal-API pipeline then executes the IResult the route returns.
+        Func<HttpContext, Task<IResult>> handler = http => ApiSurface.RunAsync(route, http);
+        return app.MapMethods(pattern, route.Methods, handler);
+    }
+
+    /// <summary>Statuses the framework sets with no body (an unmatched path, a wrong method) get the core's problem body too.</summary>
+    public static void UseApiStatusPages(this WebApplication app) =>
+        app.UseStatusCodePages(context =>
+        {
+            var http = context.HttpContext;
+            var status = http.Response.StatusCode;
+            return ApiSurface.Problem(http, new ApiProblem(status, ReasonPhrases.GetReasonPhrase(status))).ExecuteAsync(http);
+        });
+}

@@ -1,0 +1,22 @@
+using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Summaries;
+using Cdp.Shared.Api;
+using Cdp.Shared.Customers;
+using Cdp.Shared.Events;
+using Cdp.Shared.Identity;
+using Cdp.Shared.Ingestion;
+using Cdp.Shared.Operations;
+using Cdp.Shared.Search;
+using Cdp.Shared.Sync;
+
+namespace Cdp.Orchestrations;
+
+/// <summary>The product's whole HTTP surface under /api: the local host maps these, the Azure host has a trigger for each.</summary>
+public static class ApiRoutes
+{
+    public static IReadOnlyList<ApiRoute> All { get; } =
+    [
+        .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
+        .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
+    ];
+}

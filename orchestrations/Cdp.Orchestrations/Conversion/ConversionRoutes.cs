@@ -1,0 +1,23 @@
+using Cdp.Shared.Api;
+
+namespace Cdp.Orchestrations.Conversion;
+
+public static class ConversionRoutes
+{
+    public const string ConvertPath = "leads/{leadId:guid}/convert";
+
+    /// <summary>200 with the ids when the conversion finished within the wait, else 202 with the check-status links.</summary>
+    public static readonly ApiRoute ConvertLead = ApiRoute.Post(nameof(ConvertLead), ConvertPath, async call =>
+    {
+        var leadId = call.RouteId("leadId");
+        var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);
+        return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Aborted) switch
+        {
+            ConversionAnswer.Done done => ApiResults.Json(done.Ids),
+            ConversionAnswer.Running running => CheckStatus.Accepted(call, running.InstanceId),
+            var other => throw new InvalidOperationException($"Unknown conversion answer {other}."),
+        };
+    });
+
+    public static IEnumerable<ApiRoute> All => [ConvertLead];
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Cdp.Shared.Api;
+using Microsoft.AspNetCore.Http;
+
+namespace Cdp.Orchestrations;
+
+/// <summary>
+/// The product's own orchestration status and management routes (API.md), the same on both hosts. The local host also
+/// serves them under Durable's /runtime/webhooks/durabletask/instances paths for tools written against Durable.
+/// </summary>
+public static class OrchestrationRoutes
+{
+    public const string InstancePath = "orchestrations/{instanceId}";
+    public const string TerminatePath = "orchestrations/{instanceId}/terminate";
+    public const string RaiseEventPath = "orchestrations/{instanceId}/raiseEvent/{eventName}";
+
+    /// <summary>The largest event payload raised through HTTP; events carry decisions, not documents.</summary>
+    public const int MaxEventBodyBytes = 64 * 1024;
+
+    /// <summary>The status body (API.md), runtimeStatus spelt as Durable Functions spells it ("Running", not the core's camelCase enums).</summary>
+    public sealed record InstanceStatus(
+        string Name, string InstanceId, string RuntimeStatus, JsonElement? Input, JsonElement? CustomStatus,
+        JsonElement? Output, DateTimeOffset CreatedTime, DateTimeOffset LastUpdatedTime);
+
+    public static readonly ApiRoute GetOrchestration = ApiRoute.Get(nameof(GetOrchestration), InstancePath, async call =>
+    {
+        var s = await ExistingAsync(call);
+        return ApiResults.Json(new InstanceStatus(
+            s.Name, s.InstanceId, s.RuntimeStatus.ToString(), s.Input, s.CustomStatus, s.Output, s.CreatedTime, s.LastUpdatedTime));
+    });
+
+    public static readonly ApiRoute TerminateOrchestration = ApiRoute.Post(nameof(TerminateOrchestration), TerminatePath, async call =>
+    {
+        var status = await ExistingAsync(call);
+        await call.Service<IOrchestrationClient>().TerminateAsync(status.InstanceId, call.Query("reason"));
+        return Results.Accepted();
+    });
+
+    public static readonly ApiRoute RaiseOrchestrationEvent = ApiRoute.Post(nameof(RaiseOrchestrationEvent), RaiseEventPath, async call =>
+    {
+        var status = await ExistingAsync(call);
+        JsonElement? data = null;
+        var body = await call.BodyAsync(MaxEventBodyBytes);
+        if (body.Length > 0)
+        {
+            try { data = JsonDocument.Parse(body).RootElement.Clone(); }
+            catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"The event data must be JSON: {e.Message}")); }
+        }
+        await call.Service<IOrchestrationClient>().RaiseEventAsync(status.InstanceId, call.Route("eventName"), data);
+        return Results.Accepted();
+    });
+
+    public static IEnumerable<ApiRoute> All => [GetOrchestration, TerminateOrchestration, RaiseOrchestrationEvent];
+
+    /// <summary>Durable's management paths (local host only; on Azure the Functions host owns them and wants its system key).</summary>
+    public const string DurablePrefix = "runtime/webhooks/durabletask/instances/";
+
+    public static IEnumerable<ApiRoute> DurableStyle =>
+    [
+        GetOrchestration.At("DurableGetInstance", DurablePrefix + "{instanceId}"),
+        TerminateOrchestration.At("DurableTerminateInstance", DurablePrefix + "{instanceId}/terminate"),
+        RaiseOrchestrationEvent.At("DurableRaiseEvent", DurablePrefix + "{instanceId}/raiseEvent/{eventName}"),
+    ];
+
+    static async Task<OrchestrationStatus> ExistingAsync(ApiCall call)
+    {
+        var instanceId = call.Route("instanceId");
+        return await call.Service<IOrchestrationClient>().GetStatusAsync(instanceId)
+            ?? throw new ApiProblemException(ApiProblem.NotFound($"No orchestration instance '{instanceId}'."));
+    }
+}

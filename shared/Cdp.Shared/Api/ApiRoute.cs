@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Http;
+namespace Cdp.Shared.Api;
+
+/// <summary>
+/// One route of the product's HTTP surface, decided once: its function name (the Azure host names its HTTP trigger
+/// after it), methods, path under <c>/api</c> and what it does. The local host maps every route of
+/// <c>ApiRoutes.All</c>; the Azure host has one HTTP trigger per route that hands its request to the same route.
+/// </summary>
+/// <param name="Path">The route template under /api, as both hosts' routers read it ("accounts/{accountId:guid}").</param>
+public sealed record ApiRoute(string Name, IReadOnlyList<string> Methods, string Path, Func<ApiCall, Task<IResult>> Handle)
+{
+    public static ApiRoute Get(string name, string path, Func<ApiCall, Task<IResult>> handle) => new(name, ["GET"], path, handle);
+    public static ApiRoute Post(string name, string path, Func<ApiCall, Task<IResult>> handle) => new(name, ["POST"], path, handle);
+    public static ApiRoute Put(string name, string path, Func<ApiCall, Task<IResult>> handle) => new(name, ["PUT"], path, handle);
+
+    /// <summary>The same handler under another path (the local host's Durable-style management routes).</summary>
+    public ApiRoute At(string name, string path) => this with { Name = name, Path = path };
+
+    public override string ToString() => $"{string.Join(",", Methods)} /api/{Path} ({Name})";
+}

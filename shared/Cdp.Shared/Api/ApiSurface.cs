@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Http;
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cdp.Shared.Api;
+
+/// <summary>
+/// Runs a route and turns whatever it throws into the one problem-details body both hosts send (RFC 9457: type,
+/// title, status, detail, errors, traceId). The hosts' own error hooks (an unmatched path, a body Kestrel refused)
+/// write through <see cref="Problem"/> too, so no error body is shaped in a host.
+/// </summary>
+public static class ApiSurface
+{
+    public static async Task<IResult> RunAsync(ApiRoute route, HttpContext http)
+    {
+        try
+        {
+            return await route.Handle(new ApiCall(http));
+        }
+        catch (Exception thrown)
+        {
+            return Problem(http, ProblemFor(thrown, http, route.Name));
+        }
+    }
+
+    /// <summary>
+    /// The problem an exception stands for: the use case's own, a request the server refused to read (its status), a
+    /// dependency that is down (503); anything else is a bug, logged and answered 500 without its details.
+    /// </summary>
+    public static ApiProblem ProblemFor(Exception thrown, HttpContext http, string where)
+    {
+        var exception = thrown is AggregateException { InnerException: { } inner } ? inner : thrown;
+        var problem = exception switch
+        {
+            BadHttpRequestException { StatusCode: 413 } => new ApiProblem(413, "Payload too large", exception.Message),
+            BadHttpRequestException b => new ApiProblem(b.StatusCode, "Malformed request", b.Message),
+            OperationCanceledException when http.RequestAborted.IsCancellationRequested =>
+                new ApiProblem(499, "Client closed request", "The caller went away before the answer."),
+            _ => ApiProblem.ForException(exception),
+        };
+        var logger = http.RequestServices?.GetService<ILoggerFactory>()?.CreateLogger("Cdp.Api");
+        if (problem is null)
+        {
+            logger?.LogError(exception, "Unhandled error in {Route} ({Method} {Path})", where, http.Request.Method, http.Request.Path);
+            return new ApiProblem(500, "Unexpected error", "The error was logged.");
+        }
+        if (problem.Status >= 500) logger?.LogWarning(exception, "Dependency problem in {Route}", where);
+        return problem;
+    }
+
+    /// <summary>application/problem+json with the trace id of the request, so a caller's report finds the log lines.</summary>
+    public static IResult Problem(HttpContext http, ApiProblem problem)
+    {
+        var body = new Dictionary<string, object?>(problem.ToBody())
+        {
+            ["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier,
+        };
+        return Results.Json(body, CdpJson.Options, "application/problem+json", problem.Status);
+    }
+}
+
+/// <summary>The answers routes give, in the core's JSON shape (camelCase, enums by name) on both hosts.</summary>
+public static class ApiResults
+{
+    public static IResult Json(object? value, int status = StatusCodes.Status200OK) => Results.Json(value, CdpJson.Options, statusCode: status);
+
+    /// <summary>JSON with a Location header, for 201/202 answers.</summary>
+    public static IResult At(int status, string location, object? value) => new WithLocation(status, location, value);
+
+    /// <summary>A body that is JSON already (a cached view), sent as it is.</summary>
+    public static IResult RawJson(string json) => Results.Text(json, "application/json", System.Text.Encoding.UTF8);
+
+    sealed class WithLocation(int status, string location, object? value) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.Location = location;
+            return Json(value, status).ExecuteAsync(httpContext);
+        }
+    }
+}

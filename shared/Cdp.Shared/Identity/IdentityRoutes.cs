@@ -1,0 +1,24 @@
+using Microsoft.AspNetCore.Http;
+using Cdp.Shared.Api;
+
+namespace Cdp.Shared.Identity;
+
+public static class IdentityRoutes
+{
+    public const string ReviewsPath = "identity/reviews";
+    public const string ResolvePath = "identity/reviews/{reviewId:guid}/resolve";
+
+    public static readonly ApiRoute ListIdentityReviews = ApiRoute.Get(nameof(ListIdentityReviews), ReviewsPath, async call =>
+        ApiResults.Json(await call.Service<IdentityReviews>().ListAsync(
+            ReviewRequests.Status(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted)));
+
+    public static readonly ApiRoute ResolveIdentityReview = ApiRoute.Post(nameof(ResolveIdentityReview), ResolvePath, async call =>
+    {
+        var reviewId = call.RouteId("reviewId");
+        var body = await call.JsonAsync<ResolveReviewBody>();
+        var result = await call.Service<IdentityReviews>().ResolveAsync(reviewId, ReviewRequests.Decision(body.Decision, body.TargetId), call.Aborted);
+        return ApiResults.Json(ReviewRequests.Outcome(reviewId, result));
+    });
+
+    public static IEnumerable<ApiRoute> All => [ListIdentityReviews, ResolveIdentityReview];
+}
