@@ -86,4 +86,4 @@ output id string = account.id
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output deploymentContainerName string = deploymentContainerName
 @description('Key Vault URI of the connection string Elastic Premium\'s content share uses; empty on Flex Consumption.')
-output contentConnectionSecretUri string = premium ? contentConnectionSecret.outputs.uri : ''
+output contentConnectionSecretUri string = contentConnectionSecret.?outputs.uri ?? ''

@@ -1,4 +1,5 @@
 using Cdp.Orchestrations;
+using Cdp.Tests.Support;
 
 namespace Cdp.Tests.Hosting;
 
@@ -9,7 +10,7 @@ namespace Cdp.Tests.Hosting;
 /// </summary>
 public sealed class HostParityTests
 {
-    static readonly string Root = FindRoot();
+    static readonly string Root = Repo.Root;
 
     /// <summary>The Functions host answers Durable's management routes itself: no trigger of ours may claim them.</summary>
     const string DurableManagementPrefix = "/runtime/webhooks/durabletask/";
@@ -138,12 +139,5 @@ public sealed class HostParityTests
 
         Assert.Equal(["activity Other", "timer NightlyTimer", "topic topic-b"], azure.Lacks(local).Select(e => e.ToString()));
         Assert.Empty(local.Lacks(azure));
-    }
-
-    static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Cdp.Functions.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Cdp.Functions.sln not found above " + AppContext.BaseDirectory);
     }
 }
