@@ -188,7 +188,13 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
         var logs = new LogCapture();
         var services = new ServiceCollection().AddLogging(b => b.AddProvider(logs));
         services.AddHttpClient("crm", c => c.BaseAddress = _server.BaseUrl)
-            .AddOutboundResilience(new OutboundHttpOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(5), MaxRetries = 1, MinimumThroughput = 2 });
+            .AddOutboundResilience(new OutboundHttpOptions
+            {
+                AttemptTimeout = TimeSpan.FromSeconds(30),   // a busy machine must not turn the 500s into timeouts
+                MaxRetries = 1,
+                RetryBaseDelay = TimeSpan.FromMilliseconds(5),
+                MinimumThroughput = 2,
+            });
         await using var provider = services.BuildServiceProvider();
         _server.FailNext(2, path: Path);
 
