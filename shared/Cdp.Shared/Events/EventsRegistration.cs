@@ -16,6 +16,8 @@ public static class EventsRegistration
         services.AddOptions<EventsOptions>().BindConfiguration(EventsOptions.Section)
             .BindConfiguration("ClickHouse")   // ClickHouse:Database
             .Validate(o => { o.Validate(); return true; }).ValidateOnStart();
+        // No AddOutboundResilience here on purpose: a failed insert is retried by the writer's topic backoff (a 3 s
+        // attempt timeout would cut off large inserts that then land twice), and reads already degrade to partial.
         services.AddHttpClient<ClickHouseHttp>(http => http.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<AcceptEvents>();
         services.TryAddSingleton<EventStreamWriter>();

@@ -1,90 +1,22 @@
-using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
-using Polly.CircuitBreaker;
-using Polly.Retry;
-using Polly.Timeout;
 
 namespace Cdp.Shared.Http;
 
-/// <summary>The one resilience recipe every outbound HTTP client of the platform uses.</summary>
+/// <summary>
+/// The one resilience recipe every outbound HTTP client of the platform uses, on Microsoft.Extensions.Http.Resilience.
+/// </summary>
 public static class OutboundResilience
 {
-    /// <summary>True for answers worth another attempt: 408, 429 and every 5xx.</summary>
-    public static bool IsTransient(HttpStatusCode status) =>
-        status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
-
     /// <summary>
-    /// Retry (outermost) -> circuit breaker -> per-attempt timeout, the order of the standard .NET handler:
-    /// each timed-out attempt is seen by the breaker as a failure and by the retry as a reason to try again.
-    /// </summary>
-    /// <param name="name">Names the downstream in log lines; never a URL, which may carry tokens.</param>
-    public static ResiliencePipeline<HttpResponseMessage> Build(
-        OutboundHttpOptions options, string name = "outbound", ILogger? logger = null, TimeProvider? timeProvider = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        logger ??= NullLogger.Instance;
-
-        var transient = new PredicateBuilder<HttpResponseMessage>()
-            .Handle<HttpRequestException>()
-            .Handle<TimeoutRejectedException>()
-            .HandleResult(r => IsTransient(r.StatusCode));
-
-        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
-        if (timeProvider is not null)
-        {
-            builder.TimeProvider = timeProvider;
-        }
-
-        if (options.MaxRetries > 0)
-        {
-            builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = options.MaxRetries,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBaseDelay,
-                OnRetry = args =>
-                {
-                    logger.LogWarning(
-                        "Outbound {Downstream} attempt {Attempt} failed ({Reason}); retrying in {Delay} ms",
-                        name, args.AttemptNumber + 1, Describe(args.Outcome), (int)args.RetryDelay.TotalMilliseconds);
-                    return default;
-                },
-            });
-        }
-
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-        {
-            ShouldHandle = transient,
-            FailureRatio = options.FailureRatio,
-            SamplingDuration = options.SamplingDuration,
-            MinimumThroughput = options.MinimumThroughput,
-            BreakDuration = options.BreakDuration,
-            OnOpened = args =>
-            {
-                logger.LogError(
-                    "Outbound {Downstream} circuit opened for {BreakSeconds} s after {Reason}",
-                    name, args.BreakDuration.TotalSeconds, Describe(args.Outcome));
-                return default;
-            },
-            OnClosed = _ =>
-            {
-                logger.LogInformation("Outbound {Downstream} circuit closed", name);
-                return default;
-            },
-        });
-
-        builder.AddTimeout(options.AttemptTimeout);
-        return builder.Build();
-    }
-
-    /// <summary>
-    /// Runs every request of this client through one pipeline built from <paramref name="options"/>. The pipeline
-    /// is a singleton per client name, so the circuit state survives handler rotation by the factory.
+    /// Retry (outermost) -> circuit breaker -> per-attempt timeout, the order of the standard .NET handler: each
+    /// timed-out attempt is seen by the breaker as a failure and by the retry as a reason to try again. Transient means
+    /// HttpRequestException, an attempt timeout, 408, 429 or 5xx (the library's default predicate). The pipeline is
+    /// one per client name, so the circuit state survives handler rotation by the factory. Log lines name the client,
+    /// never a URL (URLs may carry access tokens).
     /// </summary>
     public static IHttpClientBuilder AddOutboundResilience(
         this IHttpClientBuilder builder, Func<IServiceProvider, OutboundHttpOptions> options)
@@ -92,14 +24,57 @@ public static class OutboundResilience
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
 
-        var key = PipelineKey(builder.Name);
-        builder.Services.AddKeyedSingleton<ResiliencePipeline<HttpResponseMessage>>(key, (sp, _) =>
+        var name = builder.Name;
+        // The library resends the same request message on a retry; a one-shot body (a forwarded stream) must be
+        // buffered first or the second attempt would send nothing.
+        builder.AddHttpMessageHandler(() => new BufferRequestContent());
+        builder.AddResilienceHandler("outbound", (pipeline, context) =>
         {
-            var logger = sp.GetService<ILoggerFactory>()?.CreateLogger("Cdp.Shared.Http.OutboundResilience");
-            return Build(options(sp), builder.Name, logger, sp.GetService<TimeProvider>());
+            var sp = context.ServiceProvider;
+            var o = options(sp);
+            var logger = sp.GetService<ILoggerFactory>()?.CreateLogger(typeof(OutboundResilience).FullName!)
+                ?? NullLogger.Instance;
+            if (sp.GetService<TimeProvider>() is { } time) pipeline.TimeProvider = time;
+
+            if (o.MaxRetries > 0)
+            {
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = o.MaxRetries,
+                    Delay = o.RetryBaseDelay,   // exponential with jitter: the library's default
+                    ShouldRetryAfterHeader = false,
+                    OnRetry = args =>
+                    {
+                        logger.LogWarning(
+                            "Outbound {Downstream} attempt {Attempt} failed ({Reason}); retrying in {Delay} ms",
+                            name, args.AttemptNumber + 1, Describe(args.Outcome), (int)args.RetryDelay.TotalMilliseconds);
+                        return default;
+                    },
+                });
+            }
+
+            pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+            {
+                FailureRatio = o.FailureRatio,
+                SamplingDuration = o.SamplingDuration,
+                MinimumThroughput = o.MinimumThroughput,
+                BreakDuration = o.BreakDuration,
+                OnOpened = args =>
+                {
+                    logger.LogError(
+                        "Outbound {Downstream} circuit opened for {BreakSeconds} s after {Reason}",
+                        name, args.BreakDuration.TotalSeconds, Describe(args.Outcome));
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    logger.LogInformation("Outbound {Downstream} circuit closed", name);
+                    return default;
+                },
+            });
+
+            pipeline.AddTimeout(o.AttemptTimeout);
         });
-        builder.AddHttpMessageHandler(sp =>
-            new ResilienceHandler(sp.GetRequiredKeyedService<ResiliencePipeline<HttpResponseMessage>>(key)));
         return builder;
     }
 
@@ -107,8 +82,16 @@ public static class OutboundResilience
     public static IHttpClientBuilder AddOutboundResilience(this IHttpClientBuilder builder, OutboundHttpOptions options) =>
         builder.AddOutboundResilience(_ => options);
 
-    internal static string PipelineKey(string clientName) => "Cdp.Outbound:" + clientName;
-
     private static string Describe(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is { } ex ? ex.GetType().Name : $"HTTP {(int)outcome.Result!.StatusCode}";
+
+    /// <summary>Loads the request body into memory once so every attempt can send it again.</summary>
+    private sealed class BufferRequestContent : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content is { } content) await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

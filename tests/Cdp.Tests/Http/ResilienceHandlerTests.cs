@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using Cdp.Shared.Http;
 using Cdp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
 using Polly.CircuitBreaker;
 
 namespace Cdp.Tests.Http;
@@ -19,17 +21,26 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
         MinimumThroughput = 1000,
     };
 
+    private readonly List<ServiceProvider> _providers = [];
     private WeComStandIn _server = null!;
 
     public async Task InitializeAsync() => _server = await WeComStandIn.StartAsync();
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        foreach (var provider in _providers) await provider.DisposeAsync();
+        await _server.DisposeAsync();
+    }
 
-    private HttpClient Client(OutboundHttpOptions? options = null) =>
-        new(new ResilienceHandler(OutboundResilience.Build(options ?? Fast)) { InnerHandler = new SocketsHttpHandler() })
-        {
-            BaseAddress = _server.BaseUrl,
-        };
+    /// <summary>A factory client with its own pipeline (so its own circuit), wired as the platform wires one.</summary>
+    private HttpClient Client(OutboundHttpOptions? options = null)
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient("test", c => c.BaseAddress = _server.BaseUrl).AddOutboundResilience(options ?? Fast);
+        var provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return provider.GetRequiredService<IHttpClientFactory>().CreateClient("test");
+    }
 
     [Fact]
     public async Task Resends_a_json_post_with_the_same_body_and_content_type_after_server_errors()
@@ -137,7 +148,7 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
     {
         var deadPort = _server.BaseUrl.Port;
         await _server.DisposeAsync();
-        using var http = new HttpClient(new ResilienceHandler(OutboundResilience.Build(Fast)) { InnerHandler = new SocketsHttpHandler() });
+        using var http = Client();
 
         await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{deadPort}/x"));
         _server = await WeComStandIn.StartAsync();
@@ -171,6 +182,31 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
         Assert.Equal(3, _server.Calls(Path));
     }
 
+    [Fact]
+    public async Task Logs_name_the_downstream_and_never_the_url()
+    {
+        var logs = new LogCapture();
+        var services = new ServiceCollection().AddLogging(b => b.AddProvider(logs));
+        services.AddHttpClient("crm", c => c.BaseAddress = _server.BaseUrl)
+            .AddOutboundResilience(new OutboundHttpOptions
+            {
+                AttemptTimeout = TimeSpan.FromSeconds(30),   // a busy machine must not turn the 500s into timeouts
+                MaxRetries = 1,
+                RetryBaseDelay = TimeSpan.FromMilliseconds(5),
+                MinimumThroughput = 2,
+            });
+        await using var provider = services.BuildServiceProvider();
+        _server.FailNext(2, path: Path);
+
+        using var failed = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("crm")
+            .PostAsync(Path + "?access_token=secret-token", new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Contains(logs.Lines, l => l.Contains("Outbound crm attempt 1 failed (HTTP 500)", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("Outbound crm circuit opened", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("secret-token", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(HttpStatusCode.OK, false)]
     [InlineData(HttpStatusCode.BadRequest, false)]
@@ -179,7 +215,7 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
     [InlineData(HttpStatusCode.InternalServerError, true)]
     [InlineData(HttpStatusCode.GatewayTimeout, true)]
     public void Classifies_statuses(HttpStatusCode status, bool transient) =>
-        Assert.Equal(transient, OutboundResilience.IsTransient(status));
+        Assert.Equal(transient, HttpClientResiliencePredicates.IsTransient(Polly.Outcome.FromResult(new HttpResponseMessage(status))));
 
     /// <summary>A body that can be read once, like a request stream being forwarded.</summary>
     private sealed class OneShotStream(byte[] data) : MemoryStream(data)
