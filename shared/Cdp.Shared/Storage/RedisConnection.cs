@@ -5,8 +5,8 @@ using StackExchange.Redis;
 namespace Cdp.Shared.Storage;
 
 /// <summary>
-/// One lazily opened multiplexer for the process (StackExchange.Redis 1.2.6: the only version this registry
-/// restores). abortConnect=false lets the platform start and answer while Redis is down.
+/// One lazily opened multiplexer for the process. abortConnect=false lets the platform start and answer while Redis
+/// is down.
 /// </summary>
 public sealed class RedisConnection(IConfiguration config) : IDisposable
 {

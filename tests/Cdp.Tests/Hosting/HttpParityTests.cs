@@ -1,0 +1,207 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cdp.Shared.Channels.WeCom;
+using Cdp.Tests.Support;
+using Microsoft.DurableTask.Client;
+
+namespace Cdp.Tests.Hosting;
+
+/// <summary>Both hosts over one backend: the local host in-process and the Azure host's functions (<see cref="AzureFunctionsHost"/>).</summary>
+public class HostPair : CdpApp
+{
+    public AzureFunctionsHost Azure { get; private set; } = null!;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        Azure = AzureFunctionsHost.Create(Settings.Concat(ExtraSettings));
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await Azure.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    /// <summary>The same request to each host (built twice: a request message is sent once).</summary>
+    public async Task<(HttpResponseMessage Local, HttpResponseMessage Azure)> SendBothAsync(
+        Func<HttpRequestMessage> request, DurableTaskClient? durable = null) =>
+        (await Client.SendAsync(request()), await Azure.SendAsync(request(), durable));
+
+    /// <summary>
+    /// Status, the headers a caller acts on (media type, Location, the WeCom ingestion id's presence) and the body must
+    /// be the same; a JSON body is compared as a document, without the per-request traceId.
+    /// </summary>
+    public static async Task AssertSameAsync(HttpResponseMessage local, HttpResponseMessage azure)
+    {
+        var (localBody, azureBody) = (await local.Content.ReadAsStringAsync(), await azure.Content.ReadAsStringAsync());
+        var context = $"\nlocal {(int)local.StatusCode}: {localBody}\nazure {(int)azure.StatusCode}: {azureBody}";
+        Assert.True(local.StatusCode == azure.StatusCode, "Statuses differ" + context);
+        Assert.True(local.Content.Headers.ContentType?.MediaType == azure.Content.Headers.ContentType?.MediaType, "Media types differ" + context);
+        Assert.True(local.Headers.Location == azure.Headers.Location, $"Locations differ: {local.Headers.Location} / {azure.Headers.Location}");
+        Assert.Equal(local.Headers.Contains(Cdp.Shared.Api.HttpRules.IngestionIdHeader), azure.Headers.Contains(Cdp.Shared.Api.HttpRules.IngestionIdHeader));
+        if (local.Content.Headers.ContentType?.MediaType?.EndsWith("json", StringComparison.Ordinal) == true)
+            Assert.True(Normalised(localBody) == Normalised(azureBody), "Bodies differ" + context);
+        else
+            Assert.True(localBody == azureBody, "Bodies differ" + context);
+    }
+
+    static string Normalised(string json)
+    {
+        var node = JsonNode.Parse(json);
+        (node as JsonObject)?.Remove("traceId");
+        return node?.ToJsonString() ?? "null";
+    }
+}
+
+/// <summary>
+/// One HTTP surface: the same request to the local host and to the Azure host's function gives the same status, the
+/// same headers that matter and the same body — for ingestion (signed, unsigned, WeCom), the views, and an error of
+/// every kind the routes give.
+/// </summary>
+public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
+{
+    [Fact]
+    public async Task A_signed_push_is_accepted_by_both_and_each_host_answers_the_others_resend_as_its_duplicate()
+    {
+        var first = Payloads.Crm("lead", new { LastName = "周", MobilePhone = TestData.Mobile() });
+        var second = Payloads.Crm("lead", new { LastName = "吴", MobilePhone = TestData.Mobile() });
+
+        var localAccepted = await Accepted(await hosts.Client.SendAsync(CdpApp.Signed("crm", first)));
+        var azureAccepted = await Accepted(await hosts.Azure.SendAsync(CdpApp.Signed("crm", second)));
+        Assert.False(localAccepted.GetProperty("duplicate").GetBoolean());
+        Assert.False(azureAccepted.GetProperty("duplicate").GetBoolean());
+
+        // Each resend goes to the other host: same document as the first host would give for its own resend.
+        var (localResend, azureResend) = (await hosts.Client.SendAsync(CdpApp.Signed("crm", second)), await hosts.Azure.SendAsync(CdpApp.Signed("crm", first)));
+        Assert.Equal(azureAccepted.GetProperty("ingestionId").GetGuid(), (await Accepted(localResend)).GetProperty("ingestionId").GetGuid());
+        Assert.Equal(localAccepted.GetProperty("ingestionId").GetGuid(), (await Accepted(azureResend)).GetProperty("ingestionId").GetGuid());
+        var (again1, again2) = await hosts.SendBothAsync(() => CdpApp.Signed("crm", first));
+        await HostPair.AssertSameAsync(again1, again2);
+    }
+
+    [Fact]
+    public async Task Unsigned_wrongly_signed_and_stale_pushes_get_the_same_401()
+    {
+        var json = Payloads.Crm("lead", new { LastName = "郑", MobilePhone = TestData.Mobile() });
+        await Same(() => new HttpRequestMessage(HttpMethod.Post, "/api/ingest/crm") { Content = new StringContent(json, Encoding.UTF8, "application/json") });
+        await Same(() => CdpApp.Signed("crm", json, secret: "not-the-secret"));
+        await Same(() => CdpApp.Signed("crm", json, at: DateTimeOffset.UtcNow.AddMinutes(-30)));
+    }
+
+    [Fact]
+    public async Task WeCom_url_verification_and_a_bad_WeCom_signature_answer_alike()
+    {
+        var encrypted = hosts.WeComCrypto.Encrypt("1616140317555161061");
+        var signature = hosts.WeComCrypto.Sign("1700000000", "n0nce", encrypted);
+        await Same(() => new HttpRequestMessage(HttpMethod.Get,
+            $"/api/ingest/wecom?msg_signature={signature}&timestamp=1700000000&nonce=n0nce&echostr={Uri.EscapeDataString(encrypted)}"));
+        await Same(() => new HttpRequestMessage(HttpMethod.Get,
+            $"/api/ingest/wecom?msg_signature=deadbeef&timestamp=1700000000&nonce=n0nce&echostr={Uri.EscapeDataString(encrypted)}"));
+    }
+
+    [Fact]
+    public async Task A_WeCom_callback_answers_success_with_the_ingestion_id_header_on_both()
+    {
+        foreach (var send in new Func<HttpRequestMessage, Task<HttpResponseMessage>>[] { hosts.Client.SendAsync, r => hosts.Azure.SendAsync(r) })
+        {
+            var callback = WeComCallbacks.Build(hosts.WeComCrypto, WeComStandIn.DefaultCorpId,
+                WeComCallbacks.ChangeExternalContactXml(WeComStandIn.DefaultCorpId, "add_external_contact", CdpBackend.SalesUserId, TestData.Id("wm")));
+            using var response = await send(new HttpRequestMessage(HttpMethod.Post, "/api/ingest/wecom?" + callback.Query)
+            {
+                Content = new StringContent(callback.Body, Encoding.UTF8, "text/xml"),
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("success", await response.Content.ReadAsStringAsync());
+            Assert.True(Guid.TryParse(response.Headers.GetValues(Cdp.Shared.Api.HttpRules.IngestionIdHeader).Single(), out _));
+        }
+    }
+
+    [Fact]
+    public async Task The_ingestion_status_and_the_lead_view_are_the_same_document_on_both()
+    {
+        var accepted = await Accepted(await hosts.Client.SendAsync(CdpApp.Signed("crm",
+            Payloads.Crm("lead", new { LastName = "冯", FirstName = "敏", MobilePhone = TestData.Mobile(), Company = "测试" + TestData.CompanyWord() + "有限公司" }))));
+        var status = await CdpApp.SettledAsync(hosts.Client, accepted.GetProperty("ingestionId").GetGuid());
+        Assert.Equal("processed", status.Status);
+
+        await Same(() => new HttpRequestMessage(HttpMethod.Get, $"/api/ingestions/{status.IngestionId}"));
+        // Read once so both answers come from the cache ("cached" is part of the document).
+        (await hosts.Client.GetAsync($"/api/leads/{status.EntityId}")).Dispose();
+        await Same(() => new HttpRequestMessage(HttpMethod.Get, $"/api/leads/{status.EntityId}"));
+    }
+
+    public static TheoryData<string, string, string?, string?, int> Errors => new()
+    {
+        // method, path, media type, body, the status both must give
+        { "GET", $"/api/accounts/{Guid.NewGuid()}", null, null, 404 },
+        { "GET", $"/api/contacts/{Guid.NewGuid()}/360", null, null, 404 },
+        { "GET", $"/api/ingestions/{Guid.NewGuid()}", null, null, 404 },
+        { "GET", $"/api/sync-tasks/{Guid.NewGuid()}", null, null, 404 },
+        { "GET", "/api/sync-tasks?limit=abc", null, null, 400 },
+        { "GET", "/api/sync-tasks?status=lost", null, null, 422 },
+        { "GET", "/api/identity/reviews?status=maybe", null, null, 422 },
+        { "GET", "/api/search?q=", null, null, 400 },
+        { "GET", "/api/ingest/crm", null, null, 405 },
+        { "POST", "/api/ingest/fax", "application/json", "{}", 404 },
+        { "POST", "/api/events", "text/plain", "hello", 415 },
+        { "POST", "/api/events", "application/json", "{\"events\": [", 400 },
+        { "POST", "/api/events", "application/json", new string(' ', 3 * 1024 * 1024), 413 },
+        { "POST", $"/api/identity/reviews/{Guid.NewGuid()}/resolve", "application/json", "{\"decision\":\"perhaps\"}", 422 },
+        { "POST", $"/api/identity/reviews/{Guid.NewGuid()}/resolve", "application/json", "{\"decision\":\"create\"}", 404 },
+        { "POST", $"/api/identity/reviews/{Guid.NewGuid()}/resolve", "text/plain", "create", 415 },
+        { "PUT", $"/api/contacts/{Guid.NewGuid()}/tags", "application/json", "{\"tags\": [1,", 400 },
+        { "PUT", $"/api/contacts/{Guid.NewGuid()}/tags", "application/json", "null", 400 },
+        { "POST", $"/api/contacts/{Guid.NewGuid()}/follow-ups", "application/json", "{\"content\":\"\"}", 422 },
+        { "POST", $"/api/leads/{Guid.NewGuid()}/convert", "application/json", "{\"opportunity\":", 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Errors))]
+    public async Task Every_kind_of_refusal_is_the_same_problem_on_both(string method, string path, string? mediaType, string? body, int status)
+    {
+        var (local, azure) = await hosts.SendBothAsync(() => Request(method, path, mediaType, body), NoDurable);
+        Assert.Equal(status, (int)local.StatusCode);
+        Assert.Equal("application/problem+json", local.Content.Headers.ContentType?.MediaType);
+        await HostPair.AssertSameAsync(local, azure);
+        using var problem = JsonDocument.Parse(await azure.Content.ReadAsStringAsync());
+        Assert.Equal($"https://httpwg.org/specs/rfc9110.html#status.{status}", problem.RootElement.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.RootElement.GetProperty("traceId").GetString()));
+    }
+
+    [Fact]
+    public async Task The_comparer_notices_a_different_status_body_or_location()
+    {
+        static HttpResponseMessage Answer(HttpStatusCode status, string json, string? location = null)
+        {
+            var response = new HttpResponseMessage(status) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+            if (location is not null) response.Headers.Location = new Uri(location, UriKind.RelativeOrAbsolute);
+            return response;
+        }
+
+        await HostPair.AssertSameAsync(Answer(HttpStatusCode.OK, """{"a":1,"traceId":"x"}"""), Answer(HttpStatusCode.OK, """{"a":1,"traceId":"y"}"""));
+        await Assert.ThrowsAnyAsync<Exception>(() => HostPair.AssertSameAsync(Answer(HttpStatusCode.OK, """{"a":1}"""), Answer(HttpStatusCode.OK, """{"a":2}""")));
+        await Assert.ThrowsAnyAsync<Exception>(() => HostPair.AssertSameAsync(Answer(HttpStatusCode.OK, "{}"), Answer(HttpStatusCode.Accepted, "{}")));
+        await Assert.ThrowsAnyAsync<Exception>(() => HostPair.AssertSameAsync(Answer(HttpStatusCode.Accepted, "{}", "/a"), Answer(HttpStatusCode.Accepted, "{}", "/b")));
+    }
+
+    /// <summary>A client the refused requests never reach: they fail before any orchestration is touched.</summary>
+    static readonly DurableTaskClient? NoDurable = null;
+
+    static HttpRequestMessage Request(string method, string path, string? mediaType, string? body) =>
+        new(new HttpMethod(method), path) { Content = body is null ? null : new StringContent(body, Encoding.UTF8, mediaType!) };
+
+    async Task Same(Func<HttpRequestMessage> request)
+    {
+        var (local, azure) = await hosts.SendBothAsync(request);
+        await HostPair.AssertSameAsync(local, azure);
+    }
+
+    static async Task<JsonElement> Accepted(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+}
