@@ -1,5 +1,6 @@
 using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Summaries;
+using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
@@ -18,5 +19,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
+        .. AccessRoutes.All,
     ];
 }

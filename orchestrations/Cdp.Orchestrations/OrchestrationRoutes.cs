@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using System.Text.Json;
 using Cdp.Shared.Api;
 using Microsoft.AspNetCore.Http;
@@ -22,21 +23,21 @@ public static class OrchestrationRoutes
         string Name, string InstanceId, string RuntimeStatus, JsonElement? Input, JsonElement? CustomStatus,
         JsonElement? Output, DateTimeOffset CreatedTime, DateTimeOffset LastUpdatedTime);
 
-    public static readonly ApiRoute GetOrchestration = ApiRoute.Get(nameof(GetOrchestration), InstancePath, async call =>
+    public static readonly ApiRoute GetOrchestration = ApiRoute.Get(nameof(GetOrchestration), InstancePath, Permissions.OrchestrationsRead, async call =>
     {
         var s = await ExistingAsync(call);
         return ApiResults.Json(new InstanceStatus(
             s.Name, s.InstanceId, s.RuntimeStatus.ToString(), s.Input, s.CustomStatus, s.Output, s.CreatedTime, s.LastUpdatedTime));
     });
 
-    public static readonly ApiRoute TerminateOrchestration = ApiRoute.Post(nameof(TerminateOrchestration), TerminatePath, async call =>
+    public static readonly ApiRoute TerminateOrchestration = ApiRoute.Post(nameof(TerminateOrchestration), TerminatePath, Permissions.OrchestrationsManage, async call =>
     {
         var status = await ExistingAsync(call);
         await call.Service<IOrchestrationClient>().TerminateAsync(status.InstanceId, call.Query("reason"));
         return Results.Accepted();
     });
 
-    public static readonly ApiRoute RaiseOrchestrationEvent = ApiRoute.Post(nameof(RaiseOrchestrationEvent), RaiseEventPath, async call =>
+    public static readonly ApiRoute RaiseOrchestrationEvent = ApiRoute.Post(nameof(RaiseOrchestrationEvent), RaiseEventPath, Permissions.OrchestrationsManage, async call =>
     {
         var status = await ExistingAsync(call);
         JsonElement? data = null;

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
@@ -30,6 +31,7 @@ public static class CdpPlatform
         services.TryAddSingleton<RedisConnection>();
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
+        services.AddAccess();
 
         foreach (var channel in ChannelNames.All)
             services.AddOptions<ChannelOptions>(channel).BindConfiguration($"Channels:{channel}");

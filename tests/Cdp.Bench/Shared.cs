@@ -130,6 +130,8 @@ namespace Cdp.Bench
                 ["ConnectionStrings:ClickHouse"] = ClickHouse,
                 ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
                 ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+                ["Auth:SessionKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+                ["Auth:BootstrapAdminKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
             };
             foreach (var (key, value) in settings) all[key] = value;
             return HostProcess.StartAsync(all);

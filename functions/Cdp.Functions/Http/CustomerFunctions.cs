@@ -9,26 +9,26 @@ public sealed class CustomerFunctions(AzureApi api)
 {
     [Function(nameof(CustomerRoutes.GetAccount))]
     public Task<IResult> GetAccount(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.AccountPath)] HttpRequest request, string accountId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.AccountPath)] HttpRequest request, string accountId) =>
         api.RunAsync(CustomerRoutes.GetAccount, request, ("accountId", accountId));
 
     [Function(nameof(CustomerRoutes.GetAccount360))]
     public Task<IResult> GetAccount360(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.Account360Path)] HttpRequest request, string accountId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.Account360Path)] HttpRequest request, string accountId) =>
         api.RunAsync(CustomerRoutes.GetAccount360, request, ("accountId", accountId));
 
     [Function(nameof(CustomerRoutes.GetContact360))]
     public Task<IResult> GetContact360(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.Contact360Path)] HttpRequest request, string contactId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.Contact360Path)] HttpRequest request, string contactId) =>
         api.RunAsync(CustomerRoutes.GetContact360, request, ("contactId", contactId));
 
     [Function(nameof(CustomerRoutes.GetLead))]
     public Task<IResult> GetLead(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = CustomerRoutes.LeadPath)] HttpRequest request, string leadId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.LeadPath)] HttpRequest request, string leadId) =>
         api.RunAsync(CustomerRoutes.GetLead, request, ("leadId", leadId));
 
     [Function(nameof(SearchRoutes.Search))]
     public Task<IResult> Search(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SearchRoutes.SearchPath)] HttpRequest request) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SearchRoutes.SearchPath)] HttpRequest request) =>
         api.RunAsync(SearchRoutes.Search, request);
 }

@@ -11,17 +11,17 @@ public sealed class IdentityFunctions(AzureApi api)
 {
     [Function(nameof(IdentityRoutes.ListIdentityReviews))]
     public Task<IResult> ListIdentityReviews(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = IdentityRoutes.ReviewsPath)] HttpRequest request) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = IdentityRoutes.ReviewsPath)] HttpRequest request) =>
         api.RunAsync(IdentityRoutes.ListIdentityReviews, request);
 
     [Function(nameof(IdentityRoutes.ResolveIdentityReview))]
     public Task<IResult> ResolveIdentityReview(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = IdentityRoutes.ResolvePath)] HttpRequest request, string reviewId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = IdentityRoutes.ResolvePath)] HttpRequest request, string reviewId) =>
         api.RunAsync(IdentityRoutes.ResolveIdentityReview, request, ("reviewId", reviewId));
 
     [Function(nameof(ConversionRoutes.ConvertLead))]
     public Task<IResult> ConvertLead(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ConversionRoutes.ConvertPath)] HttpRequest request, string leadId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = ConversionRoutes.ConvertPath)] HttpRequest request, string leadId,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(ConversionRoutes.ConvertLead, request, client, ("leadId", leadId));
 }

@@ -16,11 +16,11 @@ public sealed class IngestionFunctions(AzureApi api)
 
     [Function(nameof(IngestionRoutes.GetIngestion))]
     public Task<IResult> GetIngestion(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = IngestionRoutes.IngestionPath)] HttpRequest request, string ingestionId) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = IngestionRoutes.IngestionPath)] HttpRequest request, string ingestionId) =>
         api.RunAsync(IngestionRoutes.GetIngestion, request, ("ingestionId", ingestionId));
 
     [Function(nameof(EventRoutes.PostEvents))]
     public Task<IResult> PostEvents(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = EventRoutes.EventsPath)] HttpRequest request) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = EventRoutes.EventsPath)] HttpRequest request) =>
         api.RunAsync(EventRoutes.PostEvents, request);
 }

@@ -12,30 +12,30 @@ public sealed class OperationsFunctions(AzureApi api)
 {
     [Function(nameof(OperationsRoutes.Health))]
     public Task<IResult> Health(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = OperationsRoutes.HealthPath)] HttpRequest request) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OperationsRoutes.HealthPath)] HttpRequest request) =>
         api.RunAsync(OperationsRoutes.Health, request);
 
     [Function(nameof(SummaryRoutes.RecalculateSummaries))]
     public Task<IResult> RecalculateSummaries(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SummaryRoutes.RecalculatePath)] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = SummaryRoutes.RecalculatePath)] HttpRequest request,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SummaryRoutes.RecalculateSummaries, request, client);
 
     [Function(nameof(OrchestrationRoutes.GetOrchestration))]
     public Task<IResult> GetOrchestration(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = OrchestrationRoutes.InstancePath)] HttpRequest request, string instanceId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OrchestrationRoutes.InstancePath)] HttpRequest request, string instanceId,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(OrchestrationRoutes.GetOrchestration, request, client, ("instanceId", instanceId));
 
     [Function(nameof(OrchestrationRoutes.TerminateOrchestration))]
     public Task<IResult> TerminateOrchestration(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = OrchestrationRoutes.TerminatePath)] HttpRequest request, string instanceId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = OrchestrationRoutes.TerminatePath)] HttpRequest request, string instanceId,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(OrchestrationRoutes.TerminateOrchestration, request, client, ("instanceId", instanceId));
 
     [Function(nameof(OrchestrationRoutes.RaiseOrchestrationEvent))]
     public Task<IResult> RaiseOrchestrationEvent(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = OrchestrationRoutes.RaiseEventPath)] HttpRequest request, string instanceId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = OrchestrationRoutes.RaiseEventPath)] HttpRequest request, string instanceId,
         string eventName, [DurableClient] DurableTaskClient client) =>
         api.RunAsync(OrchestrationRoutes.RaiseOrchestrationEvent, request, client, ("instanceId", instanceId), ("eventName", eventName));
 }

@@ -10,29 +10,29 @@ public sealed class SidebarFunctions(AzureApi api)
 {
     [Function(nameof(SyncRoutes.SaveContactTags))]
     public Task<IResult> SaveContactTags(
-        [HttpTrigger(AuthorizationLevel.Function, "put", Route = SyncRoutes.TagsPath)] HttpRequest request, string contactId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = SyncRoutes.TagsPath)] HttpRequest request, string contactId,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.SaveContactTags, request, client, ("contactId", contactId));
 
     [Function(nameof(SyncRoutes.AddFollowUp))]
     public Task<IResult> AddFollowUp(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SyncRoutes.FollowUpsPath)] HttpRequest request, string contactId,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = SyncRoutes.FollowUpsPath)] HttpRequest request, string contactId,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.AddFollowUp, request, client, ("contactId", contactId));
 
     [Function(nameof(SyncRoutes.ListSyncTasks))]
     public Task<IResult> ListSyncTasks(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SyncRoutes.SyncTasksPath)] HttpRequest request) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SyncRoutes.SyncTasksPath)] HttpRequest request) =>
         api.RunAsync(SyncRoutes.ListSyncTasks, request);
 
     [Function(nameof(SyncRoutes.GetSyncTask))]
     public Task<IResult> GetSyncTask(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = SyncRoutes.SyncTaskPath)] HttpRequest request, string id) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SyncRoutes.SyncTaskPath)] HttpRequest request, string id) =>
         api.RunAsync(SyncRoutes.GetSyncTask, request, ("id", id));
 
     [Function(nameof(SyncRoutes.RetrySyncTask))]
     public Task<IResult> RetrySyncTask(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = SyncRoutes.RetryPath)] HttpRequest request, string id,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = SyncRoutes.RetryPath)] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.RetrySyncTask, request, client, ("id", id));
 }

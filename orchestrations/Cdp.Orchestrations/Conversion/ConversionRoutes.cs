@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 
 namespace Cdp.Orchestrations.Conversion;
@@ -7,7 +8,7 @@ public static class ConversionRoutes
     public const string ConvertPath = "leads/{leadId:guid}/convert";
 
     /// <summary>200 with the ids when the conversion finished within the wait, else 202 with the check-status links.</summary>
-    public static readonly ApiRoute ConvertLead = ApiRoute.Post(nameof(ConvertLead), ConvertPath, async call =>
+    public static readonly ApiRoute ConvertLead = ApiRoute.Post(nameof(ConvertLead), ConvertPath, Permissions.LeadsConvert, async call =>
     {
         var leadId = call.RouteId("leadId");
         var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using System.Globalization;
 using System.Text.Json;
+using Cdp.Shared.Access;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Shared.Api;
@@ -10,12 +11,19 @@ namespace Cdp.Shared.Api;
 /// or JSON, 415 for a body that is not JSON, 413 above the route's limit. Route values come from the host's router
 /// (local) or from the trigger's binding (Azure); either way they sit in <see cref="HttpRequest.RouteValues"/>.
 /// </summary>
-public sealed class ApiCall(HttpContext http)
+public sealed class ApiCall(HttpContext http, Caller caller)
 {
     /// <summary>The body limit of a route that names none: commands (tags, follow-ups, decisions) are small.</summary>
     public const int DefaultJsonBodyBytes = 1024 * 1024;
 
     public HttpContext Http => http;
+
+    /// <summary>Who is calling, admitted to this route by <see cref="ApiSurface"/>.</summary>
+    public Caller Caller => caller;
+
+    /// <summary>The caller as the audit trail records them, with this request's id, address and user agent.</summary>
+    public AuditActor Actor => new(caller.Actor, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier,
+        http.Connection.RemoteIpAddress?.ToString(), Header("User-Agent"));
     public HttpRequest Request => http.Request;
     public CancellationToken Aborted => http.RequestAborted;
 

@@ -11,6 +11,7 @@ public sealed record ApiProblem(int Status, string Title, string? Detail = null,
 
     public static ApiProblem BadRequest(string detail) => new(400, "Malformed request", detail);
     public static ApiProblem Unauthorized(string detail) => new(401, "Unauthorized", detail);
+    public static ApiProblem Forbidden(string detail) => new(403, "Forbidden", detail);
     public static ApiProblem NotFound(string detail) => new(404, "Not found", detail);
     public static ApiProblem Conflict(string detail) => new(409, "Conflict", detail);
     public static ApiProblem TooLarge(long limit) => new(413, "Payload too large", $"The body must be at most {limit} bytes.");

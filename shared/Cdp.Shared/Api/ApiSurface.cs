@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using System.Diagnostics;
+using Cdp.Shared.Access;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -14,15 +15,49 @@ public static class ApiSurface
 {
     public static async Task<IResult> RunAsync(ApiRoute route, HttpContext http)
     {
+        SecurityHeaders.Apply(http.Response);
         try
         {
-            return await route.Handle(new ApiCall(http));
+            var caller = await CallerAsync(route, http);
+            Admit(route, caller, http.Request);
+            return await route.Handle(new ApiCall(http, caller));
         }
         catch (Exception thrown)
         {
             return Problem(http, ProblemFor(thrown, http, route.Name));
         }
     }
+
+    static async Task<Caller> CallerAsync(ApiRoute route, HttpContext http)
+    {
+        var authenticate = http.RequestServices.GetRequiredService<Authenticate>();
+        if (route.Permission != ApiRoute.Public) return await authenticate.CallerOfAsync(http.Request, http.RequestAborted);
+        // A public route (a webhook, sign-in) still learns who calls when it can, but a stray credential is no reason to refuse it.
+        try { return await authenticate.CallerOfAsync(http.Request, http.RequestAborted); }
+        catch (ApiProblemException) { return Caller.Anonymous; }
+    }
+
+    /// <summary>
+    /// 401 without a caller, 403 without the route's permission, 403 for a cookie-authenticated change without the CSRF
+    /// token, 403 for a publishable key used from an origin it was not made for.
+    /// </summary>
+    public static void Admit(ApiRoute route, Caller caller, HttpRequest request)
+    {
+        if (route.Permission == ApiRoute.Public) return;
+        if (!caller.IsAuthenticated)
+            throw new ApiProblemException(ApiProblem.Unauthorized("Sign in with WeCom, or send 'Authorization: Bearer <api key>'."));
+        if (!caller.Has(route.Permission))
+            throw new ApiProblemException(ApiProblem.Forbidden($"This needs the permission '{route.Permission}'."));
+        if (caller.CsrfToken is { } csrf && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
+            && !FixedTimeEquals(request.Headers[SessionTokens.CsrfHeader].FirstOrDefault(), csrf))
+            throw new ApiProblemException(ApiProblem.Forbidden($"A change made with the session cookie must carry the CSRF token in {SessionTokens.CsrfHeader}."));
+        if (caller.Kind == CallerKind.PublishableKey && !caller.AllowedOrigins.Contains(request.Headers.Origin.FirstOrDefault() ?? "", StringComparer.OrdinalIgnoreCase))
+            throw new ApiProblemException(ApiProblem.Forbidden("This publishable key is not allowed from this origin."));
+    }
+
+    static bool FixedTimeEquals(string? given, string expected) =>
+        given is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(expected));
 
     /// <summary>
     /// The problem an exception stands for: the use case's own, a request the server refused to read (its status), a

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
 
@@ -11,25 +12,25 @@ public static class CustomerRoutes
     public const string Contact360Path = "contacts/{contactId:guid}/360";
     public const string LeadPath = "leads/{leadId:guid}";
 
-    public static readonly ApiRoute GetAccount = ApiRoute.Get(nameof(GetAccount), AccountPath, async call =>
+    public static readonly ApiRoute GetAccount = ApiRoute.Get(nameof(GetAccount), AccountPath, Permissions.CustomersRead, async call =>
     {
         var id = call.RouteId("accountId");
         return ApiResults.Json(await call.Service<CustomerViews>().AccountAsync(id, call.Aborted) ?? throw NotFound("account", id));
     });
 
-    public static readonly ApiRoute GetAccount360 = ApiRoute.Get(nameof(GetAccount360), Account360Path, async call =>
+    public static readonly ApiRoute GetAccount360 = ApiRoute.Get(nameof(GetAccount360), Account360Path, Permissions.CustomersRead, async call =>
     {
         var id = call.RouteId("accountId");
         return View(await call.Service<CustomerViews>().Account360Async(id) ?? throw NotFound("account", id));
     });
 
-    public static readonly ApiRoute GetContact360 = ApiRoute.Get(nameof(GetContact360), Contact360Path, async call =>
+    public static readonly ApiRoute GetContact360 = ApiRoute.Get(nameof(GetContact360), Contact360Path, Permissions.CustomersRead, async call =>
     {
         var id = call.RouteId("contactId");
         return View(await call.Service<CustomerViews>().Contact360Async(id) ?? throw NotFound("contact", id));
     });
 
-    public static readonly ApiRoute GetLead = ApiRoute.Get(nameof(GetLead), LeadPath, async call =>
+    public static readonly ApiRoute GetLead = ApiRoute.Get(nameof(GetLead), LeadPath, Permissions.CustomersRead, async call =>
     {
         var id = call.RouteId("leadId");
         return View(await call.Service<CustomerViews>().LeadAsync(id) ?? throw NotFound("lead", id));

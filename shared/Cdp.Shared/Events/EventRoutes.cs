@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
 
@@ -7,7 +8,7 @@ public static class EventRoutes
 {
     public const string EventsPath = "events";
 
-    public static readonly ApiRoute PostEvents = ApiRoute.Post(nameof(PostEvents), EventsPath, async call =>
+    public static readonly ApiRoute PostEvents = ApiRoute.Post(nameof(PostEvents), EventsPath, Permissions.EventsWrite, async call =>
     {
         var accept = call.Service<AcceptEvents>();
         if (!HttpRules.IsJson(call.Request.ContentType)) throw new ApiProblemException(ApiProblem.UnsupportedMediaType("application/json"));

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
 
@@ -8,11 +9,11 @@ public static class IdentityRoutes
     public const string ReviewsPath = "identity/reviews";
     public const string ResolvePath = "identity/reviews/{reviewId:guid}/resolve";
 
-    public static readonly ApiRoute ListIdentityReviews = ApiRoute.Get(nameof(ListIdentityReviews), ReviewsPath, async call =>
+    public static readonly ApiRoute ListIdentityReviews = ApiRoute.Get(nameof(ListIdentityReviews), ReviewsPath, Permissions.IdentityReview, async call =>
         ApiResults.Json(await call.Service<IdentityReviews>().ListAsync(
             ReviewRequests.Status(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted)));
 
-    public static readonly ApiRoute ResolveIdentityReview = ApiRoute.Post(nameof(ResolveIdentityReview), ResolvePath, async call =>
+    public static readonly ApiRoute ResolveIdentityReview = ApiRoute.Post(nameof(ResolveIdentityReview), ResolvePath, Permissions.IdentityReview, async call =>
     {
         var reviewId = call.RouteId("reviewId");
         var body = await call.JsonAsync<ResolveReviewBody>();

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
 
@@ -10,7 +11,7 @@ public static class IngestionRoutes
     public const string IngestionPath = "ingestions/{ingestionId:guid}";
 
     /// <summary>GET is WeCom's URL verification (echostr); every channel POSTs its records.</summary>
-    public static readonly ApiRoute IngestChannel = new(nameof(IngestChannel), ["GET", "POST"], IngestPath, async call =>
+    public static readonly ApiRoute IngestChannel = new(nameof(IngestChannel), ["GET", "POST"], IngestPath, ApiRoute.Public, async call =>
     {
         var request = call.Request;
         var response = await call.Service<ChannelWebhook>().HandleHttpAsync(call.Route("channel"), request.Method, request.ContentType,
@@ -28,7 +29,7 @@ public static class IngestionRoutes
         }
     });
 
-    public static readonly ApiRoute GetIngestion = ApiRoute.Get(nameof(GetIngestion), IngestionPath, async call =>
+    public static readonly ApiRoute GetIngestion = ApiRoute.Get(nameof(GetIngestion), IngestionPath, Permissions.IngestionsRead, async call =>
     {
         var id = call.RouteId("ingestionId");
         return ApiResults.Json(await call.Service<IngestionStatusQuery>().GetAsync(id, call.Aborted)

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
 
@@ -12,7 +13,7 @@ public static class SyncRoutes
     public const string SyncTaskPath = "sync-tasks/{id:guid}";
     public const string RetryPath = "sync-tasks/{id:guid}/retry";
 
-    public static readonly ApiRoute SaveContactTags = ApiRoute.Put(nameof(SaveContactTags), TagsPath, async call =>
+    public static readonly ApiRoute SaveContactTags = ApiRoute.Put(nameof(SaveContactTags), TagsPath, Permissions.CustomersWrite, async call =>
     {
         var contactId = call.RouteId("contactId");
         var body = await call.JsonAsync<TagsBody>();
@@ -20,7 +21,7 @@ public static class SyncRoutes
         return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
     });
 
-    public static readonly ApiRoute AddFollowUp = ApiRoute.Post(nameof(AddFollowUp), FollowUpsPath, async call =>
+    public static readonly ApiRoute AddFollowUp = ApiRoute.Post(nameof(AddFollowUp), FollowUpsPath, Permissions.CustomersWrite, async call =>
     {
         var contactId = call.RouteId("contactId");
         var body = await call.JsonAsync<FollowUpBody>();
@@ -28,17 +29,17 @@ public static class SyncRoutes
         return ApiResults.At(StatusCodes.Status201Created, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
     });
 
-    public static readonly ApiRoute ListSyncTasks = ApiRoute.Get(nameof(ListSyncTasks), SyncTasksPath, async call =>
+    public static readonly ApiRoute ListSyncTasks = ApiRoute.Get(nameof(ListSyncTasks), SyncTasksPath, Permissions.SyncManage, async call =>
         ApiResults.Json(await call.Service<SyncTaskStore>().ListAsync(SyncStatus.Parse(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted)));
 
-    public static readonly ApiRoute GetSyncTask = ApiRoute.Get(nameof(GetSyncTask), SyncTaskPath, async call =>
+    public static readonly ApiRoute GetSyncTask = ApiRoute.Get(nameof(GetSyncTask), SyncTaskPath, Permissions.SyncManage, async call =>
     {
         var id = call.RouteId("id");
         return ApiResults.Json(await call.Service<SyncTaskStore>().GetAsync(id, call.Aborted)
             ?? throw new ApiProblemException(ApiProblem.NotFound($"No sync task {id}.")));
     });
 
-    public static readonly ApiRoute RetrySyncTask = ApiRoute.Post(nameof(RetrySyncTask), RetryPath, async call =>
+    public static readonly ApiRoute RetrySyncTask = ApiRoute.Post(nameof(RetrySyncTask), RetryPath, Permissions.SyncManage, async call =>
     {
         var id = call.RouteId("id");
         return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{id}", await call.Service<RetrySyncTask>().RunAsync(id, call.Aborted));

@@ -23,7 +23,7 @@ public sealed class CustomerViewOutageTests(CustomerViewOutageTests.Backend app)
     {
         await using var redis = await RedisServer.StartAsync();
         var host = app.StartHost(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.Address });
-        using var client = host.CreateClient();
+        using var client = CdpApp.AsAdmin(host.CreateClient());
         var accountId = await History.AccountAsync("断缓存" + TestData.CompanyWord() + "有限公司");
         var contactId = await History.ContactAsync(accountId);
         await Eventually.Until(async () => (await Get(client, $"/api/accounts/{accountId}/360")).GetProperty("cached").GetBoolean(),
@@ -52,7 +52,7 @@ public sealed class CustomerViewOutageTests(CustomerViewOutageTests.Backend app)
     public async Task With_clickhouse_down_the_view_is_partial_without_behaviour_and_everything_else_is_there()
     {
         var host = app.StartHost(new Dictionary<string, string?> { ["ConnectionStrings:ClickHouse"] = "http://127.0.0.1:1" });
-        using var client = host.CreateClient();
+        using var client = CdpApp.AsAdmin(host.CreateClient());
         var accountId = await History.AccountAsync("断行为" + TestData.CompanyWord() + "有限公司");
         var contactId = await History.ContactAsync(accountId);
         await History.OpportunityAsync(accountId, 100m, "proposal");
@@ -82,7 +82,7 @@ public sealed class CustomerViewOutageTests(CustomerViewOutageTests.Backend app)
             ["Events:QueryTimeout"] = "00:00:00.500",
             ["Topics:ConsumersEnabled"] = "false",
         });
-        using var client = host.CreateClient();
+        using var client = CdpApp.AsAdmin(host.CreateClient());
         var leadId = await History.LeadAsync();
 
         var lead = await Get(client, $"/api/leads/{leadId}");

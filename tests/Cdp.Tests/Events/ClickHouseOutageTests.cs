@@ -20,7 +20,7 @@ public sealed class ClickHouseOutageTests(ClickHouseOutageTests.Backend app) : I
         var user = TestData.Id("u");
         // Only this host consumes, and its ClickHouse is a closed port.
         var down = app.StartHost(new Dictionary<string, string?> { ["ConnectionStrings:ClickHouse"] = "http://127.0.0.1:1" });
-        using var client = down.CreateClient();
+        using var client = CdpApp.AsAdmin(down.CreateClient());
 
         var answer = await EventsApp.PostOkAsync(client, Enumerable.Range(0, 20).Select(i => EventsApp.Event($"{user}-{i}", user)));
         Assert.Equal(20, answer.Accepted);

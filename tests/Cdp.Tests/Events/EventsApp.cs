@@ -32,7 +32,7 @@ public class EventsApp : CdpBackend
         await base.InitializeAsync();
         Settings["ClickHouse:Database"] = ClickHouseDatabase;
         Settings["Events:WriterMaxWait"] = "00:00:00.050";
-        if (StartsHost) Client = StartHost().CreateClient();
+        if (StartsHost) Client = CdpApp.AsAdmin(StartHost().CreateClient());
     }
 
     /// <summary>False for a fixture whose tests start their own hosts (with settings of their own).</summary>

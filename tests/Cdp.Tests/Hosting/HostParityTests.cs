@@ -76,14 +76,16 @@ public sealed class HostParityTests
         Assert.True(errors.Count == 0, string.Join("\n", errors));
     }
 
+    /// <summary>
+    /// The core admits or refuses every caller (a function key cannot be kept secret by a browser page, the WeCom sidebar
+    /// or a website SDK), so every HTTP trigger is Anonymous at the Functions level.
+    /// </summary>
     [Fact]
-    public void Channel_webhooks_are_anonymous_and_every_other_route_needs_a_function_key()
+    public void Every_HTTP_trigger_is_anonymous_at_the_Functions_level_because_the_core_checks_the_caller()
     {
-        var wrong = Azure().Authorization
-            .Where(a => a.Value != (a.Key.StartsWith("route GET /api/ingest/", StringComparison.Ordinal) || a.Key.StartsWith("route POST /api/ingest/", StringComparison.Ordinal)
-                ? "Anonymous" : "Function"))
-            .Select(a => $"{a.Key}: {a.Value}").ToList();
-        Assert.True(wrong.Count == 0, "Wrong AuthorizationLevel:\n  " + string.Join("\n  ", wrong));
+        var wrong = Azure().Authorization.Where(a => a.Value != "Anonymous").Select(a => $"{a.Key}: {a.Value}").ToList();
+        Assert.True(wrong.Count == 0, "Not AuthorizationLevel.Anonymous:\n  " + string.Join("\n  ", wrong));
+        Assert.NotEmpty(Azure().Authorization);
     }
 
     [Fact]

@@ -28,7 +28,14 @@ public class HostPair : CdpApp
     /// <summary>The same request to each host (built twice: a request message is sent once).</summary>
     public async Task<(HttpResponseMessage Local, HttpResponseMessage Azure)> SendBothAsync(
         Func<HttpRequestMessage> request, DurableTaskClient? durable = null) =>
-        (await Client.SendAsync(request()), await Azure.SendAsync(request(), durable));
+        (await Client.SendAsync(request()), await Azure.SendAsync(AsAdmin(request()), durable));
+
+    /// <summary>The bootstrap admin's key, as <see cref="CdpApp.Client"/> sends it, unless the request names its own caller.</summary>
+    public static HttpRequestMessage AsAdmin(HttpRequestMessage request)
+    {
+        request.Headers.Authorization ??= new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+        return request;
+    }
 
     /// <summary>
     /// Status, the headers a caller acts on (media type, Location, the WeCom ingestion id's presence) and the body must

@@ -50,6 +50,8 @@ public class CdpBackend : IAsyncLifetime
             ["Topics:Default:RetryMaxDelay"] = "00:00:01",
             ["Topics:Default:MaxAttempts"] = "4",
             ["Topics:Default:LeaseDuration"] = "00:00:05",
+            ["Auth:SessionKey"] = SessionKey,
+            ["Auth:BootstrapAdminKey"] = AdminKey,
         };
     }
 
@@ -58,6 +60,11 @@ public class CdpBackend : IAsyncLifetime
         await WeCom.DisposeAsync();
         await Database.DisposeAsync();
     }
+
+    /// <summary>The bootstrap admin key every test host runs with; <see cref="CdpApp.Client"/> sends it.</summary>
+    public const string AdminKey = "test-bootstrap-admin-key-0123456789abcdef";
+
+    public static readonly string SessionKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The WeCom staff member who follows the contacts <see cref="NewContactAsync"/> makes.</summary>
     public const string SalesUserId = "sales01";
@@ -93,7 +100,9 @@ public class CdpApp : CdpBackend
 
     WebApplicationFactory<Program> factory = null!;
 
+    /// <summary>A client that calls as the bootstrap admin (every permission); <see cref="Anonymous"/> calls as nobody.</summary>
     public HttpClient Client { get; private set; } = null!;
+    public HttpClient Anonymous { get; private set; } = null!;
     public IServiceProvider Services => factory.Services;
     public LogCapture Logs { get; } = new();
 
@@ -109,12 +118,23 @@ public class CdpApp : CdpBackend
             .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings).AddInMemoryCollection(ExtraSettings))
             .ConfigureServices(ConfigureServices)
             .ConfigureLogging(l => l.AddProvider(Logs)));
-        Client = factory.CreateClient();
+        Client = AsAdmin(factory.CreateClient());
+        Anonymous = factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+    }
+
+    /// <summary>A client of this host with cookies and no redirects followed (sign-in tests look at the 302s).</summary>
+    public HttpClient NewClient() => factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = true, AllowAutoRedirect = false });
+
+    public static HttpClient AsAdmin(HttpClient client)
+    {
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+        return client;
     }
 
     public override async Task DisposeAsync()
     {
         Client.Dispose();
+        Anonymous.Dispose();
         await factory.DisposeAsync();
         await base.DisposeAsync();
     }

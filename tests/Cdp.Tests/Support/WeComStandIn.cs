@@ -18,8 +18,8 @@ using Microsoft.Extensions.Logging;
 namespace Cdp.Tests.Support;
 
 /// <summary>
-/// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, externalcontact/get, mark_tag, remark,
-/// get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact), and the group robot webhook.
+/// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, auth/getuserinfo (sign-in codes),
+/// externalcontact/get, mark_tag, remark, get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact), and the group robot webhook.
 /// Counts calls per path, records request bodies, and misbehaves on cue (HTTP errors, delays, errcodes, hangs).
 /// One per test: <c>await using var wecom = await WeComStandIn.StartAsync();</c>
 /// </summary>
@@ -32,6 +32,7 @@ public sealed class WeComStandIn : IAsyncDisposable
     public const string CorpTagListPath = "/cgi-bin/externalcontact/get_corp_tag_list";
     public const string AddCorpTagPath = "/cgi-bin/externalcontact/add_corp_tag";
     public const string RobotPath = "/cgi-bin/webhook/send";
+    public const string UserInfoPath = "/cgi-bin/auth/getuserinfo";
 
     public const string DefaultCorpId = "wwstandincorp0001";
     public const string DefaultSecret = "stand-in-secret";
@@ -54,6 +55,7 @@ public sealed class WeComStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _bodies = new();
     private readonly ConcurrentDictionary<string, string> _contacts = new();
     private readonly ConcurrentDictionary<string, bool> _validTokens = new();
+    private readonly ConcurrentDictionary<string, string> _signInCodes = new();
     private readonly ConcurrentQueue<string> _issuedTokens = new();
     private int _tokenSequence;
     private readonly object _tagLock = new();
@@ -77,6 +79,17 @@ public sealed class WeComStandIn : IAsyncDisposable
     public int TokenLifetimeSeconds { get; set; } = 7200;
 
     public IReadOnlyCollection<string> IssuedTokens => _issuedTokens;
+
+    /// <summary>
+    /// A single-use sign-in code for <paramref name="userId"/>, as WeCom hands one to the browser after OAuth2 or the
+    /// login QR; auth/getuserinfo exchanges it once, then answers 40029 like WeCom. Null: someone outside the company.
+    /// </summary>
+    public string IssueSignInCode(string? userId)
+    {
+        var code = "code-" + Guid.NewGuid().ToString("N");
+        _signInCodes[code] = userId ?? "";
+        return code;
+    }
 
     public static async Task<WeComStandIn> StartAsync(string corpId = DefaultCorpId, string secret = DefaultSecret)
     {
@@ -353,6 +366,12 @@ public sealed class WeComStandIn : IAsyncDisposable
                 ? WriteRaw(ctx, json)
                 : WriteJson(ctx, new JsonObject { ["errcode"] = 84061, ["errmsg"] = "not external contact" });
         });
+
+        app.MapGet(UserInfoPath, (HttpContext ctx, string? access_token, string? code) =>
+            TokenError(access_token) is { } error ? WriteJson(ctx, error)
+            : code is null || !_signInCodes.TryRemove(code, out var userId) ? WriteJson(ctx, new JsonObject { ["errcode"] = 40029, ["errmsg"] = "invalid code" })
+            : userId.Length == 0 ? WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["openid"] = "o-" + code, ["external_userid"] = "wm-" + code })
+            : WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["userid"] = userId }));
 
         app.MapPost(MarkTagPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyMarkTag));
         app.MapPost(RemarkPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyRemark));

@@ -19,6 +19,9 @@ public sealed partial class WeComApiClient(
 
     private const int NotExternalContact = 84061;
 
+    /// <summary>invalid code: unknown, used before, or older than its 5 minutes.</summary>
+    private const int InvalidCode = 40029;
+
     private static readonly JsonSerializerOptions Json = new()
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -46,6 +49,22 @@ public sealed partial class WeComApiClient(
         }
 
         return response.ExternalContact with { FollowUsers = response.FollowUser ?? [] };
+    }
+
+    /// <summary>
+    /// Exchanges a sign-in code (OAuth2 inside WeCom or the web-login QR) for the staff member's userid
+    /// (<c>auth/getuserinfo</c>). Null when the code is invalid or used, or when it belongs to someone outside the company
+    /// (WeCom then answers an openid instead of a userid).
+    /// </summary>
+    public async Task<string?> GetStaffUserIdAsync(string code, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(code);
+        var response = await CallAsync<UserInfoResponse>(
+            "auth/getuserinfo",
+            token => new HttpRequestMessage(HttpMethod.Get, $"cgi-bin/auth/getuserinfo?access_token={Escape(token)}&code={Escape(code)}"),
+            tolerated: InvalidCode,
+            cancellationToken).ConfigureAwait(false);
+        return response.ErrCode == 0 && !string.IsNullOrEmpty(response.UserId) ? response.UserId : null;
     }
 
     /// <summary>Adds and removes corp tags on the contact as seen by employee <paramref name="userId"/>.</summary>
@@ -195,6 +214,11 @@ public sealed partial class WeComApiClient(
     {
         [JsonPropertyName("external_contact")] public WeComExternalContact? ExternalContact { get; init; }
         [JsonPropertyName("follow_user")] public IReadOnlyList<WeComFollowUser>? FollowUser { get; init; }
+    }
+
+    private sealed class UserInfoResponse : WeComResponse
+    {
+        [JsonPropertyName("userid")] public string? UserId { get; init; }
     }
 
     private sealed class CorpTagListResponse : WeComResponse

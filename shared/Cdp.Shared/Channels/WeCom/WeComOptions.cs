@@ -27,6 +27,9 @@ public sealed class WeComOptions
     [Required, Url]
     public string ApiBaseUrl { get; set; } = "https://qyapi.weixin.qq.com";
 
+    /// <summary>The CDP's self-built WeCom app (应用 AgentId): staff sign in through it.</summary>
+    public string? AgentId { get; set; }
+
     /// <summary>The ops group robot that receives alerts.</summary>
     [Url]
     public string? AlertWebhookUrl { get; set; }

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Cdp.Shared.Storage;
+using Dapper;
+using Npgsql;
+
+namespace Cdp.Shared.Access;
+
+/// <summary>Who did it and from where: taken from the request once, stamped on every audit row it causes.</summary>
+public sealed record AuditActor(string Actor, string? RequestId, string? Ip, string? UserAgent)
+{
+    /// <summary>Background work (timers, retries the engine schedules) acts as the system.</summary>
+    public static AuditActor System { get; } = new("system", null, null, null);
+
+    public AuditEntry Did(string action, string? entityType = null, string? entityId = null, object? detail = null) =>
+        new(this, action, entityType, entityId, detail);
+}
+
+/// <summary>One audit row. <paramref name="Detail"/> holds field names, counts and outcomes — never the personal data itself.</summary>
+public sealed record AuditEntry(AuditActor By, string Action, string? EntityType, string? EntityId, object? Detail);
+
+public sealed record AuditRecord(
+    long AuditId, DateTimeOffset OccurredAt, string Actor, string Action, string? EntityType, string? EntityId, string? RequestId, string? Ip,
+    string? UserAgent, JsonElement? Detail);
+
+/// <summary>
+/// The append-only audit trail (PIPL art. 51). A change writes its row in its own transaction, so a row exists exactly
+/// when the change committed; a read of personal data writes one of its own.
+/// </summary>
+public sealed class AuditLog(NpgsqlDataSource db)
+{
+    public static Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, AuditEntry entry) =>
+        conn.ExecuteAsync("""
+            insert into audit_log (actor, action, entity_type, entity_id, request_id, ip, user_agent, detail)
+            values (@Actor, @Action, @EntityType, @EntityId, @RequestId, @Ip, @UserAgent, @Detail::jsonb)
+            """, new
+            {
+                entry.By.Actor, entry.Action, entry.EntityType, entry.EntityId, entry.By.RequestId, entry.By.Ip, UserAgent = Truncate(entry.By.UserAgent),
+                Detail = entry.Detail is null ? null : JsonSerializer.Serialize(entry.Detail, CdpJson.Options),
+            }, tx);
+
+    public async Task WriteAsync(AuditEntry entry, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await WriteAsync(conn, null, entry);
+    }
+
+    public sealed record Query(string? Actor, string? Action, string? EntityId, DateTimeOffset? From, DateTimeOffset? To, int Limit);
+
+    public async Task<IReadOnlyList<AuditRecord>> ListAsync(Query q, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var rows = await conn.QueryAsync<Row>(new CommandDefinition("""
+            select audit_id, occurred_at, actor, action, entity_type, entity_id, request_id, ip, user_agent, detail::text as detail
+            from audit_log
+            where (@Actor is null or actor = @Actor) and (@Action is null or action = @Action) and (@EntityId is null or entity_id = @EntityId)
+              and (@From is null or occurred_at >= @From) and (@To is null or occurred_at < @To)
+            order by audit_id desc limit @Limit
+            """, q, cancellationToken: ct));
+        return rows.Select(r => new AuditRecord(r.audit_id, DbTime.Utc(r.occurred_at), r.actor, r.action, r.entity_type, r.entity_id, r.request_id,
+            r.ip, r.user_agent, r.detail is null ? null : JsonDocument.Parse(r.detail).RootElement.Clone())).ToList();
+    }
+
+    static string? Truncate(string? text) => text is { Length: > 300 } ? text[..300] : text;
+
+#pragma warning disable IDE1006
+    sealed record Row(long audit_id, DateTime occurred_at, string actor, string action, string? entity_type, string? entity_id, string? request_id,
+        string? ip, string? user_agent, string? detail);
+#pragma warning restore IDE1006
+}
