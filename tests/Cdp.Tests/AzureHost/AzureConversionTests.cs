@@ -2,11 +2,13 @@ using System.Text.Json;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
 using Cdp.Shared;
+using Cdp.Shared.Api;
 using Cdp.Shared.Conversion;
 using Cdp.Shared.Messaging;
 using Cdp.Tests.Conversion;
 using Cdp.Tests.Support;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Tests.AzureHost;
 
@@ -55,6 +57,36 @@ public sealed class AzureConversionTests(AzureHostApp azure, CdpApp local) : ICl
         var snapshot = await SnapshotAsync(azure, onAzure);
         Assert.All([mobile, email, company, openId, "年度采购", "closed_won", "sales-7", "lead_converted"], part => Assert.Contains(part, snapshot));
         Assert.Equal(await SnapshotAsync(local, onLocal), snapshot);
+    }
+
+    [Fact]
+    public async Task A_conversion_that_keeps_failing_is_retried_by_Durable_then_reads_as_failed_and_changes_nothing()
+    {
+        var leadId = await ConversionData.InsertLeadAsync(azure.Database.DataSource, TestData.Mobile(), null, ConversionData.Company());
+        var conversion = azure.Services.GetRequiredService<LeadConversion>();
+        var attempts = 0;
+        conversion.BeforeCommit = command => command.Request.LeadId == leadId
+            ? throw new InvalidOperationException($"Injected failure before commit #{Interlocked.Increment(ref attempts)}")
+            : Task.CompletedTask;
+        try
+        {
+            using var scope = azure.UseDurableClient();
+            // Within the request's wait it answers 503; on a slow machine it may answer that the run goes on.
+            var refused = await Record.ExceptionAsync(() => azure.Services.GetRequiredService<RequestLeadConversion>().RunAsync(leadId, [], CancellationToken.None));
+            if (refused is not null) Assert.Equal(503, Assert.IsType<ApiProblemException>(refused).Problem.Status);
+
+            var status = await azure.Orchestrations.WaitForCompletionAsync(ConvertLeadOrchestrator.InstanceId(leadId), TimeSpan.FromSeconds(120));
+
+            Assert.Equal(OrchestrationRuntimeStatus.Failed, status.RuntimeStatus);
+            Assert.Null(status.Output);
+            Assert.Contains("Injected failure before commit #4", status.FailureDetails!.ErrorMessage);
+            Assert.Equal(ConvertLeadOrchestrator.Retry.MaxNumberOfAttempts, attempts);
+            Assert.False((await conversion.GetStateAsync(leadId, CancellationToken.None))!.IsConverted);
+        }
+        finally
+        {
+            conversion.BeforeCommit = null;
+        }
     }
 
     /// <summary>The convert request as both hosts' HTTP functions serve it (start the lead's singleton, wait), then its final status.</summary>
