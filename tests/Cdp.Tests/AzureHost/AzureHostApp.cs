@@ -4,6 +4,7 @@ using Azure.Core.Serialization;
 using Cdp.Functions;
 using Cdp.Functions.Durable;
 using Cdp.Orchestrations;
+using Cdp.Tests.Hosting;
 using Cdp.Tests.Support;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
@@ -28,9 +29,12 @@ namespace Cdp.Tests.AzureHost;
 public class AzureHostApp : CdpBackend
 {
     readonly CancellationTokenSource stopping = new();
-    IHost host = null!;
+    AzureFunctionsHost host = null!;
 
     public IServiceProvider Services => host.Services;
+
+    /// <summary>The host's HTTP functions, called with real ASP.NET Core requests.</summary>
+    public AzureFunctionsHost Http => host;
     public DurableTaskTestHost Durable { get; private set; } = null!;
     public DurableTaskClient DurableClient => Durable.Client;
     public AzureDurableFunctions Functions { get; private set; } = null!;
@@ -47,24 +51,18 @@ public class AzureHostApp : CdpBackend
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(Settings).AddInMemoryCollection(ExtraSettings);
-        builder.Logging.ClearProviders().AddProvider(Logs);
-        builder.AddAzureHost();
-        ConfigureServices(builder.Services);
-        host = builder.Build();
+        host = AzureFunctionsHost.Create(Settings.Concat(ExtraSettings), Logs, ConfigureServices);
 
         if (Orchestrations.GetType() is not { Name: "DurableOrchestrationClient" } adapter || adapter.Assembly != typeof(DurableClientScope).Assembly)
             throw new InvalidOperationException($"The core's IOrchestrationClient is {Orchestrations.GetType()}, not the Azure host's Durable adapter.");
-        Functions = new AzureDurableFunctions(Services, stopping.Token);
-        Durable = await StartDurableAsync(Functions, DataConverterOf(Services), Services.GetRequiredService<ILoggerFactory>());
+        (Functions, Durable) = await StartDurableAsync(Services, stopping.Token);
     }
 
     public override async Task DisposeAsync()
     {
         await stopping.CancelAsync();
         if (Durable is not null) await Durable.DisposeAsync();
-        host?.Dispose();
+        if (host is not null) await host.DisposeAsync();
         stopping.Dispose();
         await base.DisposeAsync();
     }
@@ -87,6 +85,13 @@ public class AzureHostApp : CdpBackend
         const string shim = "Microsoft.Azure.Functions.Worker.Extensions.DurableTask.ObjectConverterShim";
         var type = typeof(ActivityTriggerAttribute).Assembly.GetType(shim, throwOnError: true)!;
         return (DataConverter)Activator.CreateInstance(type, (ObjectSerializer)serializer)!;
+    }
+
+    /// <summary>The Durable worker running the functions of the Azure host whose services are <paramref name="services"/>.</summary>
+    public static async Task<(AzureDurableFunctions Functions, DurableTaskTestHost Durable)> StartDurableAsync(IServiceProvider services, CancellationToken stopping)
+    {
+        var functions = new AzureDurableFunctions(services, stopping);
+        return (functions, await StartDurableAsync(functions, DataConverterOf(services), services.GetRequiredService<ILoggerFactory>()));
     }
 
     /// <summary>

@@ -4,31 +4,40 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Tests.Support;
-using Microsoft.DurableTask.Client;
+using Cdp.Tests.AzureHost;
+using Microsoft.DurableTask.Testing;
 
 namespace Cdp.Tests.Hosting;
 
 /// <summary>Both hosts over one backend: the local host in-process and the Azure host's functions (<see cref="AzureFunctionsHost"/>).</summary>
 public class HostPair : CdpApp
 {
+    readonly CancellationTokenSource stopping = new();
+
     public AzureFunctionsHost Azure { get; private set; } = null!;
+
+    /// <summary>The real Durable worker running the Azure host's orchestrator and activity functions on this backend.</summary>
+    public DurableTaskTestHost Durable { get; private set; } = null!;
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
         Azure = AzureFunctionsHost.Create(Settings.Concat(ExtraSettings));
+        (_, Durable) = await AzureHostApp.StartDurableAsync(Azure.Services, stopping.Token);
     }
 
     public override async Task DisposeAsync()
     {
+        await stopping.CancelAsync();
+        await Durable.DisposeAsync();
         await Azure.DisposeAsync();
+        stopping.Dispose();
         await base.DisposeAsync();
     }
 
     /// <summary>The same request to each host (built twice: a request message is sent once).</summary>
-    public async Task<(HttpResponseMessage Local, HttpResponseMessage Azure)> SendBothAsync(
-        Func<HttpRequestMessage> request, DurableTaskClient? durable = null) =>
-        (await Client.SendAsync(request()), await Azure.SendAsync(AsAdmin(request()), durable));
+    public async Task<(HttpResponseMessage Local, HttpResponseMessage Azure)> SendBothAsync(Func<HttpRequestMessage> request) =>
+        (await Client.SendAsync(request()), await Azure.SendAsync(AsAdmin(request()), Durable.Client));
 
     /// <summary>The bootstrap admin's key, as <see cref="CdpApp.Client"/> sends it, unless the request names its own caller.</summary>
     public static HttpRequestMessage AsAdmin(HttpRequestMessage request)
@@ -112,7 +121,7 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
     [Fact]
     public async Task A_WeCom_callback_answers_success_with_the_ingestion_id_header_on_both()
     {
-        foreach (var send in new Func<HttpRequestMessage, Task<HttpResponseMessage>>[] { hosts.Client.SendAsync, r => hosts.Azure.SendAsync(r) })
+        foreach (var send in new Func<HttpRequestMessage, Task<HttpResponseMessage>>[] { hosts.Client.SendAsync, r => hosts.Azure.SendAsync(r, hosts.Durable.Client) })
         {
             var callback = WeComCallbacks.Build(hosts.WeComCrypto, WeComStandIn.DefaultCorpId,
                 WeComCallbacks.ChangeExternalContactXml(WeComStandIn.DefaultCorpId, "add_external_contact", CdpBackend.SalesUserId, TestData.Id("wm")));
@@ -169,7 +178,7 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
     [MemberData(nameof(Errors))]
     public async Task Every_kind_of_refusal_is_the_same_problem_on_both(string method, string path, string? mediaType, string? body, int status)
     {
-        var (local, azure) = await hosts.SendBothAsync(() => Request(method, path, mediaType, body), NoDurable);
+        var (local, azure) = await hosts.SendBothAsync(() => Request(method, path, mediaType, body));
         Assert.Equal(status, (int)local.StatusCode);
         Assert.Equal("application/problem+json", local.Content.Headers.ContentType?.MediaType);
         await HostPair.AssertSameAsync(local, azure);
@@ -193,9 +202,6 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         await Assert.ThrowsAnyAsync<Exception>(() => HostPair.AssertSameAsync(Answer(HttpStatusCode.OK, "{}"), Answer(HttpStatusCode.Accepted, "{}")));
         await Assert.ThrowsAnyAsync<Exception>(() => HostPair.AssertSameAsync(Answer(HttpStatusCode.Accepted, "{}", "/a"), Answer(HttpStatusCode.Accepted, "{}", "/b")));
     }
-
-    /// <summary>A client the refused requests never reach: they fail before any orchestration is touched.</summary>
-    static readonly DurableTaskClient? NoDurable = null;
 
     static HttpRequestMessage Request(string method, string path, string? mediaType, string? body) =>
         new(new HttpMethod(method), path) { Content = body is null ? null : new StringContent(body, Encoding.UTF8, mediaType!) };
