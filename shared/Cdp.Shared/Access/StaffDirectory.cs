@@ -9,7 +9,7 @@ public sealed record StaffMember(string UserId, string? Name, string? Department
 /// <summary>The staff table: WeCom members who signed in or were granted roles. A member nobody granted has no role.</summary>
 public sealed class StaffDirectory(NpgsqlDataSource db)
 {
-    const string Columns = "user_id, name, department, roles, mobile, active, updated_at";
+    const string Columns = "user_id as UserId, name, department, roles, mobile, active, updated_at as UpdatedAt";
 
     public async Task<StaffMember?> GetAsync(string userId, CancellationToken ct)
     {
@@ -45,10 +45,16 @@ public sealed class StaffDirectory(NpgsqlDataSource db)
             returning {Columns}
             """, new { userId, roles = roles.ToArray(), mobile, active }, tx)).ToMember();
 
-#pragma warning disable IDE1006
-    sealed record Row(string user_id, string? name, string? department, string[] roles, string? mobile, bool active, DateTime updated_at)
+    sealed class Row
     {
-        public StaffMember ToMember() => new(user_id, name, department, roles, mobile, active, DbTime.Utc(updated_at));
+        public string UserId { get; set; } = "";
+        public string? Name { get; set; }
+        public string? Department { get; set; }
+        public string[] Roles { get; set; } = [];
+        public string? Mobile { get; set; }
+        public bool Active { get; set; }
+        public DateTime UpdatedAt { get; set; }
+
+        public StaffMember ToMember() => new(UserId, Name, Department, Roles, Mobile, Active, DbTime.Utc(UpdatedAt));
     }
-#pragma warning restore IDE1006
 }
