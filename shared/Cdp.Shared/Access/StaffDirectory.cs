@@ -46,8 +46,18 @@ public sealed class StaffDirectory(NpgsqlDataSource db)
             """, new { userId, roles = roles.ToArray(), mobile, active }, tx)).ToMember();
 
 #pragma warning disable IDE1006
-    sealed record Row(string user_id, string? name, string? department, string[] roles, string? mobile, bool active, DateTime updated_at)
+    // A class, not a positional record: Npgsql reports array columns as System.Array, which Dapper's constructor
+    // matching does not take for string[].
+    sealed class Row
     {
+        public string user_id { get; set; } = "";
+        public string? name { get; set; }
+        public string? department { get; set; }
+        public string[] roles { get; set; } = [];
+        public string? mobile { get; set; }
+        public bool active { get; set; }
+        public DateTime updated_at { get; set; }
+
         public StaffMember ToMember() => new(user_id, name, department, roles, mobile, active, DbTime.Utc(updated_at));
     }
 #pragma warning restore IDE1006
