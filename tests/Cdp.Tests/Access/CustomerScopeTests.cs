@@ -204,12 +204,7 @@ public sealed class CustomerScopeTests(CdpApp app) : IClassFixture<CdpApp>
         var viewer = new ScopeViewer("sales-plan", "dept-plan");
         foreach (var q in new[] { "13812345678", "someone@example.com", TestData.CreditCode(), "腾讯", "Acme Trading" })
         {
-            var (sql, args) = CustomerSearch.Build(SearchQuery.Parse(q, null, null), viewer)!.Value;
-            await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-            await using var tx = await conn.BeginTransactionAsync();
-            await CustomerSearch.SetNameThresholdAsync(conn, tx, CancellationToken.None);
-            await conn.ExecuteAsync("set local enable_seqscan = off", transaction: tx);
-            var plan = string.Join("\n", await conn.QueryAsync<string>("explain " + sql, args, tx));
+            var plan = await Search.SearchEndpointTests.PlanAsync(app.Database.DataSource, SearchQuery.Parse(q, null, null), viewer);
             Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
             Assert.Contains("customer_owner", plan, StringComparison.Ordinal);
         }
