@@ -36,14 +36,18 @@ public sealed class StaffDirectory(NpgsqlDataSource db)
             """, new { userId, name, department }, cancellationToken: ct))).ToMember();
     }
 
-    /// <summary>Sets roles (and the member's own mobile when given) inside the caller's transaction, so the audit row commits with it.</summary>
-    public async Task<StaffMember> SetAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string userId, IReadOnlyList<string> roles, string? mobile, bool? active) =>
+    /// <summary>
+    /// Sets roles (and the member's own mobile and department when given) inside the caller's transaction, so the audit
+    /// row commits with it. The department is a manager's scope; WeCom gives it only to apps allowed to read members.
+    /// </summary>
+    public async Task<StaffMember> SetAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string userId, IReadOnlyList<string> roles, string? mobile, bool? active,
+        string? department = null) =>
         (await conn.QuerySingleAsync<Row>($"""
-            insert into staff (user_id, roles, mobile, active) values (@userId, @roles, @mobile, coalesce(@active, true))
+            insert into staff (user_id, roles, mobile, active, department) values (@userId, @roles, @mobile, coalesce(@active, true), @department)
             on conflict (user_id) do update set roles = excluded.roles, mobile = coalesce(@mobile, staff.mobile),
-                active = coalesce(@active, staff.active), updated_at = now()
+                active = coalesce(@active, staff.active), department = coalesce(@department, staff.department), updated_at = now()
             returning {Columns}
-            """, new { userId, roles = roles.ToArray(), mobile, active }, tx)).ToMember();
+            """, new { userId, roles = roles.ToArray(), mobile, active, department }, tx)).ToMember();
 
     sealed class Row
     {
