@@ -33,7 +33,10 @@ public sealed class AzureFunctionsHost : IAsyncDisposable
         IEnumerable<KeyValuePair<string, string?>> settings, ILoggerProvider? logs = null, Action<IServiceCollection>? configureServices = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Development" });
-        builder.Configuration.AddInMemoryCollection(settings);
+        // Later settings override earlier ones (extra settings over the backend's), as layered configuration would.
+        var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in settings) merged[key] = value;
+        builder.Configuration.AddInMemoryCollection(merged);
         if (logs is not null) builder.Logging.ClearProviders().AddProvider(logs);
         builder.AddAzureHost();
         configureServices?.Invoke(builder.Services);
