@@ -85,17 +85,29 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
 
     static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    // Dapper maps by column name.
+    // Dapper maps by column name. Settable properties, not a positional record: Npgsql reports text[] columns as
+    // System.Array, which Dapper cannot match to a string[] constructor parameter (it fails every key creation).
 #pragma warning disable IDE1006
-    record Row(string key_id, string name, string kind, string[] permissions, string[] allowed_origins, string created_by,
-        DateTime created_at, DateTime? expires_at, DateTime? revoked_at, DateTime? last_used_at)
+    class Row
     {
+        public string key_id { get; init; } = "";
+        public string name { get; init; } = "";
+        public string kind { get; init; } = "";
+        public string[] permissions { get; init; } = [];
+        public string[] allowed_origins { get; init; } = [];
+        public string created_by { get; init; } = "";
+        public DateTime created_at { get; init; }
+        public DateTime? expires_at { get; init; }
+        public DateTime? revoked_at { get; init; }
+        public DateTime? last_used_at { get; init; }
+
         public ApiKeyInfo ToInfo() => new(key_id, name, kind, permissions, allowed_origins, created_by,
             DbTime.Utc(created_at), DbTime.Utc(expires_at), DbTime.Utc(revoked_at), DbTime.Utc(last_used_at));
     }
 
-    sealed record StoredRow(string key_id, byte[] key_hash, string name, string kind, string[] permissions, string[] allowed_origins,
-        string created_by, DateTime created_at, DateTime? expires_at, DateTime? revoked_at, DateTime? last_used_at)
-        : Row(key_id, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at);
+    sealed class StoredRow : Row
+    {
+        public byte[] key_hash { get; init; } = [];
+    }
 #pragma warning restore IDE1006
 }
