@@ -1,3 +1,5 @@
+using Cdp.Shared.Access;
+
 namespace Cdp.Shared.Ingestion;
 
 /// <summary>What a channel record is about once its adapter has read it.</summary>
@@ -31,4 +33,16 @@ public sealed record CustomerRecord
     public string? UnionId { get; init; }
     public string? UtmSource { get; init; }
     public string? UtmCampaign { get; init; }
+
+    /// <summary>As a caller without pii:reveal sees it (the review queue shows incoming records).</summary>
+    public CustomerRecord Masked() => this with
+    {
+        SourceId = PiiMask.SourceId(Channel, SourceId),
+        Mobile = PiiMask.Phone(Mobile),
+        Phone = PiiMask.Phone(Phone),
+        Email = PiiMask.Email(Email),
+        WeComExternalUserId = PiiMask.ChannelUserId(WeComExternalUserId),
+        OpenId = PiiMask.ChannelUserId(OpenId),
+        UnionId = PiiMask.ChannelUserId(UnionId),
+    };
 }
