@@ -27,6 +27,11 @@ public sealed class CustomerFunctions(AzureApi api)
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.LeadPath)] HttpRequest request, string leadId) =>
         api.RunAsync(CustomerRoutes.GetLead, request, ("leadId", leadId));
 
+    [Function(nameof(CustomerRoutes.RevealPii))]
+    public Task<IResult> RevealPii(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = CustomerRoutes.RevealPath)] HttpRequest request) =>
+        api.RunAsync(CustomerRoutes.RevealPii, request);
+
     [Function(nameof(SearchRoutes.Search))]
     public Task<IResult> Search(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SearchRoutes.SearchPath)] HttpRequest request) =>

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Tagging;
 using Dapper;
 using Npgsql;
@@ -13,7 +14,10 @@ public sealed record AccountSummaryView(
 
 public sealed record AccountContactView(
     Guid ContactId, string? Name, string? Title, string? MobilePhone, string? Email, string? Role, string? DecisionLevel,
-    bool IsPrimaryContact, int? EngagementScore, DateTime? LastActivityAt);
+    bool IsPrimaryContact, int? EngagementScore, DateTime? LastActivityAt)
+{
+    public AccountContactView Masked() => this with { MobilePhone = PiiMask.Phone(MobilePhone), Email = PiiMask.Email(Email) };
+}
 
 public sealed record OpportunityView(
     Guid OpportunityId, string Name, Guid? ContactId, decimal Amount, string Stage, bool IsClosed, bool IsWon, DateTime? ClosedAt, DateTime CreatedAt);
@@ -36,7 +40,11 @@ public sealed record Account360(
     IReadOnlyList<ComputedTag> ComputedTags,
     BehaviourCounts? Behaviour,
     IReadOnlyList<TouchpointView> Touchpoints,
-    bool Partial);
+    bool Partial)
+{
+    /// <summary>As a caller without pii:reveal sees it: the account itself is a company's, its contacts are people.</summary>
+    public Account360 Masked() => this with { Contacts = [.. Contacts.Select(c => c.Masked())] };
+}
 
 /// <summary>The Postgres part of an account's views, each one round trip of index-range reads.</summary>
 public sealed class AccountReads(NpgsqlDataSource db)

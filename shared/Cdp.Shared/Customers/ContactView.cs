@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Tagging;
 using Dapper;
 using Npgsql;
@@ -6,14 +7,24 @@ namespace Cdp.Shared.Customers;
 
 public sealed record ContactInfo(
     Guid ContactId, string? Name, string? MobilePhone, string? Email, string? Title, string? City, string? Phone,
-    string? WeChatId, string? WeComExternalUserId, Guid? PrimaryAccountId, DateTime CreatedAt, DateTime UpdatedAt);
+    string? WeChatId, string? WeComExternalUserId, Guid? PrimaryAccountId, DateTime CreatedAt, DateTime UpdatedAt)
+{
+    public ContactInfo Masked() => this with
+    {
+        MobilePhone = PiiMask.Phone(MobilePhone), Email = PiiMask.Email(Email), Phone = PiiMask.Phone(Phone),
+        WeChatId = PiiMask.ChannelUserId(WeChatId), WeComExternalUserId = PiiMask.ChannelUserId(WeComExternalUserId),
+    };
+}
 
 public sealed record ContactSummaryView(
     int TotalTouchpoints, int EmailOpens, int FormSubmissions, int EngagementScore, DateTime? LastActivityAt, DateTime CalculatedAt);
 
 public sealed record ContactAccountView(Guid AccountId, string Name, string? City, string? Role, string? DecisionLevel, bool IsPrimaryContact, bool IsPrimaryAccount);
 
-public sealed record ContactIdentityView(string ChannelId, string IdentityType, string ChannelUserId, bool IsVerified, DateTime FirstSeenAt, DateTime LastSeenAt);
+public sealed record ContactIdentityView(string ChannelId, string IdentityType, string ChannelUserId, bool IsVerified, DateTime FirstSeenAt, DateTime LastSeenAt)
+{
+    public ContactIdentityView Masked() => this with { ChannelUserId = PiiMask.Identity(IdentityType, ChannelUserId) };
+}
 
 public sealed record FollowUpView(Guid FollowUpId, string Content, string? Channel, DateTime OccurredAt);
 
@@ -32,7 +43,19 @@ public sealed record Contact360(
     IReadOnlyList<ConvertedLeadView> Leads,
     BehaviourCounts? Behaviour,
     IReadOnlyList<TouchpointView> Touchpoints,
-    bool Partial);
+    bool Partial)
+{
+    /// <summary>
+    /// As a caller without pii:reveal sees it. Follow-ups are free text a salesperson typed, so a mobile or an address
+    /// written into one is masked too. (Touchpoint details are scrubbed when the events are accepted.)
+    /// </summary>
+    public Contact360 Masked() => this with
+    {
+        Contact = Contact.Masked(),
+        ChannelIdentities = [.. ChannelIdentities.Select(i => i.Masked())],
+        FollowUps = [.. FollowUps.Select(f => f with { Content = PiiMask.Text(f.Content)! })],
+    };
+}
 
 /// <summary>The Postgres part of a contact's 360: one round trip of index-range reads.</summary>
 public sealed class ContactReads(NpgsqlDataSource db)

@@ -13,8 +13,10 @@ namespace Cdp.Shared.Customers;
 /// a hot key never sends a crowd to the databases. It keeps a view as its JSON, so a hit is served without being
 /// parsed or serialized again.
 /// <list type="bullet">
-/// <item>Each entity has a value key and a generation key (one hash tag, so a cluster keeps them on one slot).
-/// <see cref="InvalidateAsync"/> deletes the value and bumps the generation; a loader fills the cache only if the
+/// <item>Each entity has two value keys, the full view and the view masked for callers without <c>pii:reveal</c>,
+/// and a generation key (one hash tag, so a cluster keeps them on one slot). A load fills both at once, so each
+/// caller is served its own form from Redis and a masked caller can never be handed the full one.
+/// <see cref="InvalidateAsync"/> deletes both values and bumps the generation; a loader fills the cache only if the
 /// generation is still the one it read before loading (one Lua script), so a load that raced a write cannot put the
 /// old view back for 300 s.</item>
 /// <item>Stampede: concurrent misses of one key in this process share one load; across processes the first to
@@ -29,13 +31,14 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
     const string FillScript = """
         if (redis.call('get', KEYS[2]) or '0') == ARGV[1] then
             redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+            redis.call('set', KEYS[4], ARGV[5], 'PX', ARGV[3])
         end
         if redis.call('get', KEYS[3]) == ARGV[4] then redis.call('del', KEYS[3]) end
         return 1
         """;
 
     const string InvalidateScript = """
-        redis.call('del', KEYS[1])
+        redis.call('del', KEYS[1], KEYS[3])
         redis.call('incr', KEYS[2])
         redis.call('pexpire', KEYS[2], ARGV[1])
         return 1
@@ -47,25 +50,30 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
     readonly ConcurrentDictionary<string, object> loading = new();
     long lastWarning = long.MinValue / 2;
 
-    /// <summary>The cached view, or the one <paramref name="load"/> builds (null: no such entity; not cached).</summary>
-    public async Task<CachedView?> GetOrLoadAsync<T>(CustomerRef customer, Func<Task<T?>> load, Func<T, bool> isPartial)
+    /// <summary>
+    /// The cached view, or the one <paramref name="load"/> builds (null: no such entity; not cached), in full or, when
+    /// <paramref name="masked"/>, as <paramref name="mask"/> makes it.
+    /// </summary>
+    public async Task<CachedView?> GetOrLoadAsync<T>(CustomerRef customer, bool masked, Func<Task<T?>> load, Func<T, T> mask, Func<T, bool> isPartial)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(load);
+        ArgumentNullException.ThrowIfNull(mask);
         var keys = Keys.Of(customer);
         var db = Connected();
-        var read = db is null ? null : await TryAsync(db.StringGetAsync([keys.Value, keys.Generation]), "read");
-        if (read is not null && read[0].HasValue) return new CachedView((string)read[0]!, Cached: true);
+        var read = db is null ? null : await TryAsync(db.StringGetAsync([masked ? keys.Masked : keys.Value, keys.Generation]), "read");
+        if (read is not null && read[0].HasValue) return new CachedView((string)read[0]!, Cached: true, masked);
 
         // Without Redis there is nothing to share a load through, and no generation to fill against.
-        if (db is null || read is null) return Serialize(await load());
+        if (db is null || read is null) return await load() is { } view ? Serialize(masked ? mask(view) : view, cached: false, masked) : null;
         var generation = read[1].HasValue ? (string)read[1]! : "0";
 
-        var shared = new Lazy<Task<CachedView?>>(() => LoadOnceAsync(db, keys, generation, load, isPartial));
-        var winner = (Lazy<Task<CachedView?>>)loading.GetOrAdd(keys.Value, shared);
+        // Masked and full readers of one entity share the load: it builds both forms.
+        var shared = new Lazy<Task<Forms?>>(() => LoadOnceAsync(db, keys, generation, load, mask, isPartial));
+        var winner = (Lazy<Task<Forms?>>)loading.GetOrAdd(keys.Value, shared);
         try
         {
-            return await winner.Value;
+            return (await winner.Value)?.Pick(masked);
         }
         finally
         {
@@ -73,7 +81,7 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         }
     }
 
-    async Task<CachedView?> LoadOnceAsync<T>(IDatabase db, Keys keys, string generation, Func<Task<T?>> load, Func<T, bool> isPartial)
+    async Task<Forms?> LoadOnceAsync<T>(IDatabase db, Keys keys, string generation, Func<Task<T?>> load, Func<T, T> mask, Func<T, bool> isPartial)
         where T : class
     {
         var token = Guid.NewGuid().ToString("N");
@@ -85,8 +93,8 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             while (waited.Elapsed < settings.RebuildWait)
             {
                 await Task.Delay(RebuildPoll);
-                var value = await TryAsync(db.StringGetAsync(keys.Value), "read");
-                if (value is { HasValue: true } v) return new CachedView((string)v!, Cached: true);
+                var values = await TryAsync(db.StringGetAsync([keys.Value, keys.Masked]), "read");
+                if (values is [{ HasValue: true } full, { HasValue: true } masked]) return new Forms((string)full!, (string)masked!, Cached: true);
             }
         }
 
@@ -106,17 +114,25 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
             return null;
         }
         var ttl = isPartial(view) ? settings.PartialCacheTtl : settings.CacheTtl;
-        var built = Serialize(view)!;
-        await TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock],
-            [generation, built.Json, (long)ttl.TotalMilliseconds, token]), "fill");
+        var built = new Forms(Json(view), Json(mask(view)), Cached: false);
+        await TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock, keys.Masked],
+            [generation, built.Full, (long)ttl.TotalMilliseconds, token, built.Masked]), "fill");
         return built;
     }
 
     // The fill script with a generation no key holds: it stores nothing and only lets go of our rebuild lock.
     Task UnlockAsync(IDatabase db, Keys keys, string token) =>
-        TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock], ["none", "", 1, token]), "unlock");
+        TryAsync(db.ScriptEvaluateAsync(FillScript, [keys.Value, keys.Generation, keys.Lock, keys.Masked], ["none", "", 1, token, ""]), "unlock");
 
-    static CachedView? Serialize<T>(T? view) => view is null ? null : new CachedView(JsonSerializer.Serialize(view, CdpJson.Options), Cached: false);
+    static string Json<T>(T view) => JsonSerializer.Serialize(view, CdpJson.Options);
+
+    static CachedView Serialize<T>(T view, bool cached, bool masked) => new(Json(view), cached, masked);
+
+    /// <summary>Both forms of one view, as one load builds them and the waiting readers pick theirs.</summary>
+    sealed record Forms(string Full, string Masked, bool Cached)
+    {
+        public CachedView Pick(bool masked) => new(masked ? Masked : Full, Cached, masked);
+    }
 
     /// <summary>
     /// Deletes the cached views of <paramref name="customers"/>. Call after the write's commit (before it, a reader could
@@ -139,7 +155,7 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         var done = await TryAsync(Task.WhenAll(customers.Select(c =>
         {
             var keys = Keys.Of(c);
-            return db.ScriptEvaluateAsync(InvalidateScript, [keys.Value, keys.Generation], [generationTtl]);
+            return db.ScriptEvaluateAsync(InvalidateScript, [keys.Value, keys.Generation, keys.Masked], [generationTtl]);
         })), "invalidate");
         return done is not null;
     }
@@ -207,19 +223,24 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
         logger.LogWarning(e, "Customer view cache: Redis {Operation} failed or was slow; serving from the databases", what);
     }
 
-    internal readonly record struct Keys(string Value, string Generation, string Lock)
+    /// <summary><see cref="Value"/> holds the full view, <see cref="Masked"/> the masked one.</summary>
+    internal readonly record struct Keys(string Value, string Generation, string Lock, string Masked)
     {
         public static Keys Of(CustomerRef c)
         {
             var tag = $"c360:{{{c.Kind}:{c.Id:N}}}";
-            return new Keys(tag, tag + ":gen", tag + ":lock");
+            return new Keys(tag, tag + ":gen", tag + ":lock", tag + ":masked");
         }
     }
 }
 
-/// <summary>A view's JSON object and whether it came from Redis.</summary>
-public sealed record CachedView(string Json, bool Cached)
+/// <summary>A view's JSON object, whether it came from Redis and whether its personal data is masked.</summary>
+public sealed record CachedView(string Json, bool Cached, bool Masked)
 {
-    /// <summary>The API's body: the view with <c>"cached"</c> added (it describes this delivery, not the view).</summary>
-    public string ToResponse() => (Cached ? "{\"cached\":true," : "{\"cached\":false,") + Json[1..];
+    /// <summary>
+    /// The API's body: the view with <c>"cached"</c> and <c>"masked"</c> added (they describe this delivery, not the
+    /// view), by concatenation, so a hit is still sent without being parsed.
+    /// </summary>
+    public string ToResponse() =>
+        (Cached ? "{\"cached\":true," : "{\"cached\":false,") + (Masked ? "\"masked\":true," : "\"masked\":false,") + Json[1..];
 }

@@ -6,7 +6,8 @@ namespace Cdp.Shared.Customers;
 /// <summary>
 /// The customer-360 reads (seed 003 flow 4): through the Redis cache, and on a miss Postgres and ClickHouse at once.
 /// ClickHouse failing or slower than its timeout leaves the behaviour out and marks the view partial; the rest answers.
-/// Views come back as their JSON (<see cref="CachedView"/>): a hit is served as Redis holds it.
+/// Views come back as their JSON (<see cref="CachedView"/>): a hit is served as Redis holds it. <c>masked</c>: the
+/// view as a caller without pii:reveal sees it (the cache keeps that form under a key of its own).
 /// </summary>
 public sealed class CustomerViews(
     AccountReads accounts, ContactReads contacts, LeadReads leads, BehaviourQueries behaviour, CustomerViewCache cache,
@@ -20,29 +21,29 @@ public sealed class CustomerViews(
 
     public Task<AccountDetails?> AccountAsync(Guid id, CancellationToken ct) => accounts.DetailsAsync(id, ct);
 
-    public Task<CachedView?> Account360Async(Guid id) => GetAsync(CustomerRef.Account(id), BehaviourSubject.Account,
+    public Task<CachedView?> Account360Async(Guid id, bool masked) => GetAsync(CustomerRef.Account(id), masked, BehaviourSubject.Account,
         () => accounts.Read360Async(id, settings.ListLimit, settings.TouchpointLimit, CancellationToken.None),
-        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Masked(), view => view.Partial);
 
-    public Task<CachedView?> Contact360Async(Guid id) => GetAsync(CustomerRef.Contact(id), BehaviourSubject.Contact,
+    public Task<CachedView?> Contact360Async(Guid id, bool masked) => GetAsync(CustomerRef.Contact(id), masked, BehaviourSubject.Contact,
         () => contacts.Read360Async(id, settings.ListLimit, settings.TouchpointLimit, CancellationToken.None),
-        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Masked(), view => view.Partial);
 
-    public Task<CachedView?> LeadAsync(Guid id) => GetAsync(CustomerRef.Lead(id), BehaviourSubject.Lead,
+    public Task<CachedView?> LeadAsync(Guid id, bool masked) => GetAsync(CustomerRef.Lead(id), masked, BehaviourSubject.Lead,
         () => leads.GetAsync(id, CancellationToken.None),
-        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Partial);
+        (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Masked(), view => view.Partial);
 
     // A load is shared by every caller waiting for the same key, so no caller's cancellation may end it; the
     // ClickHouse timeout and the Postgres command timeout bound it instead.
     Task<CachedView?> GetAsync<T>(
-        CustomerRef customer, BehaviourSubject subject, Func<Task<T?>> read, Func<T, BehaviourCounts?, T> withBehaviour,
-        Func<T, bool> isPartial) where T : class =>
-        cache.GetOrLoadAsync(customer, async () =>
+        CustomerRef customer, bool masked, BehaviourSubject subject, Func<Task<T?>> read, Func<T, BehaviourCounts?, T> withBehaviour,
+        Func<T, T> mask, Func<T, bool> isPartial) where T : class =>
+        cache.GetOrLoadAsync(customer, masked, async () =>
         {
             Interlocked.Increment(ref loads);
             var counts = behaviour.CountsByTypeAsync(subject, customer.Id, settings.BehaviourDays, CancellationToken.None);
             var stored = await read();
             var byType = await counts;
             return stored is null ? null : withBehaviour(stored, byType is null ? null : new BehaviourCounts(settings.BehaviourDays, byType));
-        }, isPartial);
+        }, mask, isPartial);
 }

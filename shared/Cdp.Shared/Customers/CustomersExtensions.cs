@@ -7,7 +7,7 @@ namespace Cdp.Shared.Customers;
 
 public static class CustomersExtensions
 {
-    /// <summary>The customer views and their cache. Expects an NpgsqlDataSource and the events' BehaviourQueries.</summary>
+    /// <summary>The customer views, their cache and the reveal of masked fields. Expects an NpgsqlDataSource and the events' BehaviourQueries.</summary>
     public static IServiceCollection AddCustomerViews(this IServiceCollection services)
     {
         services.AddCustomerViewCache();
@@ -15,6 +15,7 @@ public static class CustomersExtensions
         services.TryAddSingleton<ContactReads>();
         services.TryAddSingleton<LeadReads>();
         services.TryAddSingleton<CustomerViews>();
+        services.TryAddSingleton<RevealPiiField>();
         return services;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdp.Shared.Access;
 using Cdp.Shared.Scoring;
 using Cdp.Shared.Tagging;
 using Dapper;
@@ -39,7 +40,10 @@ public sealed record LeadDetails(
     IReadOnlyList<string> Tags,
     IReadOnlyList<ComputedTag> ComputedTags,
     BehaviourCounts? Behaviour = null,
-    bool Partial = false);
+    bool Partial = false)
+{
+    public LeadDetails Masked() => this with { MobilePhone = PiiMask.Phone(MobilePhone), Email = PiiMask.Email(Email) };
+}
 
 /// <summary>
 /// Reads a lead's Postgres part for the API. Staff tags live on contacts (customer_tag), so a lead shows those of the contact it was

@@ -17,7 +17,11 @@ public sealed record IdentityReviewItem(
     string? Decision,
     Guid? TargetId,
     Guid? ResolvedEntityId,
-    DateTimeOffset? ResolvedAt);
+    DateTimeOffset? ResolvedAt)
+{
+    /// <summary>As a caller without pii:reveal sees it: the incoming record masked (the candidates are companies).</summary>
+    public IdentityReviewItem Masked() => this with { Record = Record with { Record = Record.Record.Masked() } };
+}
 
 /// <summary>What resolving a review came to; the HTTP layer maps each case to a status code.</summary>
 public abstract record ResolveReviewResult

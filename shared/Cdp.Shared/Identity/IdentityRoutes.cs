@@ -9,9 +9,14 @@ public static class IdentityRoutes
     public const string ReviewsPath = "identity/reviews";
     public const string ResolvePath = "identity/reviews/{reviewId:guid}/resolve";
 
+    /// <summary>The queue with each incoming record, masked unless the caller holds pii:reveal; the read is audited.</summary>
     public static readonly ApiRoute ListIdentityReviews = ApiRoute.Get(nameof(ListIdentityReviews), ReviewsPath, Permissions.IdentityReview, async call =>
-        ApiResults.Json(await call.Service<IdentityReviews>().ListAsync(
-            ReviewRequests.Status(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted)));
+    {
+        var items = await call.Service<IdentityReviews>().ListAsync(ReviewRequests.Status(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted);
+        var masked = call.MasksPii();
+        await call.AuditPiiReadAsync("identity_review", null, new { results = items.Count, masked });
+        return ApiResults.Json(masked ? items.Select(i => i.Masked()).ToList() : items);
+    });
 
     public static readonly ApiRoute ResolveIdentityReview = ApiRoute.Post(nameof(ResolveIdentityReview), ResolvePath, Permissions.IdentityReview, async call =>
     {

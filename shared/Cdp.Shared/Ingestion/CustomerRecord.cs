@@ -1,3 +1,5 @@
+using Cdp.Shared.Access;
+
 namespace Cdp.Shared.Ingestion;
 
 /// <summary>What a channel record is about once its adapter has read it.</summary>
@@ -40,6 +42,18 @@ public sealed record CustomerRecord
 
     /// <summary>CRM: the record's owner (<c>OwnerId</c>), taken to be the owner's WeCom userid.</summary>
     public string? OwnerId { get; init; }
+
+    /// <summary>As a caller without pii:reveal sees it (the review queue shows incoming records).</summary>
+    public CustomerRecord Masked() => this with
+    {
+        SourceId = PiiMask.SourceId(Channel, SourceId),
+        Mobile = PiiMask.Phone(Mobile),
+        Phone = PiiMask.Phone(Phone),
+        Email = PiiMask.Email(Email),
+        WeComExternalUserId = PiiMask.ChannelUserId(WeComExternalUserId),
+        OpenId = PiiMask.ChannelUserId(OpenId),
+        UnionId = PiiMask.ChannelUserId(UnionId),
+    };
 }
 
 /// <summary>A staff member (WeCom userid) following a WeCom external contact since <paramref name="Since"/>.</summary>

@@ -9,7 +9,8 @@ namespace Cdp.Shared.Search;
 /// <summary>
 /// One hit. <c>Score</c> is 1 for an exact match (key or whole name); name matches fall in bands so that the order
 /// reads: exact, then prefix (0.8–0.9), then contains (0.7–0.8), then fuzzy (below 0.7, by trigram similarity).
-/// The phone is masked: a result list is read over shoulders; the record's own endpoint gives the full value.
+/// The phone is masked for every caller, pii:reveal or not: a result list is read over shoulders; the record's own
+/// view shows it in full to a caller who may see it.
 /// </summary>
 public sealed record SearchMatch(
     string Type, Guid Id, string? Name, double Score, string MatchedOn, string? CompanyName, string? City, string? MaskedPhone);
@@ -45,7 +46,7 @@ public sealed class CustomerSearch(NpgsqlDataSource db)
         var rows = await conn.QueryAsync<Row>(new CommandDefinition(sql, args, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
         return new SearchResult(query.Text, rows.Select(r => new SearchMatch(
-            r.Type, r.Id, r.Name, r.Score, r.MatchedOn, r.CompanyName, r.City, MobileNumber.Mask(r.MobilePhone))).ToList());
+            r.Type, r.Id, r.Name, r.Score, r.MatchedOn, r.CompanyName, r.City, PiiMask.Phone(r.MobilePhone))).ToList());
     }
 
     /// <summary>The trigram operators read their thresholds from settings; local to the transaction.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 using Cdp.Shared.Cleansing;
 
@@ -13,6 +14,23 @@ public enum SearchKind { Account, Contact, Lead }
 /// </summary>
 public abstract record SearchTerm
 {
+    /// <summary>What kind of key the text was taken for: "mobile", "email", "creditCode" or "name" (the audit row keeps this, not the text).</summary>
+    public string Kind => this switch
+    {
+        Mobile => "mobile",
+        Email => "email",
+        CreditCode => "creditCode",
+        _ => "name",
+    };
+
+    /// <summary>The typed text as a caller without pii:reveal may see it echoed: masked when it is a phone or an address.</summary>
+    public string Masked(string text) => this switch
+    {
+        Mobile => PiiMask.Phone(text)!,
+        Email => PiiMask.Email(text)!,
+        _ => text,
+    };
+
     public sealed record Mobile(string Number) : SearchTerm;
 
     public sealed record Email(string Address) : SearchTerm;

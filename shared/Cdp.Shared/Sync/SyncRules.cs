@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 
 namespace Cdp.Shared.Sync;
@@ -30,7 +30,7 @@ public static class SyncTargetNames
 }
 
 /// <summary>Pure decisions of the sidebar sync: input rules, what to push, what an alert may say.</summary>
-public static partial class SyncRules
+public static class SyncRules
 {
     /// <summary>WeCom's limit on a corp tag name.</summary>
     public const int MaxTagLength = 30;
@@ -88,12 +88,7 @@ public static partial class SyncRules
          [.. currentCorpTagIds.Where(id => !desiredIds.Contains(id)).Distinct()]);
 
     /// <summary>Mobile numbers and e-mail addresses never leave in an alert or a stored error.</summary>
-    public static string Redact(string? text)
-    {
-        if (string.IsNullOrEmpty(text)) return "";
-        var masked = Email().Replace(text, "***@***");
-        return Phone().Replace(masked, m => m.Value[..3] + "****" + m.Value[^4..]);
-    }
+    public static string Redact(string? text) => PiiMask.Text(text) ?? "";
 
     public static string AlertText(SyncTaskView task, int suppressedSince)
     {
@@ -110,10 +105,4 @@ public static partial class SyncRules
 
     static ApiProblemException Invalid(string field, string message) =>
         new(ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = [message] }));
-
-    [GeneratedRegex(@"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")]
-    private static partial Regex Email();
-
-    [GeneratedRegex(@"(?<!\d)1[3-9]\d{9}(?!\d)")]
-    private static partial Regex Phone();
 }

@@ -18,10 +18,11 @@ public sealed class CustomerViewCacheTests
 
     static CustomerRef NewCustomer() => CustomerRef.Account(Guid.NewGuid());
 
-    /// <summary>A read through the cache, as the view and whether it came from Redis.</summary>
-    static async Task<(View? View, bool Cached)> Get(CustomerViewCache cache, CustomerRef customer, Func<Task<View?>> load)
+    /// <summary>A read through the cache, as the view and whether it came from Redis; masked, the view's text is prefixed.</summary>
+    static async Task<(View? View, bool Cached)> Get(CustomerViewCache cache, CustomerRef customer, Func<Task<View?>> load, bool masked = false)
     {
-        var read = await cache.GetOrLoadAsync(customer, load, v => v.Partial);
+        var read = await cache.GetOrLoadAsync(customer, masked, load, v => v with { Text = "masked " + v.Text }, v => v.Partial);
+        if (read is not null) Assert.Equal(masked, read.Masked);
         return read is null ? (null, false) : (JsonSerializer.Deserialize<View>(read.Json, CdpJson.Options), read.Cached);
     }
 
@@ -41,6 +42,39 @@ public sealed class CustomerViewCacheTests
         Assert.Equal(1, loads);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Masked_and_full_readers_each_get_their_own_form_from_one_load_whichever_reads_first(bool maskedFirst)
+    {
+        var cache = Cache();
+        var customer = NewCustomer();
+        var loads = 0;
+        Task<View?> Load() { Interlocked.Increment(ref loads); return Task.FromResult<View?>(new View("v1")); }
+
+        var first = await Get(cache, customer, Load, masked: maskedFirst);
+        var second = await Get(cache, customer, Load, masked: !maskedFirst);
+        var again = await Get(cache, customer, Load, masked: maskedFirst);
+
+        Assert.Equal((new View(maskedFirst ? "masked v1" : "v1"), false), first);
+        Assert.Equal((new View(maskedFirst ? "v1" : "masked v1"), true), second);   // the load filled both forms
+        Assert.Equal((new View(maskedFirst ? "masked v1" : "v1"), true), again);
+        Assert.Equal(1, loads);
+    }
+
+    [Fact]
+    public async Task Invalidation_deletes_both_forms()
+    {
+        var cache = Cache();
+        var customer = NewCustomer();
+        await Get(cache, customer, () => Task.FromResult<View?>(new View("old")));
+
+        await cache.InvalidateAsync(customer);
+
+        Assert.Equal((new View("masked new"), false), await Get(cache, customer, () => Task.FromResult<View?>(new View("new")), masked: true));
+        Assert.Equal((new View("new"), true), await Get(cache, customer, () => Task.FromResult<View?>(new View("unused"))));
+    }
+
     [Fact]
     public async Task Fifty_concurrent_misses_of_a_hot_key_in_one_process_run_one_load()
     {
@@ -55,14 +89,15 @@ public sealed class CustomerViewCacheTests
             return new View("hot");
         }
 
-        var readers = Enumerable.Range(0, 50).Select(_ => Task.Run(() => Get(cache, customer, Load))).ToList();
+        // Half of them masked: both forms come from the one load.
+        var readers = Enumerable.Range(0, 50).Select(i => Task.Run(() => Get(cache, customer, Load, masked: i % 2 == 1))).ToList();
         await Eventually.Until(() => Volatile.Read(ref loads) > 0, TimeSpan.FromSeconds(5), "the load started");
         await Task.Delay(100);   // let every reader arrive while the load is still running
         release.SetResult();
         var results = await Task.WhenAll(readers);
 
         Assert.Equal(1, loads);
-        Assert.All(results, r => Assert.Equal(new View("hot"), r.View));
+        Assert.All(results.Select((r, i) => (r.View, i)), r => Assert.Equal(new View(r.i % 2 == 1 ? "masked hot" : "hot"), r.View));
     }
 
     [Fact]

@@ -184,6 +184,8 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         { "PUT", $"/api/contacts/{Guid.NewGuid()}/tags", "application/json", "null", 400 },
         { "POST", $"/api/contacts/{Guid.NewGuid()}/follow-ups", "application/json", "{\"content\":\"\"}", 422 },
         { "POST", $"/api/leads/{Guid.NewGuid()}/convert", "application/json", "{\"opportunity\":", 400 },
+        { "POST", "/api/pii/reveal", "application/json", $"{{\"entityType\":\"contact\",\"entityId\":\"{Guid.NewGuid()}\",\"field\":\"email\"}}", 404 },
+        { "POST", "/api/pii/reveal", "application/json", "{\"entityType\":\"contact\",\"entityId\":\"x\",\"field\":\"name\"}", 422 },
     };
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Cdp.Shared.Access;
 using Cdp.Tests.Support;
 using Dapper;
 
@@ -79,11 +80,38 @@ public sealed class IdentityReviewApiTests(CdpApp app) : IClassFixture<CdpApp>
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_steward_without_pii_reveal_sees_the_incoming_record_masked_and_the_read_is_audited()
+    {
+        var (mobile, email) = (TestData.Mobile(), TestData.Email());
+        var (review, _) = await ContactWithAmbiguousCompanyAsync(mobile, email);
+        var (steward, actor) = await app.WithPermissionsAsync(Permissions.IdentityReview);
+
+        var body = await steward.GetStringAsync("/api/identity/reviews?status=open&limit=1000");
+        Assert.DoesNotContain(mobile, body);
+        Assert.DoesNotContain(email, body, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal((PiiMask.Phone(mobile), PiiMask.Email(email)), Contact(JsonDocument.Parse(body).RootElement));
+        // With pii:reveal (the admin), the same queue in full.
+        Assert.Equal((mobile, email), Contact(await client.GetFromJsonAsync<JsonElement>("/api/identity/reviews?status=open&limit=1000")));
+
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        var (entityType, detail) = await conn.QuerySingleAsync<(string, string)>(
+            "select entity_type, detail::text from audit_log where actor = @actor and action = @action", new { actor, action = PiiReads.ReadAction });
+        Assert.Equal("identity_review", entityType);
+        Assert.Contains("\"masked\": true", detail, StringComparison.Ordinal);
+
+        (string?, string?) Contact(JsonElement queue)
+        {
+            var record = queue.EnumerateArray().Single(r => r.GetProperty("reviewId").GetGuid() == review.ReviewId).GetProperty("record").GetProperty("record");
+            return (record.GetProperty("mobile").GetString(), record.GetProperty("email").GetString());
+        }
+    }
+
     /// <summary>
     /// Two accounts whose short names are alike in one city (distinct credit codes keep them apart), then a contact
     /// naming the company loosely, without a code.
     /// </summary>
-    async Task<(Shared.Ingestion.IngestionStatus Review, Guid[] Accounts)> ContactWithAmbiguousCompanyAsync()
+    async Task<(Shared.Ingestion.IngestionStatus Review, Guid[] Accounts)> ContactWithAmbiguousCompanyAsync(string? mobile = null, string? email = null)
     {
         var city = "测试" + Guid.NewGuid().ToString("N")[..8];
         var word = TestData.CompanyWord();
@@ -95,7 +123,7 @@ public sealed class IdentityReviewApiTests(CdpApp app) : IClassFixture<CdpApp>
             Assert.Equal(("processed", "account"), (status.Status, status.EntityType));
             accounts.Add(status.EntityId!.Value);
         }
-        var contact = Payloads.Crm("contact", new { LastName = "韦", FirstName = "小宝", Company = $"{word}科技", City = city, MobilePhone = TestData.Mobile() });
+        var contact = Payloads.Crm("contact", new { LastName = "韦", FirstName = "小宝", Company = $"{word}科技", City = city, MobilePhone = mobile ?? TestData.Mobile(), Email = email });
         var review = await CdpApp.SettledAsync(client, (await CdpApp.IngestAsync(client, "crm", contact)).Id);
         Assert.Equal("review", review.Status);
         Assert.NotNull(review.ReviewId);
