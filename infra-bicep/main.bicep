@@ -157,6 +157,18 @@ param wecomApiBaseUrl string = 'https://qyapi.weixin.qq.com'
 @description('WeCom group robot webhook that receives alerts (its key is a credential).')
 param wecomAlertWebhookUrl string
 
+@description('The WeCom app (应用) staff sign in through: its AgentId.')
+@minLength(1)
+param wecomAgentId string
+
+@secure()
+@minLength(32)
+@description('Signs staff session cookies (Auth:SessionKey); at least 32 characters.')
+param authSessionKey string
+
+@description('Browser origins allowed to call the API besides the Static Web App that fronts it (comma-separated; usually empty).')
+param authAllowedOrigins string = ''
+
 // ---------- names ----------
 
 // The five topics of shared/Cdp.Shared/Messaging/Topics.cs; each is an event hub of the same name.
@@ -299,6 +311,7 @@ var channelSecrets = [
   { name: 'wecom-encoding-aes-key', value: wecomEncodingAesKey }
   { name: 'wecom-secret', value: wecomSecret }
   { name: 'wecom-alert-webhook-url', value: wecomAlertWebhookUrl }
+  { name: 'auth-session-key', value: authSessionKey }
 ]
 
 module channelSecretValues 'modules/key-vault-secret.bicep' = [
@@ -331,6 +344,9 @@ var productSettings = {
   WeCom__Secret: channelRef(keyVault.outputs.uri, 'wecom-secret')
   WeCom__ApiBaseUrl: wecomApiBaseUrl
   WeCom__AlertWebhookUrl: channelRef(keyVault.outputs.uri, 'wecom-alert-webhook-url')
+  WeCom__AgentId: wecomAgentId
+  Auth__SessionKey: channelRef(keyVault.outputs.uri, 'auth-session-key')
+  Auth__AllowedOrigins: authAllowedOrigins
 
   Sync__MaxRetries: '5'
   Sync__FirstRetryInterval: '00:00:05'

@@ -34,3 +34,6 @@ param wecomToken = readEnvironmentVariable('CDP_WECOM_TOKEN', '')
 param wecomEncodingAesKey = readEnvironmentVariable('CDP_WECOM_ENCODING_AES_KEY', '')
 param wecomSecret = readEnvironmentVariable('CDP_WECOM_SECRET', '')
 param wecomAlertWebhookUrl = readEnvironmentVariable('CDP_WECOM_ALERT_WEBHOOK_URL', '')
+param wecomAgentId = readEnvironmentVariable('CDP_WECOM_AGENT_ID', '')
+
+param authSessionKey = readEnvironmentVariable('CDP_AUTH_SESSION_KEY', '')

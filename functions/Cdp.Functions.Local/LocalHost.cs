@@ -27,6 +27,12 @@ public static class LocalHost
 
     public static WebApplicationBuilder AddLocalHost(this WebApplicationBuilder builder)
     {
+        // Requests naming another Host header are refused (400) before any route runs: "AllowedHosts", ';'-separated.
+        builder.Services.AddHostFiltering(o =>
+        {
+            var hosts = builder.Configuration["AllowedHosts"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (hosts is { Length: > 0 }) o.AllowedHosts = hosts;
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiProblemHandler>();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>

@@ -16,6 +16,7 @@ builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();
 
 var app = builder.Build();
+app.UseHostFiltering();
 app.UseExceptionHandler();
 app.UseApiStatusPages();
 app.MapApi();

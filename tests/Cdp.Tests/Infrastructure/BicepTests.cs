@@ -31,6 +31,8 @@ public sealed partial class BicepTests : IDisposable
         ["CDP_WECOM_ENCODING_AES_KEY"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
         ["CDP_WECOM_SECRET"] = "sample-wecom-secret",
         ["CDP_WECOM_ALERT_WEBHOOK_URL"] = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=sample",
+        ["CDP_WECOM_AGENT_ID"] = "1000002",
+        ["CDP_AUTH_SESSION_KEY"] = "sample-session-key-0123456789abcdef0123456789",
     };
 
     readonly DirectoryInfo output = Directory.CreateTempSubdirectory("cdp-bicep-");
