@@ -18,6 +18,7 @@ public static class ApiSurface
         SecurityHeaders.Apply(http.Response);
         try
         {
+            await Cors.ApplyAsync(http);
             var caller = await CallerAsync(route, http);
             Admit(route, caller, http.Request);
             return await route.Handle(new ApiCall(http, caller));
