@@ -92,6 +92,7 @@ public static class ApiSurface
         {
             ["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier,
         };
+        foreach (var (name, value) in problem.Headers ?? new Dictionary<string, string>()) http.Response.Headers[name] = value;
         return Results.Json(body, CdpJson.Options, "application/problem+json", problem.Status);
     }
 }
