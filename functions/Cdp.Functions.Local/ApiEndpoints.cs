@@ -11,7 +11,11 @@ public static class ApiEndpoints
 
     public static void MapApi(this WebApplication app)
     {
-        foreach (var route in ApiRoutes.All) Map(app, "/api/" + route.Path, route).WithName(route.Name);
+        foreach (var route in ApiRoutes.All)
+        {
+            var endpoint = Map(app, "/api/" + route.Path, route).WithName(route.Name);
+            if (route == CorsRoutes.Preflight) endpoint.ExcludeFromDescription();   // the browser's business, no operation
+        }
         // Tools written against Durable Functions poll these; the product's own links point at /api/orchestrations.
         foreach (var route in OrchestrationRoutes.DurableStyle) Map(app, "/" + route.Path, route).WithName(route.Name).ExcludeFromDescription();
         app.MapOpenApi(OpenApiPath);
@@ -29,6 +33,13 @@ public static class ApiEndpoints
         app.UseStatusCodePages(context =>
         {
             var http = context.HttpContext;
+            // The preflight route takes OPTIONS on every path, so routing calls any other method on a path no route serves
+            // "not allowed, only OPTIONS": that path is still not found (as the Azure host answers it).
+            if (http.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && http.Response.Headers.Allow == "OPTIONS")
+            {
+                http.Response.StatusCode = StatusCodes.Status404NotFound;
+                http.Response.Headers.Remove("Allow");
+            }
             var status = http.Response.StatusCode;
             return ApiSurface.Problem(http, new ApiProblem(status, ReasonPhrases.GetReasonPhrase(status))).ExecuteAsync(http);
         });

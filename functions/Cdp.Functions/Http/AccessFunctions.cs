@@ -1,4 +1,5 @@
 using Cdp.Shared.Access;
+using Cdp.Shared.Api;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 
@@ -66,4 +67,14 @@ public sealed class AccessFunctions(AzureApi api)
     public Task<IResult> ListAudit(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = AccessRoutes.AuditPath)] HttpRequest request) =>
         api.RunAsync(AccessRoutes.ListAudit, request);
+
+    /// <summary>
+    /// CORS preflights for every path (the platform's CORS setting is off, so they reach the app). The Functions host tries
+    /// routes in registration order, each with its methods as a constraint: no other trigger takes OPTIONS, so this
+    /// catch-all never shadows a route and no route shadows it.
+    /// </summary>
+    [Function(nameof(CorsRoutes.Preflight))]
+    public Task<IResult> Preflight(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "options", Route = CorsRoutes.PreflightPath)] HttpRequest request) =>
+        api.RunAsync(CorsRoutes.Preflight, request);
 }

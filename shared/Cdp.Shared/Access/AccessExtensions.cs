@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,15 @@ public static class AccessExtensions
     /// <summary>Callers, sessions, API keys, staff and the audit trail. Expects an NpgsqlDataSource and a TimeProvider.</summary>
     public static IServiceCollection AddAccess(this IServiceCollection services)
     {
-        services.AddOptions<AccessOptions>().BindConfiguration(AccessOptions.Section).ValidateOnStart();
+        services.AddOptions<AccessOptions>().BindConfiguration(AccessOptions.Section)
+            .PostConfigure<IConfiguration>((o, config) =>
+            {
+                // An app setting holds one string: "https://a.example.com,https://b.example.com" binds to no array element.
+                var single = config[$"{AccessOptions.Section}:{nameof(AccessOptions.AllowedOrigins)}"];
+                var listed = string.IsNullOrWhiteSpace(single) ? o.AllowedOrigins : single.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries);
+                o.AllowedOrigins = [.. listed.Select(x => x.Trim().TrimEnd('/')).Where(x => x.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase)];
+            })
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccessOptions>, ValidateAccessOptions>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SessionTokens>();
@@ -18,6 +27,7 @@ public static class AccessExtensions
         services.TryAddSingleton<AuditLog>();
         services.TryAddSingleton<Authenticate>();
         services.TryAddSingleton<CustomerScope>();
+        services.TryAddSingleton<BrowserOrigins>();
         return services;
     }
 }

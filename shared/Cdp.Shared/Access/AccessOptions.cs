@@ -11,8 +11,15 @@ public sealed class AccessOptions
     /// <summary>An admin key from configuration for the first setup of a fresh install; unset afterwards.</summary>
     public string? BootstrapAdminKey { get; set; }
 
-    /// <summary>Origins (scheme://host[:port]) browsers may call the API from (CORS), beside publishable keys' own.</summary>
+    /// <summary>
+    /// Origins (scheme://host[:port]) browsers may call every route from with the session cookie (CORS), e.g. the console
+    /// served from another origin; publishable keys' own origins are allowed on /api/events only. Indexed
+    /// (Auth__AllowedOrigins__0) or one comma-separated value.
+    /// </summary>
     public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>How long a process reuses the set of origins live publishable keys allow: a revoked key's origin stops within this.</summary>
+    public TimeSpan PublishableOriginsCacheTtl { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a session lasts; inside WeCom sign-in is silent, so a short one costs nothing.</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(2);
@@ -24,6 +31,10 @@ public sealed class AccessOptions
     {
         if (System.Text.Encoding.UTF8.GetByteCount(SessionKey) < 32) yield return $"{Section}:SessionKey must be at least 32 bytes.";
         if (BootstrapAdminKey is { Length: > 0 and < 32 }) yield return $"{Section}:BootstrapAdminKey must be at least 32 characters.";
+        if (PublishableOriginsCacheTtl < TimeSpan.Zero || PublishableOriginsCacheTtl > TimeSpan.FromMinutes(10))
+            yield return $"{Section}:PublishableOriginsCacheTtl must be between 0 and 10 minutes.";
+        if (AllowedOrigins.FirstOrDefault(o => !BrowserOrigins.IsOrigin(o)) is { } bad)
+            yield return $"{Section}:AllowedOrigins: '{bad}' is not an origin (scheme://host[:port]; '*' is never allowed).";
         if (SessionLifetime <= TimeSpan.Zero || SessionLifetime > TimeSpan.FromDays(1)) yield return $"{Section}:SessionLifetime must be between 0 and 1 day.";
     }
 }

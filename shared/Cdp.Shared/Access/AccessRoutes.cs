@@ -139,7 +139,7 @@ public static class AccessRoutes
         if (kind == ApiKeys.PublishableKind && permissions.Any(x => x != Permissions.EventsWrite))
             throw Invalid("permissions", "A publishable key lives in web pages: it may only hold events:write.");
         var origins = (body.AllowedOrigins ?? []).Select(o => o.TrimEnd('/')).Distinct().ToList();
-        if (origins.FirstOrDefault(o => !Uri.TryCreate(o, UriKind.Absolute, out var u) || u.Scheme is not ("https" or "http") || u.PathAndQuery != "/") is { } bad)
+        if (origins.FirstOrDefault(o => !BrowserOrigins.IsOrigin(o)) is { } bad)
             throw Invalid("allowedOrigins", $"'{bad}' is not an origin (scheme://host[:port]).");
         if (kind == ApiKeys.PublishableKind && origins.Count == 0) throw Invalid("allowedOrigins", "A publishable key needs the website origins that may use it.");
         if (body.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow) throw Invalid("expiresAt", "Must be in the future.");
@@ -149,6 +149,7 @@ public static class AccessRoutes
         var created = await call.Service<ApiKeys>().CreateAsync(conn, tx, name, kind, permissions, origins, body.ExpiresAt, call.Caller.Actor);
         await AuditLog.WriteAsync(conn, tx, call.Actor.Did("apikey.create", "api_key", created.Info.KeyId, new { kind, permissions, origins }));
         await tx.CommitAsync(call.Aborted);
+        call.Service<BrowserOrigins>().Forget();   // its origins work from this process at once (others look again within a second)
         return ApiResults.At(StatusCodes.Status201Created, $"/api/{ApiKeysPath}/{created.Info.KeyId}", created);
     });
 
@@ -161,6 +162,7 @@ public static class AccessRoutes
             throw new ApiProblemException(ApiProblem.NotFound($"No live API key {keyId}."));
         await AuditLog.WriteAsync(conn, tx, call.Actor.Did("apikey.revoke", "api_key", keyId));
         await tx.CommitAsync(call.Aborted);
+        call.Service<BrowserOrigins>().Forget();   // other processes stop allowing its origins within Auth:PublishableOriginsCacheTtl
         return Results.NoContent();
     });
 

@@ -65,6 +65,17 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
         return row?.ToInfo();
     }
 
+    /// <summary>Every origin some live (unrevoked, unexpired) publishable key allows: the websites browsers may post events from.</summary>
+    public async Task<IReadOnlySet<string>> LivePublishableOriginsAsync(CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var origins = await conn.QueryAsync<string>(new CommandDefinition("""
+            select distinct origin from api_key, unnest(allowed_origins) as origin
+             where kind = @kind and revoked_at is null and (expires_at is null or expires_at > now())
+            """, new { kind = PublishableKind }, cancellationToken: ct));
+        return origins.ToHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
     /// <summary>The key's record when it is genuine, unrevoked and unexpired; null otherwise (the caller answers 401).</summary>
     public async Task<ApiKeyInfo?> VerifyAsync(string key, CancellationToken ct)
     {

@@ -9,6 +9,9 @@ public sealed record ApiProblem(int Status, string Title, string? Detail = null,
     /// <summary>Further members of the problem object (RFC 9457 extensions), e.g. the ids a conflict is about.</summary>
     public IReadOnlyDictionary<string, object?>? Extensions { get; init; }
 
+    /// <summary>Response headers the problem needs a caller to act on (Retry-After); both hosts send them.</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     public static ApiProblem BadRequest(string detail) => new(400, "Malformed request", detail);
     public static ApiProblem Unauthorized(string detail) => new(401, "Unauthorized", detail);
     public static ApiProblem Forbidden(string detail) => new(403, "Forbidden", detail);
@@ -19,6 +22,13 @@ public sealed record ApiProblem(int Status, string Title, string? Detail = null,
     public static ApiProblem Unprocessable(IReadOnlyDictionary<string, string[]> errors, string? detail = null) =>
         new(422, "The request breaks a rule", detail ?? "See errors.", errors);
     public static ApiProblem Unavailable(string detail) => new(503, "A dependency is unavailable", detail);
+
+    /// <summary>429 with Retry-After in whole seconds (at least 1).</summary>
+    public static ApiProblem TooManyRequests(TimeSpan retryAfter, string detail) =>
+        new(429, "Too many requests", detail)
+        {
+            Headers = new Dictionary<string, string> { ["Retry-After"] = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        };
 
     /// <summary>
     /// The problem an exception stands for, as both hosts answer it: the use case's own problem, or 503 for a storage

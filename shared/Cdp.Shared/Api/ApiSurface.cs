@@ -18,6 +18,7 @@ public static class ApiSurface
         SecurityHeaders.Apply(http.Response);
         try
         {
+            await Cors.ApplyAsync(http);
             var caller = await CallerAsync(route, http);
             Admit(route, caller, http.Request);
             return await route.Handle(new ApiCall(http, caller));
@@ -91,6 +92,7 @@ public static class ApiSurface
         {
             ["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier,
         };
+        foreach (var (name, value) in problem.Headers ?? new Dictionary<string, string>()) http.Response.Headers[name] = value;
         return Results.Json(body, CdpJson.Options, "application/problem+json", problem.Status);
     }
 }

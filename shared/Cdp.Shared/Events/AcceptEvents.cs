@@ -8,7 +8,8 @@ using NpgsqlTypes;
 
 namespace Cdp.Shared.Events;
 
-public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected);
+/// <param name="Untrusted">Accepted events whose entity ids were dropped for want of a valid identityToken (publishable keys).</param>
+public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected, int Untrusted);
 
 /// <summary>
 /// POST /api/events: validates, then in one transaction publishes every valid event to event-stream (keyed by
@@ -20,12 +21,17 @@ public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> op
 {
     public EventsOptions Options => options.Value;
 
-    public async Task<EventsAccepted> HandleAsync(ReadOnlyMemory<byte> body, CancellationToken ct)
+    /// <param name="needIdentityToken">
+    /// True for a publishable key (a web page): entity ids count only with a valid identityToken
+    /// (<see cref="VerifyIdentityTokens"/>). Server API keys and staff are trusted with them.
+    /// </param>
+    public async Task<EventsAccepted> HandleAsync(ReadOnlyMemory<byte> body, bool needIdentityToken, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var batch = ValidateEvents.Validate(body.Span, options.Value.MaxEventsPerRequest, now);
-        if (batch.Events.Count > 0) await StoreAsync(batch.Events, now, ct);
-        return new EventsAccepted(batch.Accepted, batch.Rejected);
+        var (events, untrusted) = needIdentityToken ? VerifyIdentityTokens.Apply(batch.Events, options.Value.SiteSecret) : (batch.Events, 0);
+        if (events.Count > 0) await StoreAsync(events, now, ct);
+        return new EventsAccepted(batch.Accepted, batch.Rejected, untrusted);
     }
 
     public async Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct)
@@ -35,7 +41,7 @@ public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> op
         await TopicPublisher.PublishManyAsync(conn, tx, Topics.EventStream,
             events.Select(e => (e.UserId, EventRow.From(e, now))), ct);
 
-        var named = events.Where(e => e.ContactId is not null || e.LeadId is not null || e.AccountId is not null).ToList();
+        var named = events.Where(e => e.NamesAnEntity).ToList();
         List<(string Type, Guid Id)> entities = [];
         if (named.Count > 0)
         {

@@ -22,13 +22,33 @@ public sealed class EventsOptions
     /// <summary>Behaviour queries give up after this and the caller answers without them (partial).</summary>
     public TimeSpan QueryTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Requests a publishable key may make per <see cref="RateLimitWindow"/>, over all processes (Redis). A site's
+    /// visitors share their site's key, so this is the site's whole traffic; 0 turns the limit off.
+    /// </summary>
+    public int RateLimitPerKey { get; set; } = 6000;
+
+    /// <summary>Requests one client address (IPv6: its /64) may make with a publishable key per window; 0 turns it off.</summary>
+    public int RateLimitPerIp { get; set; } = 300;
+
+    public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Shared with the website's backend, which gives a signed-in visitor identityToken = hex(HMAC-SHA256(SiteSecret,
+    /// userId)). Only with it do a publishable-key caller's contactId/leadId/accountId count. Unset: they never do.
+    /// </summary>
+    public string? SiteSecret { get; set; }
+
     /// <summary>ClickHouse database; empty means the connection string's path, else "cdp".</summary>
     public string? Database { get; set; }
 
     public void Validate()
     {
         if (MaxBodyBytes < 1024 || MaxEventsPerRequest < 1 || WriterBatchSize < 1 || WriterConcurrency < 1
-            || WriterMaxWait < TimeSpan.Zero || QueryTimeout <= TimeSpan.Zero)
+            || WriterMaxWait < TimeSpan.Zero || QueryTimeout <= TimeSpan.Zero
+            || RateLimitPerKey < 0 || RateLimitPerIp < 0 || RateLimitWindow < TimeSpan.FromSeconds(1))
             throw new InvalidOperationException("Invalid Events options.");
+        if (SiteSecret is { Length: > 0 } secret && System.Text.Encoding.UTF8.GetByteCount(secret) < 32)
+            throw new InvalidOperationException("Events:SiteSecret must be at least 32 bytes.");
     }
 }

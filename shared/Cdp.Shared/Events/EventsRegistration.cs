@@ -1,4 +1,5 @@
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,6 +21,8 @@ public static class EventsRegistration
         // attempt timeout would cut off large inserts that then land twice), and reads already degrade to partial.
         services.AddHttpClient<ClickHouseHttp>(http => http.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<AcceptEvents>();
+        services.TryAddSingleton<RedisConnection>();
+        services.AddSingleton<LimitEventRate>();
         services.TryAddSingleton<EventStreamWriter>();
         services.AddSingleton<BehaviourQueries>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<TopicConsumerOptions>, BindTopicConsumerOptions>(

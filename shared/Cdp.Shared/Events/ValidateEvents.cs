@@ -9,7 +9,13 @@ namespace Cdp.Shared.Events;
 /// <summary>One event that passed validation, its properties already scrubbed of personal data.</summary>
 public sealed record ValidEvent(
     string EventId, string UserId, Guid? ContactId, Guid? LeadId, Guid? AccountId, string Type, DateTimeOffset OccurredAt,
-    string PropertiesJson);
+    string PropertiesJson)
+{
+    /// <summary>The website backend's proof that it signed in <see cref="UserId"/> (<see cref="VerifyIdentityTokens"/>); never stored.</summary>
+    public string? IdentityToken { get; init; }
+
+    public bool NamesAnEntity => ContactId is not null || LeadId is not null || AccountId is not null;
+}
 
 public sealed record EventRejection(int Index, string Reason);
 
@@ -24,6 +30,7 @@ public static partial class ValidateEvents
 {
     public const int MaxEventIdLength = 100;
     public const int MaxUserIdLength = 200;
+    public const int MaxIdentityTokenLength = 128;
     public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromDays(1);
     static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -102,13 +109,20 @@ public static partial class ValidateEvents
             set(g);
         }
 
+        string? identityToken = null;
+        if (e.TryGetPropertyValue("identityToken", out var tokenNode) && tokenNode is not null)
+        {
+            if (tokenNode is not JsonValue tv || !tv.TryGetValue<string>(out identityToken) || identityToken.Length > MaxIdentityTokenLength)
+                return (null, $"identityToken must be a string of at most {MaxIdentityTokenLength} characters");
+        }
+
         JsonObject properties;
         if (!e.TryGetPropertyValue("properties", out var propsNode) || propsNode is null) properties = [];
         else if (propsNode is JsonObject p) properties = ScrubPersonalData.Scrub(p);
         else return (null, "properties must be an object");
 
         return (new ValidEvent(eventId, userId, contactId, leadId, accountId, type, occurredAt.ToUniversalTime(),
-            properties.ToJsonString()), null);
+            properties.ToJsonString()) { IdentityToken = identityToken }, null);
     }
 
     static string? Text(JsonObject e, string name) =>

@@ -7,6 +7,7 @@ using Dapper;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Tests.Events;
@@ -32,8 +33,17 @@ public class EventsApp : CdpBackend
         await base.InitializeAsync();
         Settings["ClickHouse:Database"] = ClickHouseDatabase;
         Settings["Events:WriterMaxWait"] = "00:00:00.050";
+        foreach (var (name, value) in ExtraSettings) Settings[name] = value;
         if (StartsHost) Client = CdpApp.AsAdmin(StartHost().CreateClient());
     }
+
+    /// <summary>Settings over the backend's and the events defaults, for every host this fixture starts.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [];
+
+    protected virtual void ConfigureServices(IServiceCollection services) { }
+
+    /// <summary>A client of a host (the first by default) with no credentials of its own.</summary>
+    public HttpClient NewClient(WebApplicationFactory<Program>? host = null) => (host ?? hosts[0]).CreateClient();
 
     /// <summary>False for a fixture whose tests start their own hosts (with settings of their own).</summary>
     protected virtual bool StartsHost => true;
@@ -51,6 +61,7 @@ public class EventsApp : CdpBackend
         foreach (var (k, v) in overrides ?? new Dictionary<string, string?>()) settings[k] = v;
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b
             .ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings))
+            .ConfigureServices(ConfigureServices)
             .ConfigureLogging(l => l.AddProvider(Logs)));
         _ = factory.Server;   // start it, so its writer runs
         hosts.Add(factory);
@@ -125,6 +136,6 @@ public class EventsApp : CdpBackend
         return (await response.Content.ReadFromJsonAsync<AcceptedEvents>(JsonSerializerOptions.Web))!;
     }
 
-    public sealed record AcceptedEvents(int Accepted, List<Rejection> Rejected);
+    public sealed record AcceptedEvents(int Accepted, List<Rejection> Rejected, int Untrusted);
     public sealed record Rejection(int Index, string Reason);
 }

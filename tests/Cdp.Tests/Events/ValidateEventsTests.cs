@@ -24,6 +24,7 @@ public sealed class ValidateEventsTests
     [InlineData("""{"eventId":"e","userId":"u","type":"t","occurredAt":"2026-11-22T10:00:00Z","leadId":"x"}""", "leadId")]
     [InlineData("""{"eventId":"e","userId":"u","type":"t","occurredAt":"2026-11-22T10:00:00Z","contactId":5}""", "contactId")]
     [InlineData("""{"eventId":"e","userId":"u","type":"t","occurredAt":"2026-11-22T10:00:00Z","properties":[1]}""", "properties")]
+    [InlineData("""{"eventId":"e","userId":"u","type":"t","occurredAt":"2026-11-22T10:00:00Z","identityToken":42}""", "identityToken")]
     [InlineData("""[1]""", "object")]
     public void Rejects_with_a_reason_naming_the_field(string json, string field)
     {

@@ -100,13 +100,20 @@ public sealed class AzureFunctionsHost : IAsyncDisposable
             .Select(x => (x.Function, x.Http!.Methods ?? [], ("api/" + x.Http.Route).Split('/')))
             .ToList();
 
-    /// <summary>The Functions host's routing for our templates: literal segments, {name} and {name:guid} parameters.</summary>
+    /// <summary>The Functions host's routing for our templates: literal segments, {name}, {name:guid} and a last {*rest}.</summary>
     static (MethodInfo Function, Dictionary<string, string> RouteValues)? Match(string method, string path)
     {
         var segments = path.Trim('/').Split('/');
         foreach (var (function, methods, template) in Triggers)
         {
-            if (!methods.Contains(method, StringComparer.OrdinalIgnoreCase) || template.Length != segments.Length) continue;
+            if (!methods.Contains(method, StringComparer.OrdinalIgnoreCase)) continue;
+            if (template[^1].StartsWith("{*", StringComparison.Ordinal))
+            {
+                if (segments.Length >= template.Length - 1 && template[..^1].SequenceEqual(segments[..(template.Length - 1)], StringComparer.OrdinalIgnoreCase))
+                    return (function, new Dictionary<string, string> { [template[^1][2..^1]] = string.Join('/', segments[(template.Length - 1)..]) });
+                continue;
+            }
+            if (template.Length != segments.Length) continue;
             var values = new Dictionary<string, string>();
             var matched = true;
             for (var i = 0; i < template.Length && matched; i++)
