@@ -85,17 +85,28 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
 
     static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    // Dapper maps by column name.
+    // Dapper maps by column name, into properties: its constructor matching sees a text[] column as System.Array, not string[].
 #pragma warning disable IDE1006
-    record Row(string key_id, string name, string kind, string[] permissions, string[] allowed_origins, string created_by,
-        DateTime created_at, DateTime? expires_at, DateTime? revoked_at, DateTime? last_used_at)
+    class Row
     {
+        public string key_id { get; set; } = "";
+        public string name { get; set; } = "";
+        public string kind { get; set; } = "";
+        public string[] permissions { get; set; } = [];
+        public string[] allowed_origins { get; set; } = [];
+        public string created_by { get; set; } = "";
+        public DateTime created_at { get; set; }
+        public DateTime? expires_at { get; set; }
+        public DateTime? revoked_at { get; set; }
+        public DateTime? last_used_at { get; set; }
+
         public ApiKeyInfo ToInfo() => new(key_id, name, kind, permissions, allowed_origins, created_by,
             DbTime.Utc(created_at), DbTime.Utc(expires_at), DbTime.Utc(revoked_at), DbTime.Utc(last_used_at));
     }
 
-    sealed record StoredRow(string key_id, byte[] key_hash, string name, string kind, string[] permissions, string[] allowed_origins,
-        string created_by, DateTime created_at, DateTime? expires_at, DateTime? revoked_at, DateTime? last_used_at)
-        : Row(key_id, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at);
+    sealed class StoredRow : Row
+    {
+        public byte[] key_hash { get; set; } = [];
+    }
 #pragma warning restore IDE1006
 }

@@ -45,9 +45,18 @@ public sealed class StaffDirectory(NpgsqlDataSource db)
             returning {Columns}
             """, new { userId, roles = roles.ToArray(), mobile, active }, tx)).ToMember();
 
+    // Properties, not a positional record: Dapper's constructor matching sees a text[] column as System.Array, not string[].
 #pragma warning disable IDE1006
-    sealed record Row(string user_id, string? name, string? department, string[] roles, string? mobile, bool active, DateTime updated_at)
+    sealed class Row
     {
+        public string user_id { get; set; } = "";
+        public string? name { get; set; }
+        public string? department { get; set; }
+        public string[] roles { get; set; } = [];
+        public string? mobile { get; set; }
+        public bool active { get; set; }
+        public DateTime updated_at { get; set; }
+
         public StaffMember ToMember() => new(user_id, name, department, roles, mobile, active, DbTime.Utc(updated_at));
     }
 #pragma warning restore IDE1006
