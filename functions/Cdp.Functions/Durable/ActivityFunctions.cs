@@ -10,29 +10,34 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Functions.Durable;
 
-/// <summary>Every activity of orchestrations/ as a Durable activity function named after its class, resolved per invocation.</summary>
-public sealed class ActivityFunctions
+/// <summary>
+/// Every activity of orchestrations/ as a Durable activity function named after its class, resolved per invocation:
+/// the worker activates this class from the invocation's scoped services, so <c>services</c> is that scope.
+/// The cancellation token is the worker's binding of the invocation's token (no FunctionContext needed, so tests can
+/// call these methods as the worker does).
+/// </summary>
+public sealed class ActivityFunctions(IServiceProvider services)
 {
     [Function(nameof(PushSyncTask))]
-    public Task<PushOutcome> RunPushSyncTask([ActivityTrigger] PushSyncTaskInput input, FunctionContext context) =>
-        Run<PushSyncTask, PushSyncTaskInput, PushOutcome>(input, context);
+    public Task<PushOutcome> RunPushSyncTask([ActivityTrigger] PushSyncTaskInput input, CancellationToken cancellationToken) =>
+        Run<PushSyncTask, PushSyncTaskInput, PushOutcome>(input, cancellationToken);
 
     [Function(nameof(MarkSyncTaskFailed))]
-    public Task<bool> RunMarkSyncTaskFailed([ActivityTrigger] MarkSyncTaskFailedInput input, FunctionContext context) =>
-        Run<MarkSyncTaskFailed, MarkSyncTaskFailedInput, bool>(input, context);
+    public Task<bool> RunMarkSyncTaskFailed([ActivityTrigger] MarkSyncTaskFailedInput input, CancellationToken cancellationToken) =>
+        Run<MarkSyncTaskFailed, MarkSyncTaskFailedInput, bool>(input, cancellationToken);
 
     [Function(nameof(SendSyncAlert))]
-    public Task<string> RunSendSyncAlert([ActivityTrigger] Guid syncTaskId, FunctionContext context) =>
-        Run<SendSyncAlert, Guid, string>(syncTaskId, context);
+    public Task<string> RunSendSyncAlert([ActivityTrigger] Guid syncTaskId, CancellationToken cancellationToken) =>
+        Run<SendSyncAlert, Guid, string>(syncTaskId, cancellationToken);
 
     [Function(nameof(ConvertLeadActivity))]
-    public Task<ConversionResult> RunConvertLead([ActivityTrigger] ConvertLeadCommand input, FunctionContext context) =>
-        Run<ConvertLeadActivity, ConvertLeadCommand, ConversionResult>(input, context);
+    public Task<ConversionResult> RunConvertLead([ActivityTrigger] ConvertLeadCommand input, CancellationToken cancellationToken) =>
+        Run<ConvertLeadActivity, ConvertLeadCommand, ConversionResult>(input, cancellationToken);
 
     [Function(nameof(QueueSummaryBatchActivity))]
-    public Task<SummaryBatchResult> RunQueueSummaryBatch([ActivityTrigger] SummaryBatch input, FunctionContext context) =>
-        Run<QueueSummaryBatchActivity, SummaryBatch, SummaryBatchResult>(input, context);
+    public Task<SummaryBatchResult> RunQueueSummaryBatch([ActivityTrigger] SummaryBatch input, CancellationToken cancellationToken) =>
+        Run<QueueSummaryBatchActivity, SummaryBatch, SummaryBatchResult>(input, cancellationToken);
 
-    static Task<TOut> Run<TActivity, TIn, TOut>(TIn input, FunctionContext context) where TActivity : Activity<TIn, TOut> =>
-        context.InstanceServices.GetRequiredService<TActivity>().RunAsync(input, context.CancellationToken);
+    Task<TOut> Run<TActivity, TIn, TOut>(TIn input, CancellationToken cancellationToken) where TActivity : Activity<TIn, TOut> =>
+        services.GetRequiredService<TActivity>().RunAsync(input, cancellationToken);
 }

@@ -42,11 +42,13 @@ sealed class DurableOrchestrationClient(DurableClientScope scope) : IOrchestrati
 
     /// <summary>
     /// Durable filters a purge by creation time, not completion: an instance created before the cut-off that finished
-    /// after it goes too. Close enough for a retention of days.
+    /// after it goes too. Close enough for a retention of days. The lower bound is given: the gRPC servers read the
+    /// filter's CreatedTimeFrom without a null check (Durable extension's and DurableTask's ProtobufUtils.ToPurgeInstanceFilter),
+    /// so a null one fails the purge.
     /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset completedBefore)
     {
-        var result = await Client.PurgeAllInstancesAsync(new PurgeInstancesFilter(null, completedBefore,
+        var result = await Client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.UnixEpoch, completedBefore,
             [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated]));
         return result.PurgedInstanceCount;
     }
@@ -67,8 +69,13 @@ sealed class DurableOrchestrationClient(DurableClientScope scope) : IOrchestrati
     async Task<bool> IsUnfinishedAsync(string instanceId) =>
         await Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false) is { IsCompleted: false };
 
+    /// <summary>
+    /// A failed instance's output is the failure's message as plain text, not JSON; its failure details carry it, and
+    /// the core (like the local engine) has no output for a failed instance.
+    /// </summary>
     static OrchestrationStatus Map(OrchestrationMetadata m) => new(
-        m.Name, m.InstanceId, Map(m.RuntimeStatus), Json(m.SerializedInput), Json(m.SerializedCustomStatus), Json(m.SerializedOutput),
+        m.Name, m.InstanceId, Map(m.RuntimeStatus), Json(m.SerializedInput), Json(m.SerializedCustomStatus),
+        m.RuntimeStatus == OrchestrationRuntimeStatus.Failed ? null : Json(m.SerializedOutput),
         m.CreatedAt, m.LastUpdatedAt,
         m.FailureDetails is { } f ? new FailureDetails(f.ErrorType, f.ErrorMessage) : null);
 

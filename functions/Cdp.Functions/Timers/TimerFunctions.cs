@@ -41,10 +41,10 @@ public sealed class TimerFunctions(
 public sealed class OutboxSweepFunction(OutboxRelay relay, IOptions<OutboxRelayOptions> options)
 {
     [Function("OutboxSweep")]
-    public async Task Sweep([TimerTrigger("*/30 * * * * *")] TimerInfo timer, FunctionContext context)
+    public async Task Sweep([TimerTrigger("*/30 * * * * *")] TimerInfo timer, CancellationToken cancellationToken)
     {
         OutboxRelayResult round;
-        do round = await relay.RelayOnceAsync(context.CancellationToken);
+        do round = await relay.RelayOnceAsync(cancellationToken);
         while (!round.Failed && round.Read >= options.Value.BatchSize);
     }
 }

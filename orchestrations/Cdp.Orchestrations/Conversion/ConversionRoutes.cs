@@ -1,5 +1,6 @@
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
+using Cdp.Shared.Customers;
 
 namespace Cdp.Orchestrations.Conversion;
 
@@ -11,6 +12,7 @@ public static class ConversionRoutes
     public static readonly ApiRoute ConvertLead = ApiRoute.Post(nameof(ConvertLead), ConvertPath, Permissions.LeadsConvert, async call =>
     {
         var leadId = call.RouteId("leadId");
+        await call.EnsureVisibleAsync(CustomerRef.LeadKind, leadId);
         var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);
         return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Actor, call.Caller.StaffUserId, call.Aborted) switch
         {

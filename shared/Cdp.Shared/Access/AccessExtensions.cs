@@ -17,6 +17,7 @@ public static class AccessExtensions
         services.TryAddSingleton<StaffDirectory>();
         services.TryAddSingleton<AuditLog>();
         services.TryAddSingleton<Authenticate>();
+        services.TryAddSingleton<CustomerScope>();
         return services;
     }
 }

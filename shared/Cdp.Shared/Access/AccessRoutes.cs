@@ -8,7 +8,7 @@ using Npgsql;
 
 namespace Cdp.Shared.Access;
 
-public sealed record StaffBody(IReadOnlyList<string>? Roles, string? Mobile, bool? Active);
+public sealed record StaffBody(IReadOnlyList<string>? Roles, string? Mobile, bool? Active, string? Department = null);
 public sealed record ApiKeyBody(string? Name, IReadOnlyList<string>? Permissions, DateTimeOffset? ExpiresAt, string? Kind, IReadOnlyList<string>? AllowedOrigins);
 public sealed record Me(string UserId, string? Name, IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions, string? CsrfToken);
 
@@ -114,11 +114,12 @@ public static class AccessRoutes
         var roles = body.Roles ?? throw Invalid("roles", "Required: the member's roles (an empty list removes them all).");
         if (roles.FirstOrDefault(r => !Roles.IsKnown(r)) is { } unknown) throw Invalid("roles", $"Unknown role '{unknown}'; roles are {string.Join(", ", Roles.Grants.Keys)}.");
         if (userId.Length > 64) throw Invalid("userId", "At most 64 characters.");
+        if (body.Department is { Length: > 100 }) throw Invalid("department", "At most 100 characters.");
         await using var conn = await call.Service<NpgsqlDataSource>().OpenConnectionAsync(call.Aborted);
         await using var tx = await conn.BeginTransactionAsync(call.Aborted);
-        var member = await call.Service<StaffDirectory>().SetAsync(conn, tx, userId, roles.Distinct().ToList(), body.Mobile, body.Active);
+        var member = await call.Service<StaffDirectory>().SetAsync(conn, tx, userId, roles.Distinct().ToList(), body.Mobile, body.Active, body.Department);
         await AuditLog.WriteAsync(conn, tx, call.Actor.Did("staff.set", "staff", userId,
-            new { roles = member.Roles, mobileChanged = body.Mobile is not null, active = member.Active }));
+            new { roles = member.Roles, mobileChanged = body.Mobile is not null, active = member.Active, member.Department }));
         await tx.CommitAsync(call.Aborted);
         return ApiResults.Json(member);
     });

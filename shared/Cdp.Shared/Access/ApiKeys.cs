@@ -35,7 +35,7 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
         var info = await conn.QuerySingleAsync<Row>("""
             insert into api_key (key_id, key_hash, name, kind, permissions, allowed_origins, created_by, expires_at)
             values (@keyId, @hash, @name, @kind, @permissions, @origins, @createdBy, @expiresAt)
-            returning key_id, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at
+            returning key_id as KeyId, name, kind, permissions, allowed_origins as AllowedOrigins, created_by as CreatedBy, created_at as CreatedAt, expires_at as ExpiresAt, revoked_at as RevokedAt, last_used_at as LastUsedAt
             """, new { keyId, hash = Hash(key), name, kind, permissions = permissions.ToArray(), origins = allowedOrigins.ToArray(), createdBy, expiresAt }, tx);
         return new CreatedApiKey(key, info.ToInfo());
     }
@@ -44,7 +44,7 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var rows = await conn.QueryAsync<Row>(new CommandDefinition("""
-            select key_id, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at
+            select key_id as KeyId, name, kind, permissions, allowed_origins as AllowedOrigins, created_by as CreatedBy, created_at as CreatedAt, expires_at as ExpiresAt, revoked_at as RevokedAt, last_used_at as LastUsedAt
             from api_key order by created_at desc
             """, cancellationToken: ct));
         return rows.Select(r => r.ToInfo()).ToList();
@@ -59,7 +59,7 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var row = await conn.QuerySingleOrDefaultAsync<Row>(new CommandDefinition("""
-            select key_id, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at
+            select key_id as KeyId, name, kind, permissions, allowed_origins as AllowedOrigins, created_by as CreatedBy, created_at as CreatedAt, expires_at as ExpiresAt, revoked_at as RevokedAt, last_used_at as LastUsedAt
             from api_key where key_id = @keyId and revoked_at is null and (expires_at is null or expires_at > now())
             """, new { keyId }, cancellationToken: ct));
         return row?.ToInfo();
@@ -71,42 +71,39 @@ public sealed class ApiKeys(NpgsqlDataSource db, TimeProvider clock)
         if (key.Length > 100 || key.Split('_') is not ["cdp", "sk" or "pk", var keyId, _]) return null;
         await using var conn = await db.OpenConnectionAsync(ct);
         var row = await conn.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
-            select key_id, key_hash, name, kind, permissions, allowed_origins, created_by, created_at, expires_at, revoked_at, last_used_at
+            select key_hash as KeyHash, key_id as KeyId, name, kind, permissions, allowed_origins as AllowedOrigins, created_by as CreatedBy, created_at as CreatedAt, expires_at as ExpiresAt, revoked_at as RevokedAt, last_used_at as LastUsedAt
             from api_key where key_id = @keyId
             """, new { keyId }, cancellationToken: ct));
-        if (row is null || !CryptographicOperations.FixedTimeEquals(row.key_hash, Hash(key))) return null;
+        if (row is null || !CryptographicOperations.FixedTimeEquals(row.KeyHash, Hash(key))) return null;
         var now = clock.GetUtcNow();
-        if (row.revoked_at is not null || DbTime.Utc(row.expires_at) <= now) return null;
+        if (row.RevokedAt is not null || DbTime.Utc(row.ExpiresAt) <= now) return null;
         // Last use to the minute: enough to find idle keys, and no write per request.
-        if (row.last_used_at is null || DbTime.Utc(row.last_used_at.Value) < now.AddMinutes(-1))
+        if (row.LastUsedAt is null || DbTime.Utc(row.LastUsedAt.Value) < now.AddMinutes(-1))
             await conn.ExecuteAsync(new CommandDefinition("update api_key set last_used_at = now() where key_id = @keyId", new { keyId }, cancellationToken: ct));
         return row.ToInfo();
     }
 
     static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    // Dapper maps by column name, into properties: its constructor matching sees a text[] column as System.Array, not string[].
-#pragma warning disable IDE1006
     class Row
     {
-        public string key_id { get; set; } = "";
-        public string name { get; set; } = "";
-        public string kind { get; set; } = "";
-        public string[] permissions { get; set; } = [];
-        public string[] allowed_origins { get; set; } = [];
-        public string created_by { get; set; } = "";
-        public DateTime created_at { get; set; }
-        public DateTime? expires_at { get; set; }
-        public DateTime? revoked_at { get; set; }
-        public DateTime? last_used_at { get; set; }
+        public string KeyId { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Kind { get; set; } = "";
+        public string[] Permissions { get; set; } = [];
+        public string[] AllowedOrigins { get; set; } = [];
+        public string CreatedBy { get; set; } = "";
+        public DateTime CreatedAt { get; set; }
+        public DateTime? ExpiresAt { get; set; }
+        public DateTime? RevokedAt { get; set; }
+        public DateTime? LastUsedAt { get; set; }
 
-        public ApiKeyInfo ToInfo() => new(key_id, name, kind, permissions, allowed_origins, created_by,
-            DbTime.Utc(created_at), DbTime.Utc(expires_at), DbTime.Utc(revoked_at), DbTime.Utc(last_used_at));
+        public ApiKeyInfo ToInfo() => new(KeyId, Name, Kind, Permissions, AllowedOrigins, CreatedBy,
+            DbTime.Utc(CreatedAt), DbTime.Utc(ExpiresAt), DbTime.Utc(RevokedAt), DbTime.Utc(LastUsedAt));
     }
 
     sealed class StoredRow : Row
     {
-        public byte[] key_hash { get; set; } = [];
+        public byte[] KeyHash { get; set; } = [];
     }
-#pragma warning restore IDE1006
 }

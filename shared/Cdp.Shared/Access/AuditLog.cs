@@ -50,20 +50,30 @@ public sealed class AuditLog(NpgsqlDataSource db)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var rows = await conn.QueryAsync<Row>(new CommandDefinition("""
-            select audit_id, occurred_at, actor, action, entity_type, entity_id, request_id, ip, user_agent, detail::text as detail
+            select audit_id as AuditId, occurred_at as OccurredAt, actor, action, entity_type as EntityType, entity_id as EntityId,
+                   request_id as RequestId, ip, user_agent as UserAgent, detail::text as Detail
             from audit_log
             where (@Actor is null or actor = @Actor) and (@Action is null or action = @Action) and (@EntityId is null or entity_id = @EntityId)
               and (@From is null or occurred_at >= @From) and (@To is null or occurred_at < @To)
             order by audit_id desc limit @Limit
             """, q, cancellationToken: ct));
-        return rows.Select(r => new AuditRecord(r.audit_id, DbTime.Utc(r.occurred_at), r.actor, r.action, r.entity_type, r.entity_id, r.request_id,
-            r.ip, r.user_agent, r.detail is null ? null : JsonDocument.Parse(r.detail).RootElement.Clone())).ToList();
+        return rows.Select(r => new AuditRecord(r.AuditId, DbTime.Utc(r.OccurredAt), r.Actor, r.Action, r.EntityType, r.EntityId, r.RequestId,
+            r.Ip, r.UserAgent, r.Detail is null ? null : JsonDocument.Parse(r.Detail).RootElement.Clone())).ToList();
     }
 
     static string? Truncate(string? text) => text is { Length: > 300 } ? text[..300] : text;
 
-#pragma warning disable IDE1006
-    sealed record Row(long audit_id, DateTime occurred_at, string actor, string action, string? entity_type, string? entity_id, string? request_id,
-        string? ip, string? user_agent, string? detail);
-#pragma warning restore IDE1006
+    sealed class Row
+    {
+        public long AuditId { get; set; }
+        public DateTime OccurredAt { get; set; }
+        public string Actor { get; set; } = "";
+        public string Action { get; set; } = "";
+        public string? EntityType { get; set; }
+        public string? EntityId { get; set; }
+        public string? RequestId { get; set; }
+        public string? Ip { get; set; }
+        public string? UserAgent { get; set; }
+        public string? Detail { get; set; }
+    }
 }

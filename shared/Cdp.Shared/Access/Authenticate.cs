@@ -40,6 +40,7 @@ public sealed class Authenticate(IOptions<AccessOptions> options, ApiKeys keys, 
                 {
                     StaffUserId = member.UserId,
                     Department = member.Department,
+                    Roles = member.Roles,
                     Scoped = Roles.IsScoped(member.Roles),
                 }
                 : null;

@@ -15,6 +15,9 @@ public sealed record Caller(CallerKind Kind, string Actor, IReadOnlySet<string> 
 
     public string? Department { get; init; }
 
+    /// <summary>A staff member's roles (a manager's scope is their department's).</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
     /// <summary>True for sales and managers: records outside their customers are answered 404.</summary>
     public bool Scoped { get; init; }
 

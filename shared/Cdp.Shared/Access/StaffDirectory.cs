@@ -9,7 +9,7 @@ public sealed record StaffMember(string UserId, string? Name, string? Department
 /// <summary>The staff table: WeCom members who signed in or were granted roles. A member nobody granted has no role.</summary>
 public sealed class StaffDirectory(NpgsqlDataSource db)
 {
-    const string Columns = "user_id, name, department, roles, mobile, active, updated_at";
+    const string Columns = "user_id as UserId, name, department, roles, mobile, active, updated_at as UpdatedAt";
 
     public async Task<StaffMember?> GetAsync(string userId, CancellationToken ct)
     {
@@ -36,28 +36,29 @@ public sealed class StaffDirectory(NpgsqlDataSource db)
             """, new { userId, name, department }, cancellationToken: ct))).ToMember();
     }
 
-    /// <summary>Sets roles (and the member's own mobile when given) inside the caller's transaction, so the audit row commits with it.</summary>
-    public async Task<StaffMember> SetAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string userId, IReadOnlyList<string> roles, string? mobile, bool? active) =>
+    /// <summary>
+    /// Sets roles (and the member's own mobile and department when given) inside the caller's transaction, so the audit
+    /// row commits with it. The department is a manager's scope; WeCom gives it only to apps allowed to read members.
+    /// </summary>
+    public async Task<StaffMember> SetAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string userId, IReadOnlyList<string> roles, string? mobile, bool? active,
+        string? department = null) =>
         (await conn.QuerySingleAsync<Row>($"""
-            insert into staff (user_id, roles, mobile, active) values (@userId, @roles, @mobile, coalesce(@active, true))
+            insert into staff (user_id, roles, mobile, active, department) values (@userId, @roles, @mobile, coalesce(@active, true), @department)
             on conflict (user_id) do update set roles = excluded.roles, mobile = coalesce(@mobile, staff.mobile),
-                active = coalesce(@active, staff.active), updated_at = now()
+                active = coalesce(@active, staff.active), department = coalesce(@department, staff.department), updated_at = now()
             returning {Columns}
-            """, new { userId, roles = roles.ToArray(), mobile, active }, tx)).ToMember();
+            """, new { userId, roles = roles.ToArray(), mobile, active, department }, tx)).ToMember();
 
-    // Properties, not a positional record: Dapper's constructor matching sees a text[] column as System.Array, not string[].
-#pragma warning disable IDE1006
     sealed class Row
     {
-        public string user_id { get; set; } = "";
-        public string? name { get; set; }
-        public string? department { get; set; }
-        public string[] roles { get; set; } = [];
-        public string? mobile { get; set; }
-        public bool active { get; set; }
-        public DateTime updated_at { get; set; }
+        public string UserId { get; set; } = "";
+        public string? Name { get; set; }
+        public string? Department { get; set; }
+        public string[] Roles { get; set; } = [];
+        public string? Mobile { get; set; }
+        public bool Active { get; set; }
+        public DateTime UpdatedAt { get; set; }
 
-        public StaffMember ToMember() => new(user_id, name, department, roles, mobile, active, DbTime.Utc(updated_at));
+        public StaffMember ToMember() => new(UserId, Name, Department, Roles, Mobile, Active, DbTime.Utc(UpdatedAt));
     }
-#pragma warning restore IDE1006
 }

@@ -65,6 +65,7 @@ public static class RecordCleanser
             UnionId = TextNormalizer.Normalize(record.UnionId),
             UtmSource = TextNormalizer.Normalize(record.UtmSource),
             UtmCampaign = TextNormalizer.Normalize(record.UtmCampaign),
+            OwnerId = TextNormalizer.Normalize(record.OwnerId),
         };
 
         errors.AddRange(MissingRequired(clean));

@@ -262,6 +262,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
                 last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
             where contact_channel_identity.contact_id = excluded.contact_id
             """, contactId, leadId));
+        batch.BatchCommands.Add(CustomerOwners.Converted(leadId, contactId, request.OwnerId, convertedAt));
         // The converted person becomes the account's primary contact unless it already has one.
         batch.BatchCommands.Add(Command("""
             update account_contact_relation r set is_primary_contact = true

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Summaries;
@@ -87,6 +88,8 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
                 """, new { outcome.EntityType, outcome.EntityId, outcome.AccountId, outcome.Created, ingestionId });
             // The entity is new or changed: its summary follows (a contact's in turn re-queues its accounts').
             run.Enqueue(SummaryRecalculation.Publish(outcome.EntityType, outcome.EntityId!.Value, outcome.Created ? "created" : "updated"));
+            // Who may see the entity (WeCom followers, CRM owner) commits with it.
+            foreach (var command in CustomerOwners.OfRecord(record.Record, outcome.EntityType, outcome.EntityId.Value)) run.Enqueue(command);
         }
 
         // The entity writes of the rules are still queued: they go out together with the receipt update.

@@ -92,6 +92,8 @@ public static class ChannelPayloads
             LeadSource = Text(f, "LeadSource"),
             CampaignId = Text(f, "CampaignId"),
             WeComExternalUserId = Text(f, "WeComExternalUserId"),
+            // The CRM owner is taken to be the WeCom userid of a staff member (README, "Who sees which customers").
+            OwnerId = channel == ChannelNames.Crm ? Text(f, "OwnerId") : null,
         };
     }
 

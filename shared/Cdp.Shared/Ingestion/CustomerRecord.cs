@@ -31,4 +31,16 @@ public sealed record CustomerRecord
     public string? UnionId { get; init; }
     public string? UtmSource { get; init; }
     public string? UtmCampaign { get; init; }
+
+    /// <summary>
+    /// WeCom: the staff who follow the contact, as <c>externalcontact/get</c> listed them when the callback was
+    /// processed (the whole list: who is missing no longer follows). Null for records of other channels.
+    /// </summary>
+    public IReadOnlyList<Follower>? Followers { get; init; }
+
+    /// <summary>CRM: the record's owner (<c>OwnerId</c>), taken to be the owner's WeCom userid.</summary>
+    public string? OwnerId { get; init; }
 }
+
+/// <summary>A staff member (WeCom userid) following a WeCom external contact since <paramref name="Since"/>.</summary>
+public sealed record Follower(string UserId, DateTimeOffset Since);

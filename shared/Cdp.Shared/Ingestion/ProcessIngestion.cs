@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdp.Shared.Access;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Messaging;
@@ -82,6 +83,13 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
     async Task<CustomerRecord?> FromWeComAsync(string xml, CancellationToken ct)
     {
         var evt = WeComCallbackMessage.ParseEvent(xml);
+        if (RemovedFollower(evt) is { } removed)
+        {
+            // Before the fetch: WeCom answers "not external contact" once nobody follows, and the record is then rejected.
+            await using var unfollow = db.CreateBatch();
+            unfollow.BatchCommands.Add(CustomerOwners.Unfollow(evt.ExternalUserId!, removed));
+            await unfollow.ExecuteNonQueryAsync(ct);
+        }
         var contact = await weCom.GetExternalContactAsync(evt.ExternalUserId!, ct);
         if (contact is null) return null;
         var follower = contact.FollowUsers.FirstOrDefault(f => f.UserId == evt.UserId) ?? contact.FollowUsers.FirstOrDefault();
@@ -97,8 +105,17 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
             Mobile = follower?.RemarkMobiles?.FirstOrDefault(),
             WeComExternalUserId = contact.ExternalUserId,
             UnionId = contact.UnionId,
+            Followers = FollowersOf(contact, evt),
         };
     }
+
+    /// <summary>The staff member a <c>del_follow_user</c> / <c>del_external_contact</c> event says no longer follows the contact.</summary>
+    internal static string? RemovedFollower(WeComEvent evt) =>
+        evt.ChangeType is WeComChangeTypes.DelFollowUser or WeComChangeTypes.DelExternalContact && !string.IsNullOrEmpty(evt.UserId) ? evt.UserId : null;
+
+    /// <summary>Who follows the contact now; a removal the API does not reflect yet still counts.</summary>
+    internal static IReadOnlyList<Follower> FollowersOf(WeComExternalContact contact, WeComEvent evt) =>
+        [.. contact.FollowUsers.Where(f => f.UserId.Length > 0 && f.UserId != RemovedFollower(evt)).Select(f => new Follower(f.UserId, f.CreatedAt))];
 
     async Task<(string Channel, string Payload, string Status, bool Cleansed)?> LoadAsync(Guid id, CancellationToken ct)
     {

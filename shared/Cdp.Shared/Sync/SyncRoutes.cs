@@ -1,6 +1,7 @@
 using Cdp.Shared.Access;
 using Microsoft.AspNetCore.Http;
 using Cdp.Shared.Api;
+using Cdp.Shared.Customers;
 
 namespace Cdp.Shared.Sync;
 
@@ -16,6 +17,7 @@ public static class SyncRoutes
     public static readonly ApiRoute SaveContactTags = ApiRoute.Put(nameof(SaveContactTags), TagsPath, Permissions.CustomersWrite, async call =>
     {
         var contactId = call.RouteId("contactId");
+        await call.EnsureVisibleAsync(CustomerRef.ContactKind, contactId);
         var body = await call.JsonAsync<TagsBody>();
         var saved = await call.Service<SaveContactTags>().RunAsync(contactId, body.Tags, call.Actor, call.Caller.StaffUserId, call.Aborted);
         return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
@@ -24,6 +26,7 @@ public static class SyncRoutes
     public static readonly ApiRoute AddFollowUp = ApiRoute.Post(nameof(AddFollowUp), FollowUpsPath, Permissions.CustomersWrite, async call =>
     {
         var contactId = call.RouteId("contactId");
+        await call.EnsureVisibleAsync(CustomerRef.ContactKind, contactId);
         var body = await call.JsonAsync<FollowUpBody>();
         var saved = await call.Service<AddFollowUp>().RunAsync(contactId, body.Content, body.Channel, body.OccurredAt, call.Actor, call.Caller.StaffUserId, call.Aborted);
         return ApiResults.At(StatusCodes.Status201Created, $"/api/sync-tasks/{saved.SyncTaskId}", saved);

@@ -33,17 +33,18 @@ public sealed class ConversionActorTests(CdpApp app) : IClassFixture<CdpApp>
     [Fact]
     public async Task A_staff_member_who_names_no_owner_owns_the_conversion()
     {
-        using var steward = await StaffSession.SignInAsync(app, TestData.Id("steward"), Roles.Steward);
+        var stewardId = TestData.Id("steward");
+        using var steward = await StaffSession.SignInAsync(app, stewardId, [Roles.Steward]);
         var leadId = await InsertLeadAsync();
 
-        using var convert = await steward.Client.PostAsJsonAsync($"/api/leads/{leadId}/convert", new { opportunity = new { name = "试点项目" } });
+        using var convert = await steward.PostAsJsonAsync($"/api/leads/{leadId}/convert", new { opportunity = new { name = "试点项目" } });
 
         Assert.Equal(HttpStatusCode.OK, convert.StatusCode);
         await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        Assert.Equal((steward.UserId, steward.Actor), await conn.QuerySingleAsync<(string, string)>(
+        Assert.Equal((stewardId, Authenticate.StaffPrefix + stewardId), await conn.QuerySingleAsync<(string, string)>(
             "select owner_id, created_by from opportunity where lead_id = @leadId", new { leadId }));
-        Assert.Equal(steward.UserId, await conn.QuerySingleAsync<string>("select converted_owner_id from lead where lead_id = @leadId", new { leadId }));
-        Assert.Equal(steward.Actor, Assert.Single(await AuditTrail.OfAsync(app, leadId, "lead.convert")).Actor);
+        Assert.Equal(stewardId, await conn.QuerySingleAsync<string>("select converted_owner_id from lead where lead_id = @leadId", new { leadId }));
+        Assert.Equal(Authenticate.StaffPrefix + stewardId, Assert.Single(await AuditTrail.OfAsync(app, leadId, "lead.convert")).Actor);
     }
 
     [Fact]

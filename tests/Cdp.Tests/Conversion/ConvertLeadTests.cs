@@ -15,7 +15,7 @@ namespace Cdp.Tests.Conversion;
 /// <summary>POST /api/leads/{id}/convert end to end: the local host in-process, its durable engine, real Postgres.</summary>
 public sealed class ConvertLeadTests(CdpApp app) : IClassFixture<CdpApp>
 {
-    const string City = "上海";
+    const string City = ConversionData.City;
 
     [Fact]
     public async Task Converts_a_crm_lead_into_a_new_contact_and_account()
@@ -252,7 +252,7 @@ public sealed class ConvertLeadTests(CdpApp app) : IClassFixture<CdpApp>
 
     sealed record Converted(Guid LeadId, Guid? ContactId, Guid? AccountId, Guid? OpportunityId);
 
-    static string Company() => $"{City}{TestData.CompanyWord(6)}科技有限公司";
+    static string Company() => ConversionData.Company();
 
     Task<HttpResponseMessage> Convert(Guid leadId, object? body) =>
         body is null
@@ -270,35 +270,10 @@ public sealed class ConvertLeadTests(CdpApp app) : IClassFixture<CdpApp>
     Task<LeadConversionState?> State(Guid leadId) =>
         app.Services.GetRequiredService<LeadConversion>().GetStateAsync(leadId, CancellationToken.None);
 
-    async Task<Guid> InsertLead(string mobile, string? email, string company, string? openId = null, string? title = "经理")
-    {
-        var leadId = Guid.CreateVersion7();
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await conn.ExecuteAsync("""
-            insert into lead (lead_id, lead_name, company_name, mobile_phone, email, title, city, channel_id, shard_id)
-            values (@leadId, '王小明', @company, @mobile, @email, @title, @City, 'wechat', @shard)
-            """, new { leadId, company, mobile, email, title, City, shard = Shard.Of(leadId) });
-        if (openId is not null)
-        {
-            await conn.ExecuteAsync("""
-                insert into lead_channel_identity (lead_id, channel_id, channel_user_id, identity_type, captured_at, last_seen_at)
-                values (@leadId, 'wechat', @openId, 'wechat_openid', now(), now())
-                """, new { leadId, openId });
-        }
-        return leadId;
-    }
+    Task<Guid> InsertLead(string mobile, string? email, string company, string? openId = null, string? title = "经理") =>
+        ConversionData.InsertLeadAsync(app.Database.DataSource, mobile, email, company, openId, title);
 
-    async Task<Guid> InsertAccount(string company)
-    {
-        var accountId = Guid.CreateVersion7();
-        var (full, shortName) = CompanyName.Normalize(company);
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await conn.ExecuteAsync("""
-            insert into account (account_id, account_name, name_normalized, name_short, city, shard_id)
-            values (@accountId, @company, @full, @shortName, @City, @shard)
-            """, new { accountId, company, full, shortName, City, shard = Shard.Of(accountId) });
-        return accountId;
-    }
+    Task<Guid> InsertAccount(string company) => ConversionData.InsertAccountAsync(app.Database.DataSource, company);
 
     /// <summary>The conversion published a summary recalculation of the lead, its contact and its account (outbox): all three ran.</summary>
     async Task SummariesComputedAfterConversion(Guid leadId, Guid? contactId, Guid? accountId)

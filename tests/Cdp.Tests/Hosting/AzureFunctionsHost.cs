@@ -6,12 +6,13 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Cdp.Tests.Hosting;
 
 /// <summary>
 /// The Azure host's HTTP functions called the way the Functions worker's ASP.NET Core integration calls them, without
-/// the Functions host (which cannot be installed here): the service provider <see cref="AzureHost.AddAzureHost"/>
+/// the Functions host (which cannot be installed here): the service provider <see cref="Cdp.Functions.AzureHost.AddAzureHost"/>
 /// builds, a function class activated per invocation from a request scope, a real ASP.NET Core request
 /// (DefaultHttpContext), route values bound from the trigger's route template with its constraints, and the IResult it
 /// returns executed against that context.
@@ -24,12 +25,18 @@ public sealed class AzureFunctionsHost : IAsyncDisposable
 
     public IServiceProvider Services => host.Services;
 
-    /// <summary>Builds (does not start: no background consumers, relays or timers) the Azure host over <paramref name="settings"/>.</summary>
-    public static AzureFunctionsHost Create(IEnumerable<KeyValuePair<string, string?>> settings)
+    /// <summary>
+    /// Builds (does not start: no background consumers, relays or timers) the Azure host over <paramref name="settings"/>,
+    /// as Program.cs does (<see cref="Cdp.Functions.AzureHost.AddAzureHost"/>), with <paramref name="logs"/> as its only log output.
+    /// </summary>
+    public static AzureFunctionsHost Create(
+        IEnumerable<KeyValuePair<string, string?>> settings, ILoggerProvider? logs = null, Action<IServiceCollection>? configureServices = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Development" });
         builder.Configuration.AddInMemoryCollection(settings);
+        if (logs is not null) builder.Logging.ClearProviders().AddProvider(logs);
         builder.AddAzureHost();
+        configureServices?.Invoke(builder.Services);
         return new AzureFunctionsHost(builder.Build());
     }
 
@@ -83,7 +90,7 @@ public sealed class AzureFunctionsHost : IAsyncDisposable
     }
 
     static readonly IReadOnlyList<(MethodInfo Function, string[] Methods, string[] Segments)> Triggers =
-        typeof(AzureHost).Assembly.GetTypes()
+        typeof(Cdp.Functions.AzureHost).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance))
             .Select(m => (Function: m, Http: m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).FirstOrDefault(a => a is not null)))
             .Where(x => x.Http is not null && x.Function.GetCustomAttribute<FunctionAttribute>() is not null)

@@ -9,7 +9,7 @@ using static Cdp.Tests.Messaging.TopicTestKit;
 namespace Cdp.Tests.Messaging;
 
 /// <summary>Kafka is an outside system: it is stood in for by a sink that records, acknowledges or fails on cue.</summary>
-sealed class RecordingSink : IOutboxSink
+public sealed class RecordingSink : IOutboxSink
 {
     public ConcurrentQueue<OutboxMessage> Sent { get; } = new();
     public Func<OutboxMessage, bool> Acknowledge { get; set; } = _ => true;

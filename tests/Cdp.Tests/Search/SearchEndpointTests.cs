@@ -201,17 +201,21 @@ public sealed class SearchEndpointTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task Every_search_is_answered_from_indexes(string q, string? type)
     {
         if (q == "CREDIT") q = TestData.CreditCode();
-        var (sql, args) = CustomerSearch.Build(SearchQuery.Parse(q, type, null))!.Value;
-
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await CustomerSearch.SetNameThresholdAsync(conn, tx, CancellationToken.None);
-        // With sequential scans priced out, a plan that still has one found no index able to answer.
-        await conn.ExecuteAsync("set local enable_seqscan = off", transaction: tx);
-        var plan = string.Join("\n", await conn.QueryAsync<string>("explain " + sql, args, tx));
+        var plan = await PlanAsync(app.Database.DataSource, SearchQuery.Parse(q, type, null));
 
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
         Assert.Contains("Index", plan, StringComparison.Ordinal);
+    }
+
+    /// <summary>The plan of the search statement, with sequential scans priced out: one that still has one found no index able to answer.</summary>
+    internal static async Task<string> PlanAsync(Npgsql.NpgsqlDataSource db, SearchQuery query, Shared.Access.ScopeViewer? viewer = null)
+    {
+        var (sql, args) = CustomerSearch.Build(query, viewer)!.Value;
+        await using var conn = await db.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await CustomerSearch.SetNameThresholdAsync(conn, tx, CancellationToken.None);
+        await conn.ExecuteAsync("set local enable_seqscan = off", transaction: tx);
+        return string.Join("\n", await conn.QueryAsync<string>("explain " + sql, args, tx));
     }
 
     async Task<List<SearchMatch>> SearchAsync(string q, string? type = null, int? limit = null)

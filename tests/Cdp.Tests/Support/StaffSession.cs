@@ -1,60 +1,36 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Web;
-using Cdp.Shared;
+using System.Text.RegularExpressions;
 using Cdp.Shared.Access;
 
 namespace Cdp.Tests.Support;
 
-/// <summary>
-/// A client signed in as WeCom staff member <see cref="UserId"/> the way a browser is: roles granted by the admin,
-/// then /api/auth/wecom/login and the callback with a stand-in sign-in code; it sends the CSRF header on every call.
-/// </summary>
-public sealed class StaffSession(HttpClient client, string userId) : IDisposable
+/// <summary>A staff member signed in the way a browser does it: roles granted by the admin, then WeCom sign-in.</summary>
+public static partial class StaffSession
 {
-    public HttpClient Client { get; } = client;
-    public string UserId { get; } = userId;
-
-    /// <summary>What the audit trail records for this member.</summary>
-    public string Actor => Authenticate.StaffPrefix + UserId;
-
-    public static async Task<StaffSession> SignInAsync(CdpApp app, string userId, params string[] roles)
+    /// <summary>
+    /// Grants <paramref name="roles"/> (and the department) through <c>PUT /api/admin/staff/{userId}</c>, signs in through
+    /// <c>/api/auth/wecom/login</c> and the callback with a stand-in code, and returns a client holding the session
+    /// cookie that sends the CSRF header on every request.
+    /// </summary>
+    public static async Task<HttpClient> SignInAsync(CdpApp app, string userId, string[] roles, string? department = null)
     {
-        using (var grant = await app.Client.PutAsJsonAsync($"/api/admin/staff/{userId}", new { roles }))
-            Assert.True(grant.StatusCode == HttpStatusCode.OK, await grant.Content.ReadAsStringAsync());
+        using (var granted = await app.Client.PutAsJsonAsync($"/api/admin/staff/{userId}", new { roles, department }))
+            Assert.Equal(HttpStatusCode.OK, granted.StatusCode);
+
         var client = app.NewClient();
         using var login = await client.GetAsync("/api/auth/wecom/login?returnUrl=/");
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
-        var state = HttpUtility.ParseQueryString(login.Headers.Location!.Query)["state"];
+        var state = State().Match(login.Headers.Location!.ToString()).Groups[1].Value;
         using var callback = await client.GetAsync($"/api/auth/wecom/callback?code={app.WeCom.IssueSignInCode(userId)}&state={state}");
         Assert.Equal(HttpStatusCode.Redirect, callback.StatusCode);
+
         var me = await client.GetFromJsonAsync<JsonElement>("/api/auth/me");
         client.DefaultRequestHeaders.Add(SessionTokens.CsrfHeader, me.GetProperty("csrfToken").GetString());
-        return new StaffSession(client, userId);
+        return client;
     }
 
-    public void Dispose() => Client.Dispose();
-}
-
-/// <summary>A client calling with a fresh secret API key holding <c>permissions</c>.</summary>
-public sealed class ApiKeyCaller(HttpClient client, string keyId) : IDisposable
-{
-    public HttpClient Client { get; } = client;
-    public string KeyId { get; } = keyId;
-
-    /// <summary>What the audit trail records for this key.</summary>
-    public string Actor => Authenticate.KeyPrefix + KeyId;
-
-    public static async Task<ApiKeyCaller> CreateAsync(CdpApp app, params string[] permissions)
-    {
-        using var response = await app.Client.PostAsJsonAsync("/api/admin/api-keys", new { name = "test " + TestData.Id("key"), permissions });
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        var created = (await response.Content.ReadFromJsonAsync<CreatedApiKey>(CdpJson.Options))!;
-        var client = app.NewClient();
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", created.Key);
-        return new ApiKeyCaller(client, created.Info.KeyId);
-    }
-
-    public void Dispose() => Client.Dispose();
+    [GeneratedRegex("[?&]state=([A-Za-z0-9]+)")]
+    private static partial Regex State();
 }

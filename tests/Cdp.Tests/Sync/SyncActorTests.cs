@@ -68,26 +68,27 @@ public sealed class SyncActorTests(SyncApp app) : IClassFixture<SyncApp>
     public async Task A_staff_members_tag_push_acts_as_that_member_and_touches_only_the_platforms_group()
     {
         var (contact, external) = await app.NewContactAsync();
-        using var staff = await StaffSession.SignInAsync(app, TestData.Id("sales"), Roles.Sales);
+        var staffId = TestData.Id("sales");
+        using var staff = await StaffSession.SignInAsync(app, staffId, [Roles.Sales]);
         // Followed by sales01 first and by the signed-in member later: the push must still act as the member.
-        app.WeCom.AddContact(external!, "张三", "华瑞科技", CdpBackend.SalesUserId, staff.UserId);
+        await FollowAsync(contact, external!, CdpBackend.SalesUserId, staffId);
 
-        var first = await SyncApp.PutTagsAsync(staff.Client, contact, "VIP", "华东");
+        var first = await SyncApp.PutTagsAsync(staff, contact, "VIP", "华东");
         var (task, _) = await app.UntilStatusAsync(first, SyncStatus.Succeeded);
 
-        Assert.Equal((staff.Actor, staff.UserId), (task.CreatedBy, task.ActingUserId));
-        Assert.Equal(staff.UserId, MarkTagBodyFor(external!).GetProperty("userid").GetString());
-        Assert.Equal(["VIP", "制造业", "华东"], app.WeCom.TagNamesOf(external!, staff.UserId));
+        Assert.Equal((Authenticate.StaffPrefix + staffId, staffId), (task.CreatedBy, task.ActingUserId));
+        Assert.Equal(staffId, MarkTagBodyFor(external!).GetProperty("userid").GetString());
+        Assert.Equal(["VIP", "制造业", "华东"], app.WeCom.TagNamesOf(external!, staffId));
         Assert.Equal(["制造业"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
-        Assert.Equal(staff.Actor, Assert.Single(await AuditTrail.OfAsync(app, contact, "contact.tags.save")).Actor);
+        Assert.Equal(Authenticate.StaffPrefix + staffId, Assert.Single(await AuditTrail.OfAsync(app, contact, "contact.tags.save")).Actor);
 
-        var second = await SyncApp.PutTagsAsync(staff.Client, contact, "华东");
+        var second = await SyncApp.PutTagsAsync(staff, contact, "华东");
         await app.UntilStatusAsync(second, SyncStatus.Succeeded);
 
         var removed = MarkTagBodyFor(external!).GetProperty("remove_tag").EnumerateArray().Select(t => t.GetString()).ToList();
         Assert.DoesNotContain("et-manufacturing", removed);
         Assert.Single(removed);
-        Assert.Equal(["制造业", "华东"], app.WeCom.TagNamesOf(external!, staff.UserId));
+        Assert.Equal(["制造业", "华东"], app.WeCom.TagNamesOf(external!, staffId));
         Assert.Equal(2, (await AuditTrail.OfAsync(app, contact, "contact.tags.save")).Count);
     }
 
@@ -96,11 +97,12 @@ public sealed class SyncActorTests(SyncApp app) : IClassFixture<SyncApp>
     {
         var (contact, _) = await app.NewContactAsync();
         // An admin is not limited to their own customers, so the refusal here is the WeCom follower rule alone.
-        using var staff = await StaffSession.SignInAsync(app, TestData.Id("admin"), Roles.Admin);
+        var staffId = TestData.Id("admin");
+        using var staff = await StaffSession.SignInAsync(app, staffId, [Roles.Admin]);
         var marks = app.WeCom.Calls(MarkTag);
 
-        using var tags = await staff.Client.PutAsJsonAsync($"/api/contacts/{contact}/tags", new { tags = new[] { "VIP" } });
-        using var followUp = await staff.Client.PostAsJsonAsync($"/api/contacts/{contact}/follow-ups", new { content = "拜访", channel = "visit" });
+        using var tags = await staff.PutAsJsonAsync($"/api/contacts/{contact}/tags", new { tags = new[] { "VIP" } });
+        using var followUp = await staff.PostAsJsonAsync($"/api/contacts/{contact}/follow-ups", new { content = "拜访", channel = "visit" });
 
         Assert.Equal(HttpStatusCode.Forbidden, tags.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, followUp.StatusCode);
@@ -117,10 +119,11 @@ public sealed class SyncActorTests(SyncApp app) : IClassFixture<SyncApp>
     public async Task When_WeCom_cannot_confirm_the_follower_the_save_is_503_and_nothing_is_stored()
     {
         var (contact, _) = await app.NewContactAsync();
-        using var staff = await StaffSession.SignInAsync(app, TestData.Id("admin"), Roles.Admin);
+        var staffId = TestData.Id("admin");
+        using var staff = await StaffSession.SignInAsync(app, staffId, [Roles.Admin]);
         app.WeCom.FailNext(1, HttpStatusCode.BadGateway, WeComStandIn.GetContactPath);
 
-        using var response = await staff.Client.PutAsJsonAsync($"/api/contacts/{contact}/tags", new { tags = new[] { "VIP" } });
+        using var response = await staff.PutAsJsonAsync($"/api/contacts/{contact}/tags", new { tags = new[] { "VIP" } });
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Empty(await AuditTrail.OfAsync(app, contact, "contact.tags.save"));
@@ -132,13 +135,14 @@ public sealed class SyncActorTests(SyncApp app) : IClassFixture<SyncApp>
     public async Task A_change_whose_author_stopped_following_the_contact_fails_instead_of_being_pushed_as_someone_else()
     {
         var (contact, external) = await app.NewContactAsync();
-        using var staff = await StaffSession.SignInAsync(app, TestData.Id("sales"), Roles.Sales);
-        app.WeCom.AddContact(external!, "张三", "华瑞科技", CdpBackend.SalesUserId, staff.UserId);
+        var staffId = TestData.Id("sales");
+        using var staff = await StaffSession.SignInAsync(app, staffId, [Roles.Sales]);
+        await FollowAsync(contact, external!, CdpBackend.SalesUserId, staffId);
         // The first attempt fails whenever it runs; by the retry (or already the first look) the member has left.
         app.WeCom.ErrCodeNext(45033, count: 1, path: MarkTag);
         try
         {
-            var taskId = await SyncApp.PutTagsAsync(staff.Client, contact, "VIP");
+            var taskId = await SyncApp.PutTagsAsync(staff, contact, "VIP");
             app.WeCom.AddContact(external!, "张三", "华瑞科技", CdpBackend.SalesUserId);
 
             var (task, _) = await app.UntilStatusAsync(taskId, SyncStatus.Failed);
@@ -195,6 +199,20 @@ public sealed class SyncActorTests(SyncApp app) : IClassFixture<SyncApp>
         var audit = Assert.Single(await AuditTrail.OfAsync(app, taskId, "sync_task.retry"));
         Assert.Equal((ops.Actor, "sync_task"), (audit.Actor, audit.EntityType));
         Assert.Empty(await AuditTrail.OfAsync(app, unknown, "sync_task.retry"));
+    }
+
+    /// <summary>
+    /// The contact followed by <paramref name="followers"/> in WeCom, and in the salespeople's scope as the WeCom
+    /// callback would have recorded it.
+    /// </summary>
+    async Task FollowAsync(Guid contactId, string externalUserId, params string[] followers)
+    {
+        app.WeCom.AddContact(externalUserId, "张三", "华瑞科技", followers);
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        await conn.ExecuteAsync("""
+            insert into customer_owner (entity_type, entity_id, staff_user_id, source, source_ref, since)
+            select 'contact', @contactId, unnest(@followers), 'wecom_follow', @externalUserId, now()
+            """, new { contactId, externalUserId, followers });
     }
 
     /// <summary>The last mark_tag call the stand-in received for the contact.</summary>

@@ -21,13 +21,16 @@ public class SyncApp : CdpApp
 
     protected virtual int AlertsPerMinute => 10;
 
-    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => new Dictionary<string, string?>
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => SyncSettings(WeCom, FirstRetryInterval, AlertsPerMinute);
+
+    /// <summary>These sync settings for a host on <paramref name="wecom"/> (the Azure host's tests use them too).</summary>
+    public static Dictionary<string, string?> SyncSettings(WeComStandIn wecom, TimeSpan firstRetryInterval, int alertsPerMinute = 10) => new()
     {
-        ["Sync:FirstRetryInterval"] = FirstRetryInterval.ToString(),
-        ["Sync:MaxRetryInterval"] = (FirstRetryInterval * 10).ToString(),
+        ["Sync:FirstRetryInterval"] = firstRetryInterval.ToString(),
+        ["Sync:MaxRetryInterval"] = (firstRetryInterval * 10).ToString(),
         ["Sync:AttemptTimeout"] = "00:00:05",
-        ["Sync:AlertsPerMinute"] = AlertsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["WeCom:AlertWebhookUrl"] = WeCom.RobotUrl,
+        ["Sync:AlertsPerMinute"] = alertsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["WeCom:AlertWebhookUrl"] = wecom.RobotUrl,
         ["WeCom:Http:MaxRetries"] = "0",
         ["Orchestrations:PollInterval"] = "00:00:00.050",
     };
