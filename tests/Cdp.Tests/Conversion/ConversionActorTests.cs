@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using Cdp.Shared.Access;
 using Cdp.Shared.Conversion;
-using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
@@ -66,17 +65,7 @@ public sealed class ConversionActorTests(CdpApp app) : IClassFixture<CdpApp>
         Assert.Empty(await AuditTrail.OfAsync(app, noCompany, "lead.convert"));
     }
 
-    async Task<Guid> InsertLeadAsync(bool withCompany = true)
-    {
-        var leadId = Guid.CreateVersion7();
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await conn.ExecuteAsync("""
-            insert into lead (lead_id, lead_name, company_name, mobile_phone, city, shard_id)
-            values (@leadId, '钱七', @company, @mobile, '杭州', @shard)
-            """, new
-            {
-                leadId, company = !withCompany ? null : $"杭州{TestData.CompanyWord(6)}有限公司", mobile = TestData.Mobile(), shard = Shard.Of(leadId),
-            });
-        return leadId;
-    }
+    /// <summary>A lead to convert; without a company the conversion is refused (no account to choose).</summary>
+    Task<Guid> InsertLeadAsync(bool withCompany = true) =>
+        ConversionData.InsertLeadAsync(app.Database.DataSource, TestData.Mobile(), null, withCompany ? ConversionData.Company() : "");
 }
