@@ -30,10 +30,15 @@ public static class OrchestrationRoutes
             s.Name, s.InstanceId, s.RuntimeStatus.ToString(), s.Input, s.CustomStatus, s.Output, s.CreatedTime, s.LastUpdatedTime));
     });
 
+    /// <summary>Terminate and raise event change a run outside any transaction of ours: the audit row follows the change.</summary>
     public static readonly ApiRoute TerminateOrchestration = ApiRoute.Post(nameof(TerminateOrchestration), TerminatePath, Permissions.OrchestrationsManage, async call =>
     {
         var status = await ExistingAsync(call);
-        await call.Service<IOrchestrationClient>().TerminateAsync(status.InstanceId, call.Query("reason"));
+        var reason = call.Query("reason");
+        await call.Service<IOrchestrationClient>().TerminateAsync(status.InstanceId, reason);
+        // Whether a reason was given, not the reason: it is free text.
+        await call.Service<AuditLog>().WriteAsync(call.Actor.Did("orchestration.terminate", "orchestration", status.InstanceId,
+            new { name = status.Name, runtimeStatus = status.RuntimeStatus.ToString(), reasonGiven = !string.IsNullOrEmpty(reason) }), call.Aborted);
         return Results.Accepted();
     });
 
@@ -47,7 +52,11 @@ public static class OrchestrationRoutes
             try { data = JsonDocument.Parse(body).RootElement.Clone(); }
             catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"The event data must be JSON: {e.Message}")); }
         }
-        await call.Service<IOrchestrationClient>().RaiseEventAsync(status.InstanceId, call.Route("eventName"), data);
+        var eventName = call.Route("eventName");
+        await call.Service<IOrchestrationClient>().RaiseEventAsync(status.InstanceId, eventName, data);
+        // The event's size, not its data: an approval may carry a person's details.
+        await call.Service<AuditLog>().WriteAsync(call.Actor.Did("orchestration.raise_event", "orchestration", status.InstanceId,
+            new { name = status.Name, eventName, dataBytes = body.Length }), call.Aborted);
         return Results.Accepted();
     });
 

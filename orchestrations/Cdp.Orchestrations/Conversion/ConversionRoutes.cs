@@ -14,7 +14,7 @@ public static class ConversionRoutes
         var leadId = call.RouteId("leadId");
         await call.EnsureVisibleAsync(CustomerRef.LeadKind, leadId);
         var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);
-        return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Aborted) switch
+        return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Actor, call.Caller.StaffUserId, call.Aborted) switch
         {
             ConversionAnswer.Done done => ApiResults.Json(done.Ids),
             ConversionAnswer.Running running => CheckStatus.Accepted(call, running.InstanceId),

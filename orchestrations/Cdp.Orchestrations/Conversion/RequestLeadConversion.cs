@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 using Cdp.Shared.Conversion;
 using Microsoft.Extensions.Options;
@@ -18,14 +19,16 @@ public abstract record ConversionAnswer
 /// <summary>
 /// The convert request as both hosts serve it: validate, refuse a converted lead, start <see cref="ConvertLeadOrchestrator"/>
 /// as the lead's singleton and wait <see cref="ConversionOptions.WaitTimeout"/>. Refusals leave as <see cref="ApiProblemException"/>.
+/// The run carries <c>actor</c> to the transaction that audits it; a staff member who names no owner owns the conversion.
 /// </summary>
 public sealed class RequestLeadConversion(LeadConversion conversion, IOrchestrationClient orchestrations, IOptions<ConversionOptions> options)
 {
     public const int MaxBodyBytes = 64 * 1024;
 
-    public async Task<ConversionAnswer> RunAsync(Guid leadId, byte[] body, CancellationToken ct)
+    public async Task<ConversionAnswer> RunAsync(Guid leadId, byte[] body, AuditActor actor, string? staffUserId, CancellationToken ct)
     {
-        var request = ConversionRules.Parse(leadId, body);
+        var parsed = ConversionRules.Parse(leadId, body);
+        var request = parsed with { OwnerId = parsed.OwnerId ?? staffUserId, Actor = actor };
         if (ConversionRules.Validate(request) is { Count: > 0 } errors)
             throw new ApiProblemException(ApiProblem.Unprocessable(errors));
 

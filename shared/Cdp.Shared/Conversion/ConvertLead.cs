@@ -19,9 +19,11 @@ public sealed record OpportunityInput(string? Name, decimal? Amount, string? Sta
 
 /// <summary>
 /// <c>POST /api/leads/{id}/convert</c> as the use case takes it. <see cref="AccountId"/> picks the account when the
-/// lead's company matches several (or when the lead names none).
+/// lead's company matches several (or when the lead names none). <see cref="Actor"/> is who asked (never from the body):
+/// it travels in the orchestration's input to the transaction that audits the conversion; null acts as the system.
 /// </summary>
-public sealed record ConvertLeadRequest(Guid LeadId, OpportunityInput? Opportunity = null, string? OwnerId = null, Guid? AccountId = null);
+public sealed record ConvertLeadRequest(
+    Guid LeadId, OpportunityInput? Opportunity = null, string? OwnerId = null, Guid? AccountId = null, AuditActor? Actor = null);
 
 /// <summary>
 /// One conversion run: the request and the run's own id (deterministic in the orchestration), so an activity that
@@ -146,7 +148,8 @@ public sealed record LeadConversionState(Guid LeadId, DateTimeOffset? ConvertedA
 /// Converts a lead into a contact at an account, with an optional opportunity, in one transaction: the lead's row is
 /// locked, contact and account are found or created by the identity rules (and their advisory locks), the lead's
 /// channel identities are copied to the contact, the lead is marked converted, and the summary recalculations and
-/// the notification are published in the same transaction (outbox). A failure anywhere rolls all of it back.
+/// the notification are published in the same transaction (outbox), with the audit row. A failure anywhere rolls all
+/// of it back.
 /// </summary>
 public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolver, CustomerViewCache views, TimeProvider time)
 {
@@ -247,6 +250,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
         var accountId = resolvedAccount ?? throw new InvalidOperationException("A company or an account id always yields an account.");
         var opportunityId = request.Opportunity is null ? (Guid?)null : Guid.CreateVersion7();
         var convertedAt = time.GetUtcNow();
+        var actor = request.Actor ?? AuditActor.System;
 
         await using var batch = new NpgsqlBatch(conn, tx);
         batch.BatchCommands.Add(Command("""
@@ -272,10 +276,10 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
             var (isClosed, isWon) = ConversionRules.Closing(stage);
             batch.BatchCommands.Add(Command("""
                 insert into opportunity (opportunity_id, account_id, contact_id, lead_id, opportunity_name, amount, stage,
-                                         is_closed, is_won, closed_at, owner_id)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, case when $8 then $10 end, $11)
+                                         is_closed, is_won, closed_at, owner_id, created_by)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, case when $8 then $10 end, $11, $12)
                 """, opportunityId, accountId, contactId, leadId, o.Name!.Trim(), o.Amount ?? 0m, stage, isClosed, isWon,
-                convertedAt, request.OwnerId));
+                convertedAt, request.OwnerId, actor.Actor));
         }
         batch.BatchCommands.Add(Command("""
             update lead set lead_status = 'converted', converted_at = $2, converted_contact_id = $3, converted_account_id = $4,
@@ -292,6 +296,11 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
             new LeadConvertedNotification(leadId, lead.Name, contactId, contactCreated, accountId, accountCreated,
                 opportunityId, request.OwnerId, convertedAt)));
         await batch.ExecuteNonQueryAsync(ct);
+        // Only here, on the path that converts: a re-run that finds its own committed conversion wrote its row then.
+        await AuditLog.WriteAsync(conn, tx, actor.Did("lead.convert", "lead", leadId.ToString(), new
+        {
+            contactId, contactCreated, accountId, accountCreated, opportunityId, ownerId = request.OwnerId,
+        }));
 
         return new ConversionResult(ConversionOutcome.Converted, leadId, contactId, accountId, opportunityId);
     }

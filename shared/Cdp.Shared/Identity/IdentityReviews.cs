@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Customers;
 using Dapper;
 using Npgsql;
@@ -17,7 +18,8 @@ public sealed record IdentityReviewItem(
     string? Decision,
     Guid? TargetId,
     Guid? ResolvedEntityId,
-    DateTimeOffset? ResolvedAt)
+    DateTimeOffset? ResolvedAt,
+    string? ResolvedBy = null)
 {
     /// <summary>As a caller without pii:reveal sees it: the incoming record masked (the candidates are companies).</summary>
     public IdentityReviewItem Masked() => this with { Record = Record with { Record = Record.Record.Masked() } };
@@ -56,7 +58,8 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
         var rows = await conn.QueryAsync<ReviewRow>(new CommandDefinition("""
             select review_id as ReviewId, ingestion_id as IngestionId, entity_type as EntityType, record::text as Record,
                    candidates::text as Candidates, status as Status, created_at as CreatedAt, decision as Decision,
-                   target_id as TargetId, resolved_entity_id as ResolvedEntityId, resolved_at as ResolvedAt
+                   target_id as TargetId, resolved_entity_id as ResolvedEntityId, resolved_at as ResolvedAt,
+                   resolved_by as ResolvedBy
             from identity_review where status = @status
             order by created_at, review_id limit @limit
             """, new { status, limit = Math.Clamp(limit, 1, 1000) }, cancellationToken: ct));
@@ -65,11 +68,13 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
 
     /// <summary>
     /// Processes the stored record again with <paramref name="decision"/> and closes the review, in one
-    /// transaction: the receipt goes from review to processed exactly when the review is marked resolved.
+    /// transaction: the receipt goes from review to processed exactly when the review is marked resolved by
+    /// <paramref name="actor"/>, and the audit row is written.
     /// </summary>
-    public async Task<ResolveReviewResult> ResolveAsync(Guid reviewId, ReviewDecision decision, CancellationToken ct)
+    public async Task<ResolveReviewResult> ResolveAsync(Guid reviewId, ReviewDecision decision, AuditActor actor, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(decision);
+        ArgumentNullException.ThrowIfNull(actor);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
 
@@ -108,7 +113,7 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
         await conn.ExecuteAsync(new CommandDefinition("""
             update identity_review
             set status = 'resolved', decision = @decision, target_id = @targetId, resolved_entity_id = @entityId,
-                resolved_at = now()
+                resolved_at = now(), resolved_by = @resolvedBy
             where review_id = @reviewId
             """, new
             {
@@ -116,7 +121,15 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
                 targetId = (decision as ReviewDecision.Merge)?.TargetAccountId,
                 entityId = outcome.EntityId,
                 reviewId,
+                resolvedBy = actor.Actor,
             }, tx, cancellationToken: ct));
+        await AuditLog.WriteAsync(conn, tx, actor.Did("identity_review.resolve", "identity_review", reviewId.ToString(), new
+        {
+            decision = decision.Name,
+            targetId = (decision as ReviewDecision.Merge)?.TargetAccountId,
+            entityType = row.EntityType,
+            entityId = outcome.EntityId,
+        }));
         await tx.CommitAsync(ct);
         await views.InvalidateAsync(outcome.ChangedCustomers());
         return new ResolveReviewResult.Resolved(outcome);
@@ -135,12 +148,13 @@ public sealed class IdentityReviews(NpgsqlDataSource db, IdentityResolver resolv
         public Guid? TargetId { get; set; }
         public Guid? ResolvedEntityId { get; set; }
         public DateTime? ResolvedAt { get; set; }
+        public string? ResolvedBy { get; set; }
 
         public IdentityReviewItem ToItem() => new(
             ReviewId, IngestionId, EntityType,
             IdentityJson.Deserialize<Cleansing.CleanRecord>(Record),
             IdentityJson.Deserialize<List<AccountCandidate>>(Candidates),
             Status, Utc(CreatedAt), Decision, TargetId, ResolvedEntityId,
-            Utc(ResolvedAt));
+            Utc(ResolvedAt), ResolvedBy);
     }
 }

@@ -22,7 +22,7 @@ public static class IdentityRoutes
     {
         var reviewId = call.RouteId("reviewId");
         var body = await call.JsonAsync<ResolveReviewBody>();
-        var result = await call.Service<IdentityReviews>().ResolveAsync(reviewId, ReviewRequests.Decision(body.Decision, body.TargetId), call.Aborted);
+        var result = await call.Service<IdentityReviews>().ResolveAsync(reviewId, ReviewRequests.Decision(body.Decision, body.TargetId), call.Actor, call.Aborted);
         return ApiResults.Json(ReviewRequests.Outcome(reviewId, result));
     });
 

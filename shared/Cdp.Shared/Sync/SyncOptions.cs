@@ -27,6 +27,12 @@ public sealed class SyncOptions
 
     public FinanceSyncOptions Finance { get; set; } = new();
 
+    /// <summary>
+    /// The WeCom corp tag group the platform owns: tags saved here map to tags of this group (created when missing),
+    /// and a push adds or removes tags of this group only, never those other systems or people manage.
+    /// </summary>
+    public string TagGroupName { get; set; } = "CDP";
+
     public IEnumerable<string> Errors()
     {
         if (MaxRetries is < 0 or > 50) yield return "Sync:MaxRetries must be between 0 and 50";
@@ -35,6 +41,7 @@ public sealed class SyncOptions
         if (MaxRetryInterval < FirstRetryInterval) yield return "Sync:MaxRetryInterval must not be less than Sync:FirstRetryInterval";
         if (AttemptTimeout <= TimeSpan.Zero) yield return "Sync:AttemptTimeout must be positive";
         if (AlertsPerMinute < 1) yield return "Sync:AlertsPerMinute must be at least 1";
+        if (string.IsNullOrWhiteSpace(TagGroupName) || TagGroupName.Length > 30) yield return "Sync:TagGroupName must be 1 to 30 characters";
         if (Finance.BaseUrl is { Length: > 0 } url && !Uri.TryCreate(url, UriKind.Absolute, out _)) yield return "Sync:Finance:BaseUrl must be an absolute URL";
     }
 

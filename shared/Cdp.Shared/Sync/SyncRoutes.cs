@@ -19,7 +19,7 @@ public static class SyncRoutes
         var contactId = call.RouteId("contactId");
         await call.EnsureVisibleAsync(CustomerRef.ContactKind, contactId);
         var body = await call.JsonAsync<TagsBody>();
-        var saved = await call.Service<SaveContactTags>().RunAsync(contactId, body.Tags, call.Aborted);
+        var saved = await call.Service<SaveContactTags>().RunAsync(contactId, body.Tags, call.Actor, call.Caller.StaffUserId, call.Aborted);
         return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
     });
 
@@ -28,7 +28,7 @@ public static class SyncRoutes
         var contactId = call.RouteId("contactId");
         await call.EnsureVisibleAsync(CustomerRef.ContactKind, contactId);
         var body = await call.JsonAsync<FollowUpBody>();
-        var saved = await call.Service<AddFollowUp>().RunAsync(contactId, body.Content, body.Channel, body.OccurredAt, call.Aborted);
+        var saved = await call.Service<AddFollowUp>().RunAsync(contactId, body.Content, body.Channel, body.OccurredAt, call.Actor, call.Caller.StaffUserId, call.Aborted);
         return ApiResults.At(StatusCodes.Status201Created, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
     });
 
@@ -45,7 +45,7 @@ public static class SyncRoutes
     public static readonly ApiRoute RetrySyncTask = ApiRoute.Post(nameof(RetrySyncTask), RetryPath, Permissions.SyncManage, async call =>
     {
         var id = call.RouteId("id");
-        return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{id}", await call.Service<RetrySyncTask>().RunAsync(id, call.Aborted));
+        return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{id}", await call.Service<RetrySyncTask>().RunAsync(id, call.Actor, call.Aborted));
     });
 
     public static IEnumerable<ApiRoute> All => [SaveContactTags, AddFollowUp, ListSyncTasks, GetSyncTask, RetrySyncTask];

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
+using Cdp.Shared.Channels.WeCom;
 
 namespace Cdp.Shared.Sync;
 
@@ -79,13 +80,21 @@ public static class SyncRules
     }
 
     /// <summary>
-    /// The mark_tag call that makes the follow user's corp tags equal <paramref name="desiredIds"/>: add what is missing,
-    /// remove the corp tags (type 1) not wanted. Personal tags are not the platform's to remove.
+    /// The mark_tag call that makes the follow user's tags of the platform's group (<see cref="OwnTagIds"/>) equal
+    /// <paramref name="desiredIds"/>: add what is missing, remove what is no longer wanted.
     /// </summary>
     public static (IReadOnlyList<string> Add, IReadOnlyList<string> Remove) TagDiff(
         IReadOnlyCollection<string> currentCorpTagIds, IReadOnlyCollection<string> desiredIds) =>
         ([.. desiredIds.Where(id => !currentCorpTagIds.Contains(id)).Distinct()],
          [.. currentCorpTagIds.Where(id => !desiredIds.Contains(id)).Distinct()]);
+
+    /// <summary>
+    /// The follower's corp tags that belong to the platform's group — by id from the group's tag list, or by group name
+    /// for one the list no longer shows: the only tags a push may remove. Other groups' tags (set by people or other
+    /// systems) and personal tags are not the platform's.
+    /// </summary>
+    public static IReadOnlyList<string> OwnTagIds(IEnumerable<WeComTag> followerTags, IReadOnlySet<string> groupTagIds, string groupName) =>
+        [.. followerTags.Where(t => t.Type == 1 && t.TagId is not null && (groupTagIds.Contains(t.TagId) || t.GroupName == groupName)).Select(t => t.TagId!)];
 
     /// <summary>Mobile numbers and e-mail addresses never leave in an alert or a stored error.</summary>
     public static string Redact(string? text) => PiiMask.Text(text) ?? "";

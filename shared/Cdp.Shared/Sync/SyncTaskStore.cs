@@ -20,10 +20,15 @@ public sealed record SyncTaskView(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? NextAttemptAt,
-    DateTimeOffset? CompletedAt);
+    DateTimeOffset? CompletedAt,
+    string? CreatedBy = null,
+    string? ActingUserId = null);
 
-/// <summary>The newest change of one entity for one target: what a push sends, whichever task pushes it.</summary>
-public sealed record LatestChange(Guid SyncTaskId, long ChangeSeq, string PayloadJson);
+/// <summary>
+/// The newest change of one entity for one target: what a push sends, whichever task pushes it, acting as the WeCom
+/// userid that change was saved by (null: the contact's first follower).
+/// </summary>
+public sealed record LatestChange(Guid SyncTaskId, long ChangeSeq, string PayloadJson, string? ActingUserId = null);
 
 /// <summary>Every statement about sync_task, next to the code that runs it.</summary>
 public sealed class SyncTaskStore(NpgsqlDataSource db)
@@ -31,25 +36,28 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
     const string Columns = """
         sync_task_id as Id, target as Target, entity_type as EntityType, entity_id as EntityId, change_seq as ChangeSeq,
         status as Status, attempts as Attempts, last_error as LastError, note as Note, generation as Generation,
-        created_at as CreatedAt, updated_at as UpdatedAt, next_attempt_at as NextAttemptAt, completed_at as CompletedAt
+        created_at as CreatedAt, updated_at as UpdatedAt, next_attempt_at as NextAttemptAt, completed_at as CompletedAt,
+        created_by as CreatedBy, acting_user_id as ActingUserId
         """;
 
     /// <summary>
     /// Records a change to push, in the caller's transaction (the same one that saved the data). The change number
     /// comes from the sequence after the caller locked the entity, so a newer save always has the higher number.
     /// A task with <paramref name="finishedNote"/> is stored as already succeeded (nothing to push).
+    /// <paramref name="createdBy"/> is the audit actor; <paramref name="actingUserId"/> the WeCom userid the push acts as.
     /// </summary>
     public static async Task<Guid> InsertAsync(
         NpgsqlConnection conn, DbTransaction tx, string target, string entityType, Guid entityId, string payloadJson,
-        string? finishedNote, CancellationToken ct)
+        string? finishedNote, string createdBy, string? actingUserId, CancellationToken ct)
     {
         var id = Guid.CreateVersion7();
         await conn.ExecuteAsync(new CommandDefinition("""
-            insert into sync_task (sync_task_id, target, entity_type, entity_id, change_seq, payload, status, note, completed_at)
+            insert into sync_task (sync_task_id, target, entity_type, entity_id, change_seq, payload, status, note, completed_at,
+                                   created_by, acting_user_id)
             values (@id, @target, @entityType, @entityId, nextval('sync_task_change_seq'), @payloadJson::jsonb,
                     case when @finishedNote::text is null then 'pending' else 'succeeded' end, @finishedNote,
-                    case when @finishedNote::text is null then null else now() end)
-            """, new { id, target, entityType, entityId, payloadJson, finishedNote }, tx, cancellationToken: ct));
+                    case when @finishedNote::text is null then null else now() end, @createdBy, @actingUserId)
+            """, new { id, target, entityType, entityId, payloadJson, finishedNote, createdBy, actingUserId }, tx, cancellationToken: ct));
         return id;
     }
 
@@ -104,7 +112,7 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
     /// <summary>The newest change of the entity for the target, read under the caller's push lock.</summary>
     public static Task<LatestChange> LatestAsync(NpgsqlConnection conn, DbTransaction tx, string target, Guid entityId, CancellationToken ct) =>
         conn.QuerySingleAsync<LatestChange>(new CommandDefinition("""
-            select sync_task_id as SyncTaskId, change_seq as ChangeSeq, payload::text as PayloadJson
+            select sync_task_id as SyncTaskId, change_seq as ChangeSeq, payload::text as PayloadJson, acting_user_id as ActingUserId
               from sync_task where target = @target and entity_id = @entityId
              order by change_seq desc limit 1
             """, new { target, entityId }, tx, cancellationToken: ct));
@@ -159,16 +167,18 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
             """, new { id, error }, cancellationToken: ct));
     }
 
-    /// <summary>A person re-drives a failed task: pending again with a fresh attempt count and a new generation.</summary>
-    public async Task<SyncTaskView?> ResetFailedAsync(Guid id, CancellationToken ct)
+    /// <summary>
+    /// A person re-drives a failed task, in the caller's transaction (the one that audits it): pending again with a
+    /// fresh attempt count and a new generation. It still acts as whoever saved the change.
+    /// </summary>
+    public static async Task<SyncTaskView?> ResetFailedAsync(NpgsqlConnection conn, DbTransaction tx, Guid id, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
         var row = await conn.QuerySingleOrDefaultAsync<Row>(new CommandDefinition($"""
             update sync_task set status = 'pending', attempts = 0, generation = generation + 1, updated_at = now(),
                    next_attempt_at = null, completed_at = null, note = 'retried by request after: ' || coalesce(last_error, 'failure')
              where sync_task_id = @id and status = 'failed'
             returning {Columns}
-            """, new { id }, cancellationToken: ct));
+            """, new { id }, tx, cancellationToken: ct));
         return row?.ToView();
     }
 
@@ -188,8 +198,10 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
         public DateTime UpdatedAt { get; set; }
         public DateTime? NextAttemptAt { get; set; }
         public DateTime? CompletedAt { get; set; }
+        public string? CreatedBy { get; set; }
+        public string? ActingUserId { get; set; }
 
         public SyncTaskView ToView() => new(Id, Target, EntityType, EntityId, ChangeSeq, Status, Attempts, LastError, Note,
-            Generation, Utc(CreatedAt), Utc(UpdatedAt), Utc(NextAttemptAt), Utc(CompletedAt));
+            Generation, Utc(CreatedAt), Utc(UpdatedAt), Utc(NextAttemptAt), Utc(CompletedAt), CreatedBy, ActingUserId);
     }
 }

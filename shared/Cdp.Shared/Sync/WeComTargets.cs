@@ -2,6 +2,7 @@ using System.Text.Json;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Storage;
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Cdp.Shared.Sync;
@@ -16,11 +17,13 @@ public sealed record FollowUpPayload(Guid FollowUpId, string Content, string? Ch
 static class WeComContact
 {
     /// <summary>
-    /// The contact's external user id and the employee who added them first (mark_tag and remark act on one
-    /// employee's view; the first follower is the account owner in the sidebar's sense), or why there is none.
+    /// The contact's external user id and the employee the push acts as (mark_tag and remark act on one employee's
+    /// view): <paramref name="actingUserId"/>, the staff member who saved the change, or without one (API keys, admins
+    /// without a staff id) the employee who added the contact first (the account owner in the sidebar's sense).
+    /// A staff member who no longer follows the contact fails the task: the change is never made as somebody else.
     /// </summary>
     public static async Task<(string? ExternalUserId, WeComFollowUser? FollowUser, string? Why)> ResolveAsync(
-        NpgsqlDataSource db, WeComApiClient wecom, Guid contactId, CancellationToken ct)
+        NpgsqlDataSource db, WeComApiClient wecom, Guid contactId, string? actingUserId, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var externalId = await conn.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
@@ -28,50 +31,62 @@ static class WeComContact
         if (string.IsNullOrEmpty(externalId)) return (null, null, "the contact has no WeCom external user id");
         var contact = await wecom.GetExternalContactAsync(externalId, ct);
         if (contact is null) return (externalId, null, "WeCom no longer knows the contact as an external contact");
+        if (actingUserId is not null)
+            return (externalId, contact.FollowUsers.FirstOrDefault(f => f.UserId == actingUserId)
+                ?? throw new SyncRejectedException($"Staff member {actingUserId}, who saved the change, does not follow the contact in WeCom (any more); it is not pushed as anyone else."), null);
         var follower = contact.FollowUsers.OrderBy(f => f.CreateTime).FirstOrDefault();
         return follower is null ? (externalId, null, "no employee follows the contact in WeCom") : (externalId, follower, null);
     }
 }
 
-/// <summary>Makes the contact's corp tags in WeCom equal the saved tag set.</summary>
-public sealed class WeComTagsTarget(NpgsqlDataSource db, WeComApiClient wecom) : ISyncTarget
+/// <summary>
+/// Makes the contact's tags of the platform's own group (<see cref="SyncOptions.TagGroupName"/>) equal the saved tag
+/// set, as the acting employee sees the contact. Tags of other groups are left alone.
+/// </summary>
+public sealed class WeComTagsTarget(NpgsqlDataSource db, WeComApiClient wecom, IOptions<SyncOptions> options) : ISyncTarget
 {
-    /// <summary>Tags WeCom does not know yet are created in this group.</summary>
-    public const string TagGroup = "CDP";
-
     public string Name => SyncTargetNames.WeComTags;
 
     public async Task<SyncPushResult> PushAsync(SyncChange change, CancellationToken ct)
     {
         var payload = JsonSerializer.Deserialize<ContactTagsPayload>(change.Latest.PayloadJson, CdpJson.Options)
             ?? throw new SyncRejectedException($"Sync task {change.Latest.SyncTaskId} has no tags payload.");
-        var (externalId, follower, why) = await WeComContact.ResolveAsync(db, wecom, change.EntityId, ct);
+        var (externalId, follower, why) = await WeComContact.ResolveAsync(db, wecom, change.EntityId, change.Latest.ActingUserId, ct);
         if (follower is null) return SyncPushResult.NothingToPush(why!);
 
-        var desired = await TagIdsAsync(payload.Tags, ct);
-        var current = (follower.Tags ?? []).Where(t => t.Type == 1 && t.TagId is not null).Select(t => t.TagId!).ToList();
+        var group = options.Value.TagGroupName;
+        var (desired, groupTagIds) = await GroupTagIdsAsync(group, payload.Tags, ct);
+        var current = SyncRules.OwnTagIds(follower.Tags ?? [], groupTagIds, group);
         var (add, remove) = SyncRules.TagDiff(current, desired);
         if (add.Count == 0 && remove.Count == 0) return new SyncPushResult("WeCom already had these tags");
         await wecom.MarkTagAsync(follower.UserId, externalId!, add, remove, ct);
         return SyncPushResult.Pushed;
     }
 
-    /// <summary>Corp tag ids for the names, creating the missing names in <see cref="TagGroup"/>.</summary>
-    async Task<IReadOnlyList<string>> TagIdsAsync(IReadOnlyList<string> names, CancellationToken ct)
+    /// <summary>
+    /// Corp tag ids for the names within <paramref name="group"/> (missing names are created there, even when another
+    /// group has a tag of that name), and every id the group has ever held (deleted ones included: still ours to remove).
+    /// </summary>
+    async Task<(IReadOnlyList<string> Desired, IReadOnlySet<string> GroupTagIds)> GroupTagIdsAsync(
+        string group, IReadOnlyList<string> names, CancellationToken ct)
     {
-        if (names.Count == 0) return [];
+        var ours = (await wecom.GetCorpTagListAsync(ct)).Where(g => g.GroupName == group).ToList();
+        var groupTagIds = ours.SelectMany(g => g.Tags).Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
         var known = new Dictionary<string, string>(StringComparer.Ordinal);
-        // A name in several groups: prefer our own group, so what the platform created is what it maps to.
-        foreach (var group in (await wecom.GetCorpTagListAsync(ct)).Where(g => !g.Deleted).OrderBy(g => g.GroupName == TagGroup ? 0 : 1))
-            foreach (var tag in group.Tags.Where(t => !t.Deleted))
-                known.TryAdd(tag.Name, tag.Id);
+        foreach (var tag in ours.Where(g => !g.Deleted).SelectMany(g => g.Tags).Where(t => !t.Deleted))
+            known.TryAdd(tag.Name, tag.Id);
         var missing = names.Where(n => !known.ContainsKey(n)).ToList();
         if (missing.Count > 0)
-            foreach (var tag in (await wecom.AddCorpTagAsync(TagGroup, missing, ct)).Tags)
+        {
+            foreach (var tag in (await wecom.AddCorpTagAsync(group, missing, ct)).Tags.Where(t => !t.Deleted))
+            {
                 known.TryAdd(tag.Name, tag.Id);
+                groupTagIds.Add(tag.Id);
+            }
+        }
         var unmapped = names.Where(n => !known.ContainsKey(n)).ToList();
         if (unmapped.Count > 0) throw new InvalidOperationException($"WeCom created no tag id for {unmapped.Count} tag name(s).");
-        return [.. names.Select(n => known[n])];
+        return ([.. names.Select(n => known[n])], groupTagIds);
     }
 }
 
@@ -84,7 +99,7 @@ public sealed class WeComFollowUpTarget(NpgsqlDataSource db, WeComApiClient weco
     {
         var latest = await LatestFollowUpAsync(change.EntityId, ct);
         if (latest is null) return SyncPushResult.NothingToPush("the contact has no follow-up any more");
-        var (externalId, follower, why) = await WeComContact.ResolveAsync(db, wecom, change.EntityId, ct);
+        var (externalId, follower, why) = await WeComContact.ResolveAsync(db, wecom, change.EntityId, change.Latest.ActingUserId, ct);
         if (follower is null) return SyncPushResult.NothingToPush(why!);
 
         var description = SyncRules.FollowUpDescription(latest.Content, latest.Channel, latest.OccurredAt);

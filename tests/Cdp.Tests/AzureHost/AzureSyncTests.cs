@@ -1,5 +1,6 @@
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Sync;
+using Cdp.Shared.Access;
 using Cdp.Shared.Sync;
 using Cdp.Tests.Support;
 using Cdp.Tests.Sync;
@@ -99,7 +100,7 @@ public sealed class AzureSyncTests(AzureSyncApp azure, LocalSyncApp local) : ICl
         try
         {
             using var scope = host.ClientScope();
-            taskId = (await host.Get<SaveContactTags>().RunAsync(contact, tags, CancellationToken.None)).SyncTaskId;
+            taskId = (await host.Get<SaveContactTags>().RunAsync(contact, tags, AuditActor.System, null, CancellationToken.None)).SyncTaskId;
             // The orchestration ends after the alert (if any): nothing about the task changes after this.
             status = await host.Orchestrations.WaitForCompletionAsync(SyncThenRetry.InstanceIdOf(taskId), TimeSpan.FromSeconds(120));
         }
@@ -111,7 +112,7 @@ public sealed class AzureSyncTests(AzureSyncApp azure, LocalSyncApp local) : ICl
 
         var task = (await host.Get<SyncTaskStore>().GetAsync(taskId, CancellationToken.None))!;
         var calls = wecom.Calls(MarkTag) - callsBefore;
-        var tagNames = wecom.TagNamesOf(external!, CdpBackend.SalesUserId);
+        var tagNames = wecom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup);
         var alerts = wecom.Alerts.Where(a => a.Contains(taskId.ToString(), StringComparison.Ordinal)).ToList();
         var comparable = string.Join("\n", [
             $"{task.Status} after {task.Attempts} attempt(s), {calls} mark_tag call(s); next attempt {task.NextAttemptAt is not null}; completed {task.CompletedAt is not null}",

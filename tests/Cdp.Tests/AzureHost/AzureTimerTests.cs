@@ -2,6 +2,7 @@ using Cdp.Functions.Timers;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Shared.Access;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Sync;
 using Cdp.Tests.Conversion;
@@ -94,7 +95,7 @@ public sealed class AzureTimerTests(AzureTimerApp azure) : IClassFixture<AzureTi
         var (contact, external) = await azure.NewContactAsync();
         // Without a Durable client in scope the start fails after the save committed, as a crash there would.
         await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            azure.Services.GetRequiredService<SaveContactTags>().RunAsync(contact, ["断点续推"], CancellationToken.None));
+            azure.Services.GetRequiredService<SaveContactTags>().RunAsync(contact, ["断点续推"], AuditActor.System, null, CancellationToken.None));
         await using var conn = await azure.Database.DataSource.OpenConnectionAsync();
         var taskId = await conn.QuerySingleAsync<Guid>("select sync_task_id from sync_task where entity_id = @contact", new { contact });
 
@@ -108,7 +109,7 @@ public sealed class AzureTimerTests(AzureTimerApp azure) : IClassFixture<AzureTi
         var status = await azure.Orchestrations.WaitForCompletionAsync(SyncThenRetry.InstanceIdOf(taskId), TimeSpan.FromSeconds(120));
         Assert.Equal(OrchestrationRuntimeStatus.Completed, status.RuntimeStatus);
         Assert.Equal((SyncStatus.Succeeded, 1), ((await TaskOf(taskId)).Status, (await TaskOf(taskId)).Attempts));
-        Assert.Equal(["断点续推"], azure.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["断点续推"], azure.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, Cdp.Tests.Sync.SyncApp.TagGroup));
     }
 
     [Fact]
@@ -136,7 +137,7 @@ public sealed class AzureTimerTests(AzureTimerApp azure) : IClassFixture<AzureTi
         var (contact, _) = await azure.NewContactAsync();
         if (failFirst) azure.WeCom.ErrCodeNext(45033, count: 1, path: WeComStandIn.MarkTagPath);
         using var scope = azure.UseDurableClient();
-        var saved = await azure.Services.GetRequiredService<SaveContactTags>().RunAsync(contact, ["保留"], CancellationToken.None);
+        var saved = await azure.Services.GetRequiredService<SaveContactTags>().RunAsync(contact, ["保留"], AuditActor.System, null, CancellationToken.None);
         return SyncThenRetry.InstanceIdOf(saved.SyncTaskId);
     }
 

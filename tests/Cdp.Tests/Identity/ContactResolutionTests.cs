@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Identity;
 using Cdp.Tests.Support;
 using static Cdp.Tests.Identity.IdentityTestBed;
@@ -128,7 +129,7 @@ public class ContactResolutionTests(PostgresDatabase db) : IClassFixture<Postgre
         Assert.Equal("contact", review.EntityType);
         Assert.Equal([a, b], review.Candidates.Select(c => c.AccountId).Order());
 
-        var result = await bed.Reviews.ResolveAsync(review.ReviewId, new ReviewDecision.Merge(b), CancellationToken.None);
+        var result = await bed.Reviews.ResolveAsync(review.ReviewId, new ReviewDecision.Merge(b), AuditActor.System, CancellationToken.None);
 
         var resolved = Assert.IsType<ResolveReviewResult.Resolved>(result).Outcome;
         Assert.Equal(b, resolved.AccountId);

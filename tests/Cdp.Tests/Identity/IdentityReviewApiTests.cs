@@ -74,6 +74,37 @@ public sealed class IdentityReviewApiTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task A_decision_is_audited_once_with_the_caller_who_shows_as_resolvedBy_and_a_second_decision_adds_no_row()
+    {
+        var (reviewIngestion, _) = await ContactWithAmbiguousCompanyAsync();
+        using var steward = await ApiKeyCaller.CreateAsync(app, Permissions.IdentityReview);
+        var reviewId = reviewIngestion.ReviewId!.Value;
+
+        using var resolve = await steward.Client.PostAsJsonAsync($"/api/identity/reviews/{reviewId}/resolve", new { decision = "create" });
+        using var again = await steward.Client.PostAsJsonAsync($"/api/identity/reviews/{reviewId}/resolve", new { decision = "create" });
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.Conflict), (resolve.StatusCode, again.StatusCode));
+        var audit = Assert.Single(await AuditTrail.OfAsync(app, reviewId, "identity_review.resolve"));
+        Assert.Equal((steward.Actor, "identity_review", "create"), (audit.Actor, audit.EntityType, audit.Detail!.Value.GetProperty("decision").GetString()));
+        var resolved = await client.GetFromJsonAsync<JsonElement>("/api/identity/reviews?status=resolved&limit=1000");
+        Assert.Equal(steward.Actor, resolved.EnumerateArray().Single(r => r.GetProperty("reviewId").GetGuid() == reviewId).GetProperty("resolvedBy").GetString());
+    }
+
+    [Fact]
+    public async Task A_refused_decision_leaves_no_audit_row()
+    {
+        var (reviewIngestion, _) = await ContactWithAmbiguousCompanyAsync();
+        var unknown = Guid.NewGuid();
+
+        using var badTarget = await client.PostAsJsonAsync($"/api/identity/reviews/{reviewIngestion.ReviewId}/resolve", new { decision = "merge", targetId = Guid.NewGuid() });
+        using var missing = await client.PostAsJsonAsync($"/api/identity/reviews/{unknown}/resolve", new { decision = "create" });
+
+        Assert.Equal((422, 404), ((int)badTarget.StatusCode, (int)missing.StatusCode));
+        Assert.Empty(await AuditTrail.OfAsync(app, reviewIngestion.ReviewId!.Value, "identity_review.resolve"));
+        Assert.Empty(await AuditTrail.OfAsync(app, unknown, "identity_review.resolve"));
+    }
+
+    [Fact]
     public async Task Unknown_review_is_404()
     {
         using var response = await client.PostAsJsonAsync($"/api/identity/reviews/{Guid.NewGuid()}/resolve", new { decision = "create" });

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Identity;
 using Cdp.Tests.Support;
 using static Cdp.Tests.Identity.IdentityTestBed;
@@ -30,7 +31,7 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
     {
         var (ingestionId, reviewId, a, _) = await Ambiguous();
 
-        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), CancellationToken.None);
+        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), AuditActor.System, CancellationToken.None);
 
         var outcome = Assert.IsType<ResolveReviewResult.Resolved>(result).Outcome;
         Assert.Equal(new ResolutionOutcome("processed", "account", a, a, null, false), outcome);
@@ -48,7 +49,7 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
     {
         var (ingestionId, reviewId, a, b) = await Ambiguous();
 
-        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Create(), CancellationToken.None);
+        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Create(), AuditActor.System, CancellationToken.None);
 
         var outcome = Assert.IsType<ResolveReviewResult.Resolved>(result).Outcome;
         Assert.True(outcome.Created);
@@ -63,9 +64,9 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
     {
         var (_, reviewId, a, b) = await Ambiguous();
         Assert.IsType<ResolveReviewResult.Resolved>(
-            await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), CancellationToken.None));
+            await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), AuditActor.System, CancellationToken.None));
 
-        var again = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(b), CancellationToken.None);
+        var again = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(b), AuditActor.System, CancellationToken.None);
 
         Assert.IsType<ResolveReviewResult.Conflict>(again);
         Assert.Equal(("resolved", "merge", a, a), await ReviewState(reviewId));
@@ -77,8 +78,8 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
         var (_, reviewId, a, b) = await Ambiguous();
 
         var results = await Task.WhenAll(
-            bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), CancellationToken.None),
-            bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(b), CancellationToken.None));
+            bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(a), AuditActor.System, CancellationToken.None),
+            bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(b), AuditActor.System, CancellationToken.None));
 
         Assert.Single(results.OfType<ResolveReviewResult.Resolved>());
         Assert.Single(results.OfType<ResolveReviewResult.Conflict>());
@@ -89,7 +90,7 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
     {
         var (ingestionId, reviewId, _, _) = await Ambiguous();
 
-        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(Guid.CreateVersion7()), CancellationToken.None);
+        var result = await bed.Reviews.ResolveAsync(reviewId, new ReviewDecision.Merge(Guid.CreateVersion7()), AuditActor.System, CancellationToken.None);
 
         Assert.IsType<ResolveReviewResult.Invalid>(result);
         Assert.Equal("open", (await ReviewState(reviewId)).Status);
@@ -100,7 +101,7 @@ public class IdentityReviewsTests(PostgresDatabase db) : IClassFixture<PostgresD
     public async Task UnknownReviewIsNotFound()
     {
         Assert.IsType<ResolveReviewResult.NotFound>(
-            await bed.Reviews.ResolveAsync(Guid.CreateVersion7(), new ReviewDecision.Create(), CancellationToken.None));
+            await bed.Reviews.ResolveAsync(Guid.CreateVersion7(), new ReviewDecision.Create(), AuditActor.System, CancellationToken.None));
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class OrchestrationCrashTests(CdpBackend backend) : IClassFixture<
         await UntilCompletedAsync(survivor.Client, $"sync-{taskId}");
         var task = await TaskAsync(survivor.Client, taskId);
         Assert.Equal(2, task.GetProperty("attempts").GetInt32());
-        Assert.Equal(["战略客户"], backend.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["战略客户"], backend.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, Sync.SyncApp.TagGroup));
         var history = await HistoryAsync($"sync-{taskId}");
         Assert.Equal(1, history.Count(k => k == "ActivityFailed"));
         Assert.Equal(1, history.Count(k => k == "TimerFired"));
@@ -72,7 +72,7 @@ public sealed class OrchestrationCrashTests(CdpBackend backend) : IClassFixture<
             TimeSpan.FromSeconds(40), "the survivor re-runs the interrupted push");
 
         await UntilCompletedAsync(survivor.Client, $"sync-{taskId}");
-        Assert.Equal(["续约"], backend.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["续约"], backend.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, Sync.SyncApp.TagGroup));
         var history = await HistoryAsync($"sync-{taskId}");
         Assert.Equal(1, history.Count(k => k == "ActivityCompleted"));
         Assert.Equal(0, history.Count(k => k == "ActivityFailed"));

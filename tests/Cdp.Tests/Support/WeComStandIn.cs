@@ -165,14 +165,18 @@ public sealed class WeComStandIn : IAsyncDisposable
     public IReadOnlyList<string> Alerts => [.. Bodies(RobotPath).Select(b =>
         JsonNode.Parse(b)?["text"]?["content"]?.GetValue<string>() ?? "")];
 
-    /// <summary>The names of the corp tags employee <paramref name="userId"/> has on the contact (mark_tag applies to it).</summary>
-    public IReadOnlyList<string> TagNamesOf(string externalUserId, string userId)
+    /// <summary>
+    /// The names of the corp tags employee <paramref name="userId"/> has on the contact (mark_tag applies to it), of
+    /// every group or of <paramref name="group"/> only.
+    /// </summary>
+    public IReadOnlyList<string> TagNamesOf(string externalUserId, string userId, string? group = null)
     {
         lock (_tagLock)
         {
             var follower = Follower(externalUserId, userId);
             return follower?["tags"] is JsonArray tags
-                ? [.. tags.Select(t => t?["tag_name"]?.GetValue<string>() ?? "").Order(StringComparer.Ordinal)]
+                ? [.. tags.Where(t => group is null || t?["group_name"]?.GetValue<string>() == group)
+                    .Select(t => t?["tag_name"]?.GetValue<string>() ?? "").Order(StringComparer.Ordinal)]
                 : [];
         }
     }

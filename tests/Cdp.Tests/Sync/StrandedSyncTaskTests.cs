@@ -55,7 +55,7 @@ public sealed class StrandedSyncTaskTests(StrandedSyncTaskTests.App app) : IClas
         await housekeeping.RunAsync();
 
         await app.UntilStatusAsync(taskId, SyncStatus.Succeeded);
-        Assert.Equal(["断点续推"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["断点续推"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup));
         Assert.Equal(0, await app.Services.GetRequiredService<RedriveStrandedSyncTasks>().RunAsync(CancellationToken.None));
     }
 }

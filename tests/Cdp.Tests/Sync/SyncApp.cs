@@ -14,6 +14,9 @@ namespace Cdp.Tests.Sync;
 /// </summary>
 public class SyncApp : CdpApp
 {
+    /// <summary>The WeCom tag group the platform owns (Sync:TagGroupName's default).</summary>
+    public const string TagGroup = "CDP";
+
     protected virtual TimeSpan FirstRetryInterval => TimeSpan.FromMilliseconds(100);
 
     protected virtual int AlertsPerMinute => 10;
@@ -49,9 +52,12 @@ public class SyncApp : CdpApp
         return id;
     }
 
-    public async Task<Guid> PutTagsAsync(Guid contactId, params string[] tags)
+    public Task<Guid> PutTagsAsync(Guid contactId, params string[] tags) => PutTagsAsync(Client, contactId, tags);
+
+    /// <summary>Saves the tags as the caller <paramref name="client"/> signs in as, expecting 202.</summary>
+    public static async Task<Guid> PutTagsAsync(HttpClient client, Guid contactId, params string[] tags)
     {
-        using var response = await Client.PutAsJsonAsync($"/api/contacts/{contactId}/tags", new { tags });
+        using var response = await client.PutAsJsonAsync($"/api/contacts/{contactId}/tags", new { tags });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<TagsSaved>(CdpJson.Options))!.SyncTaskId;
     }

@@ -20,7 +20,7 @@ public sealed class SyncFailureModesTests(SyncApp app) : IClassFixture<SyncApp>
         var (task, _) = await app.UntilStatusAsync(taskId, SyncStatus.Succeeded);
         Assert.Equal(2, task.Attempts);
         Assert.Contains("Timeout", task.LastError);
-        Assert.Equal(["超时重试"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["超时重试"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup));
     }
 
     [Fact]

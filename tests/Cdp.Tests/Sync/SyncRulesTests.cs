@@ -1,4 +1,5 @@
 using Cdp.Shared.Api;
+using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Sync;
 
 namespace Cdp.Tests.Sync;
@@ -20,6 +21,23 @@ public sealed class SyncRulesTests
         var (add, remove) = SyncRules.TagDiff(["a", "b"], ["b", "c"]);
         Assert.Equal(["c"], add);
         Assert.Equal(["a"], remove);
+    }
+
+    [Fact]
+    public void Only_the_platforms_group_tags_are_ours_to_remove()
+    {
+        WeComTag[] tags =
+        [
+            new() { GroupName = "CDP", TagName = "VIP", TagId = "cdp-vip", Type = 1 },
+            new() { GroupName = "客户等级", TagName = "VIP", TagId = "other-vip", Type = 1 },
+            new() { GroupName = "CDP", TagName = "旧", TagId = "cdp-old", Type = 1 },   // no longer listed: still ours by group
+            new() { GroupName = null, TagName = "私人", TagId = "cdp-personal", Type = 2 },
+        ];
+        var ours = SyncRules.OwnTagIds(tags, new HashSet<string> { "cdp-vip", "cdp-personal" }, "CDP");
+        Assert.Equal(["cdp-vip", "cdp-old"], ours);
+        var (add, remove) = SyncRules.TagDiff(ours, ["cdp-new"]);
+        Assert.Equal(["cdp-new"], add);
+        Assert.Equal(["cdp-vip", "cdp-old"], remove);
     }
 
     [Fact]

@@ -24,8 +24,8 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.NotNull(task.CompletedAt);
         Assert.Null(task.LastError);
         Assert.Equal(before + 1, app.WeCom.Calls(MarkTag));
-        // The set replaces what WeCom had (the stand-in's 制造业), trimmed and de-duplicated.
-        Assert.Equal(["VIP", "华东"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        // The set, trimmed and de-duplicated, becomes the CDP group's tags; 制造业 (group 行业, not ours) stays.
+        Assert.Equal(["VIP", "制造业", "华东"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
         Assert.Contains("CDP/VIP", app.WeCom.CorpTags());
     }
 
@@ -41,7 +41,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Equal(3, task.Attempts);
         Assert.Contains(SyncStatus.Retrying, seen);
         Assert.Contains("45033", task.LastError);
-        Assert.Equal(["复购"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["复购"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup));
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class SyncThenRetryTests(SyncApp app) : IClassFixture<SyncApp>
         Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
         var (redriven, _) = await app.UntilStatusAsync(taskId, SyncStatus.Succeeded);
         Assert.Equal(1, redriven.Attempts);
-        Assert.Equal(["重点客户"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["重点客户"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup));
 
         using var again = await app.Client.PostAsync($"/api/sync-tasks/{taskId}/retry", null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
@@ -131,6 +131,6 @@ public sealed class SupersededSyncTests(SlowRetrySyncApp app) : IClassFixture<Sl
         Assert.Contains("superseded", task.Note);
         Assert.Equal(2, task.Attempts);
         Assert.Equal(callsAfterNewer, app.WeCom.Calls(WeComStandIn.MarkTagPath));
-        Assert.Equal(["新标签"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId));
+        Assert.Equal(["新标签"], app.WeCom.TagNamesOf(external!, CdpBackend.SalesUserId, SyncApp.TagGroup));
     }
 }
