@@ -1,5 +1,6 @@
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
+using Cdp.Shared.Conversion;
 using Cdp.Shared.Customers;
 
 namespace Cdp.Orchestrations.Conversion;
@@ -14,6 +15,8 @@ public static class ConversionRoutes
         var leadId = call.RouteId("leadId");
         await call.EnsureVisibleAsync(CustomerRef.LeadKind, leadId);
         var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);
+        // A salesperson may pick among ambiguous accounts only one they can see: else converting would hand them another's customer.
+        if (ConversionRules.Parse(leadId, body).AccountId is { } accountId) await call.EnsureVisibleAsync(CustomerRef.AccountKind, accountId);
         return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Actor, call.Caller.StaffUserId, call.Aborted) switch
         {
             ConversionAnswer.Done done => ApiResults.Json(done.Ids),

@@ -169,6 +169,11 @@ public sealed class CustomerScopeTests(CdpApp app) : IClassFixture<CdpApp>
         using (var view = await sales.GetAsync($"/api/contacts/{contact}/360")) Assert.Equal(HttpStatusCode.OK, view.StatusCode);
         using (var view = await sales.GetAsync($"/api/accounts/{account}")) Assert.Equal(HttpStatusCode.OK, view.StatusCode);
 
+        // Picking an account (the answer to an ambiguous company) is limited to accounts the salesperson can see.
+        var foreignAccount = await AccountOfAsync(await ContactAsync(TestData.CompanyWord(), owner: null, account: true));
+        var yetAnother = await CrmLeadAsync(TestData.Id("crm"), DateTimeOffset.UtcNow, LeadFields(), me);
+        await AssertNotFoundAsync(await sales.PostAsJsonAsync($"/api/leads/{yetAnother}/convert", new { accountId = foreignAccount }), "account", foreignAccount);
+
         // The conversion's ownerId is given the contact too.
         var owner = TestData.Id("sales");
         var another = await CrmLeadAsync(TestData.Id("crm"), DateTimeOffset.UtcNow, LeadFields(), me);
