@@ -16,9 +16,10 @@ public static class PiiReads
     public static bool MasksPii(this ApiCall call) => !call.Caller.Has(Permissions.PiiReveal);
 
     /// <summary>
-    /// One insert after the read (a read changes nothing, so there is no transaction to join). Awaited: an answer whose
-    /// read could not be recorded is not sent (the caller gets the 503 of a database that did not answer).
+    /// One insert after the read (a read changes nothing, so there is no transaction to join), committed without waiting
+    /// for the disk (<see cref="AuditLog.WriteReadAsync"/>). Awaited: an answer whose read could not be recorded is not
+    /// sent (the caller gets the 503 of a database that did not answer).
     /// </summary>
     public static Task AuditPiiReadAsync(this ApiCall call, string entityType, string? entityId, object detail) =>
-        call.Service<AuditLog>().WriteAsync(call.Actor.Did(ReadAction, entityType, entityId, detail), call.Aborted);
+        call.Service<AuditLog>().WriteReadAsync(call.Actor.Did(ReadAction, entityType, entityId, detail), call.Aborted);
 }
