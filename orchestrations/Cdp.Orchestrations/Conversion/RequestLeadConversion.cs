@@ -21,7 +21,7 @@ public abstract record ConversionAnswer
 /// as the lead's singleton and wait <see cref="ConversionOptions.WaitTimeout"/>. Refusals leave as <see cref="ApiProblemException"/>.
 /// The run carries <c>actor</c> to the transaction that audits it; a staff member who names no owner owns the conversion.
 /// </summary>
-public sealed class RequestLeadConversion(LeadConversion conversion, IOrchestrationClient orchestrations, IOptions<ConversionOptions> options)
+public sealed class RequestLeadConversion(LeadConversion conversion, IOrchestrationClient orchestrations, IOptions<ConversionOptions> options, OpportunityStages stages)
 {
     public const int MaxBodyBytes = 64 * 1024;
 
@@ -29,7 +29,7 @@ public sealed class RequestLeadConversion(LeadConversion conversion, IOrchestrat
     {
         var parsed = ConversionRules.Parse(leadId, body);
         var request = parsed with { OwnerId = parsed.OwnerId ?? staffUserId, Actor = actor };
-        if (ConversionRules.Validate(request) is { Count: > 0 } errors)
+        if (ConversionRules.Validate(request, stages) is { Count: > 0 } errors)
             throw new ApiProblemException(ApiProblem.Unprocessable(errors));
 
         // A converted lead's instance has finished, and starting a finished id runs it afresh: answer before starting.

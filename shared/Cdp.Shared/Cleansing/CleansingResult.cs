@@ -11,7 +11,8 @@ public sealed record FieldError(string Field, string Message);
 /// </summary>
 /// <param name="CompanyFullName">Normalised full legal name, compared exactly.</param>
 /// <param name="CompanyShortName">Name without city prefix, brackets and legal suffix, compared fuzzily.</param>
-public sealed record CleanRecord(CustomerRecord Record, string? CompanyFullName, string? CompanyShortName);
+/// <param name="CreditCodeUnverified">The record's credit code has the right shape but its check character does not verify.</param>
+public sealed record CleanRecord(CustomerRecord Record, string? CompanyFullName, string? CompanyShortName, bool CreditCodeUnverified = false);
 
 /// <summary>Either a clean record or the reasons it was rejected; never both, never neither.</summary>
 public sealed record CleansingResult(CleanRecord? Clean, IReadOnlyList<FieldError> Errors)

@@ -4,8 +4,9 @@ namespace Cdp.Shared.Cleansing;
 
 /// <summary>
 /// The unified social credit code (统一社会信用代码, GB 32100-2015): the one identifier every mainland
-/// organisation has, so the strongest key for matching accounts. The check character catches most typos,
-/// which is why a code that fails it is rejected rather than stored.
+/// organisation has, so the strongest key for matching accounts. The check character catches most typos, but
+/// some codes issued in the first years fail it and are real: the strict overloads refuse such a code, the
+/// overload with <c>verified</c> keeps it and says it is unverified (identity never merges on it alone).
 /// </summary>
 public static class CreditCode
 {
@@ -23,8 +24,21 @@ public static class CreditCode
     /// <summary>As <see cref="TryNormalize(string?, out string?)"/>, with a reason a person can act on.</summary>
     public static bool TryNormalize(string? raw, out string? canonical, out string? problem)
     {
+        if (TryNormalize(raw, out canonical, out problem, out var verified) && verified) return true;
+        canonical = null;
+        return false;
+    }
+
+    /// <summary>
+    /// As <see cref="TryNormalize(string?, out string?, out string?)"/>, but a code of the right shape whose check
+    /// character does not verify is accepted with <paramref name="verified"/> false (and the reason in
+    /// <paramref name="problem"/>). Absent input: true, null, verified.
+    /// </summary>
+    public static bool TryNormalize(string? raw, out string? canonical, out string? problem, out bool verified)
+    {
         canonical = null;
         problem = null;
+        verified = true;
         var text = TextNormalizer.Normalize(raw);
         if (text is null)
         {
@@ -59,8 +73,8 @@ public static class CreditCode
 
         if (ComputeCheckCharacter(code[..17]) != code[17])
         {
-            problem = "has a wrong check character (last character); the code probably has a typo";
-            return false;
+            problem = "has a wrong check character (last character); the code may have a typo";
+            verified = false;
         }
 
         canonical = code;

@@ -38,7 +38,8 @@ public static class RecordCleanser
             errors.Add(new FieldError("email", $"Email {emailProblem}. Expected an address such as name@example.com."));
         }
 
-        if (!CreditCode.TryNormalize(record.CreditCode, out var creditCode, out var creditCodeProblem))
+        // A code of the right shape that fails the check character is kept, marked unverified: early codes do that.
+        if (!CreditCode.TryNormalize(record.CreditCode, out var creditCode, out var creditCodeProblem, out var creditCodeVerified))
         {
             errors.Add(new FieldError("creditCode",
                 $"Credit code {creditCodeProblem}. Expected the 18-character unified social credit code from the business licence."));
@@ -75,7 +76,7 @@ public static class RecordCleanser
         }
 
         var (fullName, shortName) = CompanyName.Normalize(clean.Company);
-        return CleansingResult.Accept(new CleanRecord(clean, fullName, shortName));
+        return CleansingResult.Accept(new CleanRecord(clean, fullName, shortName, CreditCodeUnverified: creditCode is not null && !creditCodeVerified));
     }
 
     /// <summary>"上海市" and "上海" are the same city; the bare form is what people type.</summary>

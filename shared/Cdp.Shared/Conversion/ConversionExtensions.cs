@@ -1,6 +1,7 @@
 using Cdp.Shared.Customers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Cdp.Shared.Conversion;
 
@@ -11,6 +12,12 @@ public sealed class ConversionOptions
 
     /// <summary>How long the convert endpoint waits for the orchestration before answering 202 with its status URL.</summary>
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Opportunity stages beyond the defaults (<see cref="OpportunityStages.Defaults"/>: the product's own and
+    /// Salesforce's standard ones), or a default moved: <c>Conversion:StageMap:&lt;stage&gt;</c> = open|won|lost.
+    /// </summary>
+    public Dictionary<string, string> StageMap { get; set; } = [];
 }
 
 public static class ConversionExtensions
@@ -27,8 +34,11 @@ public static class ConversionExtensions
         services.AddOptions<ConversionOptions>()
             .BindConfiguration(ConversionOptions.Section)
             .Validate(o => o.WaitTimeout >= TimeSpan.Zero && o.WaitTimeout <= TimeSpan.FromMinutes(1), "Conversion:WaitTimeout must be between 0 and 1 minute.")
+            .Validate(o => o.StageMap.All(s => s.Key.Trim().Length > 0 && OpportunityStages.ParseOutcome(s.Value) is not null),
+                "Every Conversion:StageMap:<stage> must be open, won or lost.")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new OpportunityStages(sp.GetRequiredService<IOptions<ConversionOptions>>().Value.StageMap));
         services.TryAddSingleton<LeadConversion>();
         return services;
     }

@@ -85,6 +85,7 @@ public sealed record LeadConvertedNotification(
 /// <summary>The request rules, checked before anything starts and again inside the transaction.</summary>
 public static class ConversionRules
 {
+    /// <summary>The product's own stage names (more are accepted through <see cref="OpportunityStages"/>).</summary>
     public static IReadOnlyList<string> Stages { get; } = ["qualification", "proposal", "negotiation", "closed_won", "closed_lost"];
 
     public const string DefaultStage = "qualification";
@@ -111,7 +112,7 @@ public static class ConversionRules
 
     sealed record Body(OpportunityInput? Opportunity, string? OwnerId, Guid? AccountId);
 
-    public static Dictionary<string, string[]> Validate(ConvertLeadRequest request)
+    public static Dictionary<string, string[]> Validate(ConvertLeadRequest request, OpportunityStages? stages = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var errors = new Dictionary<string, string[]>();
@@ -123,19 +124,19 @@ public static class ConversionRules
                 errors["opportunity.name"] = ["The opportunity name must be at most 200 characters."];
             if (o.Amount is < 0 or > MaxAmount)
                 errors["opportunity.amount"] = [$"The amount must be between 0 and {MaxAmount}."];
-            if (o.Stage is not null && Stage(o.Stage) is null)
-                errors["opportunity.stage"] = [$"The stage must be one of {string.Join(", ", Stages)}."];
+            if (o.Stage is not null && Stage(o.Stage, stages) is null)
+                errors["opportunity.stage"] = [$"The stage must be one of {string.Join(", ", (stages ?? OpportunityStages.Default).Names)} (Conversion:StageMap adds more)."];
         }
         if (request.OwnerId is { Length: > 100 })
             errors["ownerId"] = ["The owner id must be at most 100 characters."];
         return errors;
     }
 
-    /// <summary>The known stage <paramref name="stage"/> names (case and spaces ignored), or null.</summary>
-    public static string? Stage(string? stage) =>
-        stage is null ? DefaultStage : Stages.FirstOrDefault(s => string.Equals(s, stage.Trim(), StringComparison.OrdinalIgnoreCase));
-
-    public static (bool IsClosed, bool IsWon) Closing(string stage) => (stage.StartsWith("closed_", StringComparison.Ordinal), stage == "closed_won");
+    /// <summary>The stage as stored and whether it is closed/won, or null when <paramref name="stage"/> is not in the map; null stage -> qualification.</summary>
+    public static (string Name, bool IsClosed, bool IsWon)? Stage(string? stage, OpportunityStages? stages = null) =>
+        (stages ?? OpportunityStages.Default).Find(stage ?? DefaultStage) is { } found
+            ? (found.Name, found.Outcome != StageOutcome.Open, found.Outcome == StageOutcome.Won)
+            : null;
 }
 
 /// <summary>A lead's conversion state, read before a conversion starts.</summary>
@@ -151,7 +152,8 @@ public sealed record LeadConversionState(Guid LeadId, DateTimeOffset? ConvertedA
 /// the notification are published in the same transaction (outbox), with the audit row. A failure anywhere rolls all
 /// of it back.
 /// </summary>
-public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolver, CustomerViewCache views, TimeProvider time)
+public sealed class LeadConversion(
+    NpgsqlDataSource db, IdentityResolver resolver, CustomerViewCache views, TimeProvider time, OpportunityStages stages)
 {
     /// <summary>Attempts on a unique violation or deadlock (the whole transaction runs again).</summary>
     internal int MaxAttempts { get; init; } = 3;
@@ -218,7 +220,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
             return new ConversionResult(outcome, leadId, lead.ContactId, lead.AccountId, lead.OpportunityId);
         }
 
-        if (ConversionRules.Validate(request) is { Count: > 0 } errors)
+        if (ConversionRules.Validate(request, stages) is { Count: > 0 } errors)
             return new ConversionResult(ConversionOutcome.Refused, leadId, Detail: "See errors.", Errors: errors);
         if (string.IsNullOrWhiteSpace(lead.Company) && request.AccountId is null)
             return ConversionResult.Refused(leadId, "accountId", "The lead names no company: pass accountId to choose the account.");
@@ -272,8 +274,7 @@ public sealed class LeadConversion(NpgsqlDataSource db, IdentityResolver resolve
             """, accountId, contactId));
         if (request.Opportunity is { } o)
         {
-            var stage = ConversionRules.Stage(o.Stage)!;
-            var (isClosed, isWon) = ConversionRules.Closing(stage);
+            var (stage, isClosed, isWon) = ConversionRules.Stage(o.Stage, stages)!.Value;
             batch.BatchCommands.Add(Command("""
                 insert into opportunity (opportunity_id, account_id, contact_id, lead_id, opportunity_name, amount, stage,
                                          is_closed, is_won, closed_at, owner_id, created_by)

@@ -5,8 +5,13 @@ using Npgsql;
 
 namespace Cdp.Shared.Customers;
 
+/// <param name="CreditCodeVerified">
+/// False when the credit code's check character does not verify (kept because early codes do that; never merged on
+/// alone), true when it does, null without a code.
+/// </param>
 public sealed record AccountInfo(
-    Guid AccountId, string Name, string? CreditCode, string? City, string? Type, string Status, DateTime CreatedAt, DateTime UpdatedAt);
+    Guid AccountId, string Name, string? CreditCode, bool? CreditCodeVerified, string? City, string? Type, string Status,
+    DateTime CreatedAt, DateTime UpdatedAt);
 
 public sealed record AccountSummaryView(
     int TotalContacts, int TotalOpportunities, int WonOpportunities, int LostOpportunities, decimal TotalRevenue,
@@ -50,7 +55,8 @@ public sealed record Account360(
 public sealed class AccountReads(NpgsqlDataSource db)
 {
     const string AccountSql = """
-        select account_id as AccountId, account_name as Name, unified_social_credit_code as CreditCode, city as City,
+        select account_id as AccountId, account_name as Name, unified_social_credit_code as CreditCode,
+               case when unified_social_credit_code is not null then credit_code_verified end as CreditCodeVerified, city as City,
                account_type as Type, account_status as Status, created_at as CreatedAt, updated_at as UpdatedAt
         from account where account_id = @id;
         select total_contacts as TotalContacts, total_opportunities as TotalOpportunities, won_opportunities as WonOpportunities,

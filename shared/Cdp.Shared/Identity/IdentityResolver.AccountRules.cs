@@ -46,7 +46,8 @@ public sealed partial class IdentityResolver
 
         /// <summary>
         /// Account rules, first match wins: review decision; the same source record; credit code; exact
-        /// normalised name; fuzzy short name in the same city. Several candidates on a rule go to review.
+        /// normalised name; fuzzy short name in the same city. Several candidates on a rule go to review, and so
+        /// does a match on an unverified credit code alone (its check character fails: it may be a typo).
         /// </summary>
         /// <param name="nameIsAuthoritative">
         /// The record speaks for the account itself (an account record from CRM/ERP), so its name may replace
@@ -66,6 +67,13 @@ public sealed partial class IdentityResolver
                     await MergeAccount(merge.TargetAccountId, nameIsAuthoritative);
                     return new AccountFound(merge.TargetAccountId, false);
                 case ReviewDecision.Create:
+                    // A reviewer keeping apart two accounts with one unverified code: the code stays with the first.
+                    if (r.CreditCode is { } code
+                        && await FirstId("select account_id from account where unified_social_credit_code = @code", new { code }) is not null)
+                    {
+                        return new AccountFound(CreateAccount(keepCode: false), true);
+                    }
+
                     return new AccountFound(CreateAccount(), true);
             }
 
@@ -90,6 +98,11 @@ public sealed partial class IdentityResolver
                 """, new { bySourceRecord, r.Channel, r.SourceId, code = r.CreditCode, full = clean.CompanyFullName });
             if (matches.FirstOrDefault(m => m.Rule < 3) is { } known)
             {
+                if (known.Rule == 2 && clean.CreditCodeUnverified)
+                {
+                    return new AccountAmbiguous([new AccountCandidate(known.AccountId, known.Name, known.City, known.CreditCode, 1.0)]);
+                }
+
                 await MergeAccount(known.AccountId, nameIsAuthoritative: true);
                 return new AccountFound(known.AccountId, false);
             }
@@ -138,20 +151,22 @@ public sealed partial class IdentityResolver
             }
         }
 
-        private Guid CreateAccount()
+        private Guid CreateAccount(bool keepCode = true)
         {
             var id = Guid.CreateVersion7();
             var fields = AccountFields(includeName: true);
+            if (!keepCode) fields["unified_social_credit_code"] = null;
             Execute("""
                 insert into account (account_id, account_name, name_normalized, name_short, unified_social_credit_code,
-                                     city, shard_id, field_times)
-                values (@id, @account_name, @full, @short, @unified_social_credit_code, @city, @shard, @fieldTimes::jsonb)
+                                     credit_code_verified, city, shard_id, field_times)
+                values (@id, @account_name, @full, @short, @unified_social_credit_code, @verified, @city, @shard, @fieldTimes::jsonb)
                 """, InsertParameters(id, fields, new
                 {
                     // A code-only account: the code stands in as its name until a record brings one.
-                    account_name = r.Company ?? r.CreditCode,
+                    account_name = r.Company ?? fields["unified_social_credit_code"] ?? r.CreditCode,
                     full = clean.CompanyFullName ?? "",
                     @short = clean.CompanyShortName ?? "",
+                    verified = fields["unified_social_credit_code"] is null || !clean.CreditCodeUnverified,
                 }));
             return id;
         }
@@ -193,11 +208,14 @@ public sealed partial class IdentityResolver
                     name_normalized = coalesce(@full, name_normalized),
                     name_short = coalesce(@short, name_short),
                     unified_social_credit_code = @code, city = @city,
+                    credit_code_verified = case when @codeChanged then @verified else credit_code_verified end,
                     field_times = @fieldTimes::jsonb, updated_at = now()
                 where account_id = @accountId
                 """, new
                 {
                     name, full, @short = shortName, code = merged.Values["unified_social_credit_code"],
+                    codeChanged = merged.Changed.Contains("unified_social_credit_code"),
+                    verified = merged.Values["unified_social_credit_code"] is null || !clean.CreditCodeUnverified,
                     city = merged.Values["city"], fieldTimes = IdentityJson.Serialize(merged.FieldTimes), accountId,
                 });
         }

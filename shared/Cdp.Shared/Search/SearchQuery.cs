@@ -41,7 +41,7 @@ public abstract record SearchTerm
     public sealed record Name(string Person, string CompanyFull, string CompanyShort) : SearchTerm;
 
     /// <summary>
-    /// Mobile, then email, then a credit code with a valid check character; anything else is a name. A value that
+    /// Mobile, then email, then a credit code (an unverified check character included, as such codes are stored); anything else is a name. A value that
     /// only looks like one of the keys (a mistyped mobile, an address without a domain) is searched as a name and
     /// so finds nothing rather than failing.
     /// </summary>
@@ -50,7 +50,7 @@ public abstract record SearchTerm
         if (MobileNumber.TryNormalize(text, out var mobile) && mobile is not null) return new Mobile(mobile);
         if (text.Contains('@', StringComparison.Ordinal) && EmailAddress.TryNormalize(text, out var email) && email is not null)
             return new Email(email);
-        if (Cleansing.CreditCode.TryNormalize(text, out var code) && code is not null) return new CreditCode(code);
+        if (Cleansing.CreditCode.TryNormalize(text, out var code, out _, out _) && code is not null) return new CreditCode(code);
 
         var (full, shortName) = CompanyName.Normalize(text);
         var person = PersonName.Compose(null, text) ?? text;

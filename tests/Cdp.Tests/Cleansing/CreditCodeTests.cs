@@ -83,6 +83,28 @@ public class CreditCodeTests
         Assert.Contains(expectedProblem, problem);
     }
 
+    [Theory]
+    [InlineData("91350211M0000XUF46")]                         // real, issued early, fails the check (Xiamen)
+    [InlineData("91110000802100433C")]
+    public void ACodeFailingOnlyTheCheckCharacterIsKeptUnverified(string raw)
+    {
+        Assert.True(CreditCode.TryNormalize(" " + raw.ToLowerInvariant(), out var canonical, out var problem, out var verified));
+        Assert.Equal((raw, false), (canonical, verified));
+        Assert.Contains("check character", problem);
+        Assert.False(CreditCode.TryNormalize(raw, out _));   // the strict form still refuses it
+    }
+
+    [Theory]
+    [InlineData("91110000802100433B", true, true)]
+    [InlineData("9111000080210043IB", false, true)]            // the wrong shape is refused, not "unverified"
+    [InlineData("91110000802100433", false, true)]
+    public void TheLenientFormRefusesOnlyTheWrongShape(string raw, bool accepted, bool verified)
+    {
+        Assert.Equal(accepted, CreditCode.TryNormalize(raw, out var canonical, out _, out var isVerified));
+        Assert.Equal(verified, isVerified);
+        Assert.Equal(accepted, canonical is not null);
+    }
+
     [Fact]
     public void ExcludedLettersAreRejectedEvenWhenOtherwiseWellFormed()
     {

@@ -106,14 +106,24 @@ public class RecordCleanserTests
         Assert.DoesNotContain("zhang", error.Message);
     }
 
-    [Fact]
-    public void InvalidCreditCodeIsAFieldError()
+    [Theory]
+    [InlineData("91110000802100433C")]
+    [InlineData("91350211M0000XUF46")]
+    public void CreditCodeFailingTheCheckCharacterIsKeptUnverified(string code)
     {
-        var result = RecordCleanser.Cleanse(Record(EntityKind.Account) with { Company = "字节跳动", CreditCode = "91110000802100433C" });
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Account) with { Company = "字节跳动", CreditCode = code.ToLowerInvariant() });
 
-        var error = Assert.Single(result.Errors);
+        Assert.False(result.IsRejected);
+        Assert.Equal(code, result.Clean!.Record.CreditCode);
+        Assert.True(result.Clean.CreditCodeUnverified);
+        Assert.False(RecordCleanser.Cleanse(Record(EntityKind.Account) with { Company = "字节跳动", CreditCode = ValidCreditCode }).Clean!.CreditCodeUnverified);
+    }
+
+    [Fact]
+    public void CreditCodeOfTheWrongShapeIsStillAFieldError()
+    {
+        var error = Assert.Single(RecordCleanser.Cleanse(Record(EntityKind.Account) with { Company = "字节跳动", CreditCode = "91110000802100433" }).Errors);
         Assert.Equal("creditCode", error.Field);
-        Assert.Contains("check character", error.Message);
     }
 
     [Fact]

@@ -40,9 +40,39 @@ public sealed class ConversionRulesTests
     public void Missing_amount_and_stage_default_to_zero_and_qualification()
     {
         Assert.Empty(ConversionRules.Validate(new ConvertLeadRequest(Lead, new OpportunityInput("商机", null, null))));
-        Assert.Equal("qualification", ConversionRules.Stage(null));
-        Assert.Equal((true, false), ConversionRules.Closing("closed_lost"));
-        Assert.Equal((false, false), ConversionRules.Closing("negotiation"));
+        Assert.Equal(("qualification", false, false), ConversionRules.Stage(null));
+        Assert.Equal(("closed_lost", true, false), ConversionRules.Stage("closed_lost"));
+        Assert.Equal(("negotiation", false, false), ConversionRules.Stage(" Negotiation "));
+    }
+
+    [Theory]
+    [InlineData("Prospecting", false, false)]
+    [InlineData("Qualification", false, false)]
+    [InlineData("Needs Analysis", false, false)]
+    [InlineData("Value Proposition", false, false)]
+    [InlineData("Id. Decision Makers", false, false)]
+    [InlineData("Perception Analysis", false, false)]
+    [InlineData("Proposal/Price Quote", false, false)]
+    [InlineData("Negotiation/Review", false, false)]
+    [InlineData("Closed Won", true, true)]
+    [InlineData("closed  lost", true, false)]
+    public void Salesforce_standard_stages_are_accepted_and_mapped(string stage, bool closed, bool won)
+    {
+        Assert.Empty(ConversionRules.Validate(new ConvertLeadRequest(Lead, new OpportunityInput("商机", 1, stage))));
+        var found = ConversionRules.Stage(stage)!.Value;
+        Assert.Equal((closed, won), (found.IsClosed, found.IsWon));
+    }
+
+    [Fact]
+    public void The_stage_map_setting_adds_stages_and_moves_defaults()
+    {
+        var stages = new OpportunityStages(new Dictionary<string, string> { ["赢单"] = "won", ["Closed Lost"] = "open", ["Parked"] = " Lost " });
+        Assert.Equal(("赢单", true, true), ConversionRules.Stage("赢单", stages));
+        Assert.Equal(("Closed Lost", false, false), ConversionRules.Stage("closed lost", stages));
+        Assert.Equal(("Parked", true, false), ConversionRules.Stage("parked", stages));
+        Assert.Null(ConversionRules.Stage("赢单"));
+        Assert.Empty(ConversionRules.Validate(new ConvertLeadRequest(Lead, new OpportunityInput("商机", 1, "赢单")), stages));
+        Assert.Throws<ArgumentException>(() => new OpportunityStages(new Dictionary<string, string> { ["x"] = "maybe" }));
     }
 
     [Fact]

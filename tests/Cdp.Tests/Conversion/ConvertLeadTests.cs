@@ -72,6 +72,21 @@ public sealed class ConvertLeadTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task A_salesforce_stage_is_stored_in_its_own_words_and_counts_towards_the_win_rate()
+    {
+        var leadId = await InsertLead(TestData.Mobile(), null, Company());
+
+        var converted = await ConvertOk(leadId, new { opportunity = new { name = "Renewal", amount = 10m, stage = "Closed Lost" } });
+
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        Assert.Equal(("Closed Lost", true, false), await conn.QuerySingleAsync<(string, bool, bool)>(
+            "select stage, is_closed, is_won from opportunity where opportunity_id = @OpportunityId", converted));
+        await SummariesComputedAfterConversion(leadId, converted.ContactId, converted.AccountId);
+        Assert.Equal(0m, await conn.QuerySingleAsync<decimal?>(
+            "select win_rate from account_summary where account_id = @AccountId", converted));
+    }
+
+    [Fact]
     public async Task Reuses_the_contact_with_the_same_mobile_and_the_account_with_the_same_company()
     {
         var mobile = TestData.Mobile();

@@ -52,6 +52,65 @@ public class AccountResolutionTests(PostgresDatabase db) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task AnUnverifiedCreditCodeIsKeptAndMarked()
+    {
+        var code = TestData.UnverifiedCreditCode();
+        var outcome = await bed.ResolveProcessed(Account(Word() + "科技有限公司", City(), code));
+
+        Assert.True(outcome.Created);
+        Assert.Equal((code, false), await bed.Row<(string, bool)>(
+            "select unified_social_credit_code, credit_code_verified from account where account_id = @EntityId", outcome));
+        Assert.True(await bed.Scalar<bool>("select credit_code_verified from account where account_id = @EntityId",
+            await bed.ResolveProcessed(Account(Word() + "科技有限公司", City(), TestData.CreditCode()))));
+    }
+
+    [Fact]
+    public async Task AnUnverifiedCreditCodeAloneGoesToReviewInsteadOfMerging()
+    {
+        var code = TestData.UnverifiedCreditCode();
+        var first = await bed.ResolveProcessed(Account(Word() + "科技有限公司", City(), code));
+
+        var (ingestionId, outcome) = await bed.Resolve(Account(Word() + "贸易有限公司", City(), code));
+
+        Assert.Equal(ResolutionOutcome.Review, outcome.Status);
+        var candidates = await bed.Scalar<string>("select candidates::text from identity_review where review_id = @ReviewId", outcome);
+        Assert.Contains(first.EntityId!.Value.ToString(), candidates);
+        Assert.Equal(1L, await bed.Scalar<long>("select count(*) from account where unified_social_credit_code = @code", new { code }));
+
+        // A reviewer who keeps them apart gets a second account; the code stays with the first one.
+        var created = Assert.IsType<ResolveReviewResult.Resolved>(await bed.Reviews.ResolveAsync(
+            outcome.ReviewId!.Value, new ReviewDecision.Create(), Cdp.Shared.Access.AuditActor.System, CancellationToken.None)).Outcome;
+        Assert.True(created.Created);
+        Assert.Null(await bed.Row<string?>("select unified_social_credit_code from account where account_id = @EntityId", created));
+        Assert.Equal(("processed", "account", created.EntityId, outcome.ReviewId), await bed.ReceiptState(ingestionId));
+    }
+
+    [Fact]
+    public async Task TheSameSourceRecordWithAnUnverifiedCodeStillMerges()
+    {
+        var code = TestData.UnverifiedCreditCode();
+        var record = Account(Word() + "科技有限公司", City(), code);
+        var first = await bed.ResolveProcessed(record);
+
+        var again = await bed.ResolveProcessed(record with { City = "上海" });
+
+        Assert.Equal((first.EntityId, false), (again.EntityId, again.Created));
+    }
+
+    [Fact]
+    public async Task AVerifiedCodeReplacingAnUnverifiedOneIsMarkedVerified()
+    {
+        var record = Account(Word() + "科技有限公司", City(), TestData.UnverifiedCreditCode());
+        var first = await bed.ResolveProcessed(record);
+        var fixedCode = TestData.CreditCode();
+
+        await bed.ResolveProcessed(record with { CreditCode = fixedCode, ModifiedAt = T0.AddDays(1) });
+
+        Assert.Equal((fixedCode, true), await bed.Row<(string, bool)>(
+            "select unified_social_credit_code, credit_code_verified from account where account_id = @EntityId", first));
+    }
+
+    [Fact]
     public async Task DifferentCreditCodeIsNeverMatchedByName()
     {
         var name = Word() + "科技有限公司";

@@ -67,6 +67,28 @@ public sealed class ChannelIngestionTests(CdpApp app) : IClassFixture<CdpApp>
     }
 
     [Fact]
+    public async Task An_account_whose_credit_code_fails_the_check_is_kept_unverified_and_never_merged_on_it_alone()
+    {
+        const string code = "91350211M0000XUF46";   // fails the GB 32100 check character, as some early codes do
+        var json = Payloads.Crm("account", new { CustomerName = TestData.CompanyWord() + "贸易有限公司", CreditCode = code, City = "厦门" });
+
+        var status = await CdpApp.SettledAsync(client, (await IngestAsync("erp", json)).Id);
+
+        Assert.Equal(("processed", "account"), (status.Status, status.EntityType));
+        var account = (await client.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/accounts/{status.EntityId}")).GetProperty("account");
+        Assert.Equal((code, false), (account.GetProperty("creditCode").GetString(), account.GetProperty("creditCodeVerified").GetBoolean()));
+        var view = (await client.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/accounts/{status.EntityId}/360")).GetProperty("account");
+        Assert.False(view.GetProperty("creditCodeVerified").GetBoolean());
+
+        // Another company's record carrying the same unverified code waits for a person.
+        var other = Payloads.Crm("account", new { CustomerName = TestData.CompanyWord() + "科技有限公司", CreditCode = code, City = "福州" });
+        var second = await CdpApp.SettledAsync(client, (await IngestAsync("erp", other)).Id);
+        Assert.Equal("review", second.Status);
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        Assert.Equal(1, await conn.QuerySingleAsync<int>("select count(*)::int from account where unified_social_credit_code = @code", new { code }));
+    }
+
+    [Fact]
     public async Task WeChat_form_becomes_a_lead_with_its_openid_and_utm_recorded()
     {
         var openId = TestData.Id("o");
@@ -166,7 +188,7 @@ public sealed class ChannelIngestionTests(CdpApp app) : IClassFixture<CdpApp>
     [Fact]
     public async Task Broken_phone_and_invalid_credit_code_are_rejected_with_reasons_not_dropped()
     {
-        var json = Payloads.Crm("contact", new { LastName = "钱", FirstName = "多", MobilePhone = "138-1234-567", Email = "qian@example.com", Company = "某某有限公司", CreditCode = "91110000802100433C" });
+        var json = Payloads.Crm("contact", new { LastName = "钱", FirstName = "多", MobilePhone = "138-1234-567", Email = "qian@example.com", Company = "某某有限公司", CreditCode = "9111000080210043IB" });
 
         var status = await CdpApp.SettledAsync(client, (await CdpApp.IngestAsync(client, "crm", json)).Id);
 

@@ -29,11 +29,11 @@ public sealed class SearchQueryTests
     }
 
     [Fact]
-    public void A_code_with_a_wrong_check_character_is_only_a_name()
+    public void A_code_with_a_wrong_check_character_is_searched_as_a_code_as_unverified_codes_are_stored()
     {
-        var code = TestData.CreditCode();
-        var wrong = code[..17] + (code[17] == '0' ? '1' : '0');
-        Assert.IsType<SearchTerm.Name>(SearchTerm.Classify(wrong));
+        var wrong = TestData.UnverifiedCreditCode();
+        Assert.Equal(new SearchTerm.CreditCode(wrong), SearchTerm.Classify(wrong.ToLowerInvariant()));
+        Assert.IsType<SearchTerm.Name>(SearchTerm.Classify("9111000080210043IB"));
     }
 
     [Theory]

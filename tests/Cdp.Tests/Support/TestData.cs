@@ -17,6 +17,14 @@ public static class TestData
         return first17 + Shared.Cleansing.CreditCode.ComputeCheckCharacter(first17);
     }
 
+    /// <summary>A credit code of the right shape whose check character does not verify (as some early codes).</summary>
+    public static string UnverifiedCreditCode()
+    {
+        var code = CreditCode();
+        var chars = Shared.Cleansing.CreditCode.Alphabet;
+        return code[..17] + chars[(chars.IndexOf(code[17], StringComparison.Ordinal) + 1) % chars.Length];
+    }
+
     /// <summary>
     /// A company name nobody else in the run uses: random CJK characters from a block of several thousand, so two
     /// tests' names share no trigram by chance (a pool of a few dozen once made unrelated companies fuzzy matches).
