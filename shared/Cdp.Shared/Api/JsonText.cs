@@ -79,8 +79,8 @@ public static class JsonText
     static bool HasNul(JsonElement s) => s.GetRawText().Contains("\\u0000", StringComparison.Ordinal) && s.GetString()!.Contains('\0', StringComparison.Ordinal);
 
     /// <summary>
-    /// A body that parsed but does not fit <typeparamref name="T"/> (a wrong type, a number or date out of range):
-    /// 422 naming the field.
+    /// A body that parsed but does not fit <typeparamref name="T"/>: a number or date out of range (the reader could not
+    /// hold it) -> 422 naming the field; a value of the wrong type -> 400 naming the field.
     /// </summary>
     public static T Deserialize<T>(JsonDocument doc) where T : class
     {
@@ -91,8 +91,50 @@ public static class JsonText
         catch (JsonException e)
         {
             var field = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : e.Path ?? "$";
-            throw new ApiProblemException(ApiProblem.Unprocessable(
-                new Dictionary<string, string[]> { [field] = ["A value of the wrong type, or out of range."] }));
+            var outOfRange = e.InnerException is FormatException or OverflowException && At(doc.RootElement, e.Path) is { } value
+                && (value.ValueKind == JsonValueKind.Number || value.ValueKind == JsonValueKind.String && LooksLikeDate(value.GetString()!));
+            throw new ApiProblemException(outOfRange
+                ? ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = ["Out of range, or not a valid value of its kind."] })
+                : new ApiProblem(400, "Malformed request", $"The body does not have the expected shape: {e.Message}",
+                    new Dictionary<string, string[]> { [field] = ["A value of the wrong type."] }));
         }
+    }
+
+    static bool LooksLikeDate(string text) =>
+        text.Length >= 10 && char.IsAsciiDigit(text[0]) && char.IsAsciiDigit(text[3]) && text[4] == '-' && text[7] == '-';
+
+    /// <summary>The element a serializer path (<c>$.a.b[2]</c>, <c>$['x y']</c>) names, or null.</summary>
+    static JsonElement? At(JsonElement root, string? path)
+    {
+        if (path is null || !path.StartsWith('$')) return null;
+        var current = root;
+        var i = 1;
+        while (i < path.Length)
+        {
+            if (path[i] == '.')
+            {
+                var end = path.IndexOfAny(['.', '['], i + 1);
+                if (end < 0) end = path.Length;
+                if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(path[(i + 1)..end], out current)) return null;
+                i = end;
+            }
+            else if (path[i] == '[')
+            {
+                var close = path.IndexOf(']', i);
+                if (close < 0) return null;
+                var inner = path[(i + 1)..close];
+                if (inner.StartsWith('\'') && inner.EndsWith('\'') && inner.Length >= 2)
+                {
+                    if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(inner[1..^1], out current)) return null;
+                }
+                else if (int.TryParse(inner, System.Globalization.CultureInfo.InvariantCulture, out var index)
+                    && current.ValueKind == JsonValueKind.Array && index < current.GetArrayLength())
+                    current = current[index];
+                else return null;
+                i = close + 1;
+            }
+            else return null;
+        }
+        return current;
     }
 }

@@ -256,6 +256,17 @@ public sealed partial class MalformedInputTests(CdpApp app) : IClassFixture<CdpA
     }
 
     [Theory]
+    [InlineData("/api/leads/{0}/convert", "{\"opportunity\":{\"name\":\"x\",\"amount\":1e309}}", "opportunity.amount")]
+    [InlineData("/api/contacts/{0}/follow-ups", "{\"content\":\"x\",\"channel\":\"call\",\"occurredAt\":\"9999-12-31T23:59:59-01:00\"}", "occurredAt")]
+    public async Task A_number_or_date_out_of_range_is_422_naming_the_field(string path, string json, string field)
+    {
+        using var response = await app.Client.PostAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, path, Guid.NewGuid()),
+            new StringContent(json, Encoding.UTF8, "application/json"));
+        var problem = await ProblemAsync(response, HttpStatusCode.UnprocessableEntity);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Theory]
     [InlineData("crm", "modifiedAt")]
     [InlineData("wechat", "submittedAt")]
     public async Task A_time_more_than_five_minutes_ahead_is_422_and_9999_is_never_processed(string channel, string field)
