@@ -49,8 +49,8 @@ public static class OrchestrationRoutes
         var body = await call.BodyAsync(MaxEventBodyBytes);
         if (body.Length > 0)
         {
-            try { data = JsonDocument.Parse(body).RootElement.Clone(); }
-            catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"The event data must be JSON: {e.Message}")); }
+            using var doc = JsonText.Parse(body);
+            data = doc.RootElement.Clone();
         }
         var eventName = call.Route("eventName");
         await call.Service<IOrchestrationClient>().RaiseEventAsync(status.InstanceId, eventName, data);

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http;
 using System.Globalization;
-using System.Text.Json;
 using Cdp.Shared.Access;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -52,18 +51,15 @@ public sealed class ApiCall(HttpContext http, Caller caller)
 
     public Task<byte[]> BodyAsync(int limit) => LimitedBody.ReadAsync(Request.Body, Request.ContentLength, limit, Aborted);
 
-    /// <summary>A JSON object body: 415 for another media type, 413 above <paramref name="limit"/>, 400 when it does not parse.</summary>
+    /// <summary>
+    /// A JSON object body: 415 for another media type, 413 above <paramref name="limit"/>, 400 when it is not UTF-8 or
+    /// does not parse, 422 naming the field for a NUL character, a wrong type or a value out of range (<see cref="JsonText"/>).
+    /// </summary>
     public async Task<T> JsonAsync<T>(int limit = DefaultJsonBodyBytes) where T : class
     {
         if (!HttpRules.IsJson(Request.ContentType)) throw new ApiProblemException(ApiProblem.UnsupportedMediaType("application/json"));
         var body = await BodyAsync(limit);
-        try
-        {
-            return JsonSerializer.Deserialize<T>(body, CdpJson.Options) ?? throw new ApiProblemException(ApiProblem.BadRequest("The body must be a JSON object."));
-        }
-        catch (JsonException e)
-        {
-            throw new ApiProblemException(ApiProblem.BadRequest($"The body is not valid JSON: {e.Message}"));
-        }
+        using var doc = JsonText.Parse(body);
+        return JsonText.Deserialize<T>(doc);
     }
 }

@@ -98,16 +98,9 @@ public static class ConversionRules
     {
         ArgumentNullException.ThrowIfNull(body);
         if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty) return new ConvertLeadRequest(leadId);
-        try
-        {
-            var parsed = JsonSerializer.Deserialize<Body>(body, CdpJson.Options)
-                ?? throw new ApiProblemException(ApiProblem.BadRequest("The body must be a JSON object."));
-            return new ConvertLeadRequest(leadId, parsed.Opportunity, parsed.OwnerId, parsed.AccountId);
-        }
-        catch (JsonException e)
-        {
-            throw new ApiProblemException(ApiProblem.BadRequest($"The body is not a conversion request: {e.Message}"));
-        }
+        using var doc = JsonText.Parse(body);
+        var parsed = JsonText.Deserialize<Body>(doc);
+        return new ConvertLeadRequest(leadId, parsed.Opportunity, parsed.OwnerId, parsed.AccountId);
     }
 
     sealed record Body(OpportunityInput? Opportunity, string? OwnerId, Guid? AccountId);

@@ -44,14 +44,7 @@ public static partial class ValidateEvents
     public static ValidatedBatch Validate(ReadOnlySpan<byte> body, int maxEvents, DateTimeOffset now)
     {
         JsonNode? root;
-        try
-        {
-            root = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
-        }
-        catch (JsonException e)
-        {
-            throw new ApiProblemException(ApiProblem.BadRequest($"The body is not valid JSON: {e.Message}"));
-        }
+        using (var doc = JsonText.Parse(body.ToArray(), maxDepth: 32)) root = JsonNode.Parse(doc.RootElement.GetRawText());
         if (root is not JsonObject obj || !obj.TryGetPropertyValue("events", out var eventsNode) || eventsNode is not JsonArray events)
             throw new ApiProblemException(ApiProblem.Unprocessable(
                 new Dictionary<string, string[]> { ["events"] = ["Send an object with an \"events\" array."] }));

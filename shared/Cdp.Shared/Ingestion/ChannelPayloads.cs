@@ -16,7 +16,14 @@ public static class ChannelPayloads
 {
     static readonly JsonDocumentOptions Parsing = new() { MaxDepth = 16 };
 
-    public static SourceEnvelope ReadEnvelope(string channel, ReadOnlyMemory<byte> body)
+    /// <summary>How far ahead of receipt a <c>modifiedAt</c>/<c>submittedAt</c> may be (clock skew); later is refused (API.md, "Times").</summary>
+    public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The record's key and version, or 400/422: a time more than <see cref="MaxFutureSkew"/> after
+    /// <paramref name="receivedAt"/> would win every later update (newest value per field wins), so it is refused.
+    /// </summary>
+    public static SourceEnvelope ReadEnvelope(string channel, ReadOnlyMemory<byte> body, DateTimeOffset receivedAt)
     {
         using var doc = Parse(body);
         var root = doc.RootElement;
@@ -27,7 +34,7 @@ public static class ChannelPayloads
         {
             var openId = RequiredString(root, "openId", errors);
             var formId = RequiredString(root, "formId", errors);
-            var submittedAt = RequiredTime(root, "submittedAt", errors);
+            var submittedAt = RequiredTime(root, "submittedAt", receivedAt, errors);
             ThrowIfAny(errors);
             return new(openId!, $"{formId}|{submittedAt!.Value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}");
         }
@@ -36,7 +43,7 @@ public static class ChannelPayloads
         var objectType = RequiredString(root, "objectType", errors);
         if (objectType is not null && ParseKind(objectType) is null)
             errors["objectType"] = ["Must be one of lead, contact, account."];
-        var modifiedAt = RequiredTime(root, "modifiedAt", errors);
+        var modifiedAt = RequiredTime(root, "modifiedAt", receivedAt, errors);
         if (!root.TryGetProperty("fields", out var fields) || fields.ValueKind != JsonValueKind.Object)
             errors["fields"] = ["Required: an object of source field names to values."];
         ThrowIfAny(errors);
@@ -105,11 +112,7 @@ public static class ChannelPayloads
         _ => null,
     };
 
-    static JsonDocument Parse(ReadOnlyMemory<byte> body)
-    {
-        try { return JsonDocument.Parse(body, Parsing); }
-        catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"Malformed JSON: {e.Message}")); }
-    }
+    static JsonDocument Parse(ReadOnlyMemory<byte> body) => JsonText.Parse(body, Parsing.MaxDepth);
 
     static void ThrowIfAny(Dictionary<string, string[]> errors)
     {
@@ -125,10 +128,15 @@ public static class ChannelPayloads
         return null;
     }
 
-    static DateTimeOffset? RequiredTime(JsonElement obj, string name, Dictionary<string, string[]> errors)
+    static DateTimeOffset? RequiredTime(JsonElement obj, string name, DateTimeOffset receivedAt, Dictionary<string, string[]> errors)
     {
         var time = Time(obj, name);
         if (time is null) errors[name] = ["Required: an ISO 8601 date-time such as 2026-11-01T08:00:00+08:00."];
+        else if (time.Value > receivedAt + MaxFutureSkew)
+        {
+            errors[name] = [$"Must not be more than {MaxFutureSkew.TotalMinutes:0} minutes ahead of receipt ({receivedAt.UtcDateTime:O})."];
+            return null;
+        }
         return time;
     }
 

@@ -71,7 +71,7 @@ public sealed class ChannelWebhook(
             }));
         }
 
-        var envelope = ChannelPayloads.ReadEnvelope(request.Channel, request.Body);
+        var envelope = ChannelPayloads.ReadEnvelope(request.Channel, request.Body, clock.GetUtcNow());
         var payload = DecodeUtf8(request.Body.Span);
         var (id, duplicate) = await store.AcceptAsync(request.Channel, envelope, Hash(request.Body.Span), payload, ct);
         logger.LogInformation("Accepted {Channel} record as {IngestionId} (duplicate: {Duplicate})", request.Channel, id, duplicate);
@@ -126,11 +126,7 @@ public sealed class ChannelWebhook(
     static bool IsMediaType(string? contentType, string expected) =>
         contentType is not null && contentType.Split(';')[0].Trim().Equals(expected, StringComparison.OrdinalIgnoreCase);
 
-    static string DecodeUtf8(ReadOnlySpan<byte> body)
-    {
-        try { return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body); }
-        catch (DecoderFallbackException) { throw new ApiProblemException(ApiProblem.BadRequest("The body is not valid UTF-8.")); }
-    }
+    static string DecodeUtf8(ReadOnlySpan<byte> body) => JsonText.DecodeUtf8(body);
 
     static string Hash(ReadOnlySpan<byte> body) => Convert.ToHexStringLower(SHA256.HashData(body));
 

@@ -184,6 +184,9 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         { "PUT", $"/api/contacts/{Guid.NewGuid()}/tags", "application/json", "null", 400 },
         { "POST", $"/api/contacts/{Guid.NewGuid()}/follow-ups", "application/json", "{\"content\":\"\"}", 422 },
         { "POST", $"/api/leads/{Guid.NewGuid()}/convert", "application/json", "{\"opportunity\":", 400 },
+        { "POST", $"/api/leads/{Guid.NewGuid()}/convert", "application/json", "{\"opportunity\":{\"name\":\"x\",\"amount\":1e309}}", 422 },
+        { "POST", $"/api/contacts/{Guid.NewGuid()}/follow-ups", "application/json", "{\"content\":\"a\\u0000\"}", 422 },
+        { "POST", "/api/events", "application/json", "{\"events\":[{\"type\":\"x\\u0000\"}]}", 422 },
         { "POST", "/api/pii/reveal", "application/json", $"{{\"entityType\":\"contact\",\"entityId\":\"{Guid.NewGuid()}\",\"field\":\"email\"}}", 404 },
         { "POST", "/api/pii/reveal", "application/json", "{\"entityType\":\"contact\",\"entityId\":\"x\",\"field\":\"name\"}", 422 },
     };
