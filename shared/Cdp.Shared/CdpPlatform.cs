@@ -23,6 +23,7 @@ public static class CdpPlatform
     public static IHostApplicationBuilder AddCdpPlatform(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
+        Access.PiiHash.UseKey(builder.Configuration[Access.PiiHash.SettingName]);
         // Resolved from the final configuration (not at registration), so test hosts and Azure app settings apply.
         services.AddSingleton(sp => CreateDataSource(sp.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.")));

@@ -14,15 +14,17 @@ public static partial class ScrubPersonalData
     [GeneratedRegex("phone|mobile|e[-_]?mail|tel$|^tel|wechat_?id|id_?card", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PersonalKey();
 
-    // A mainland mobile (optionally +86), or anything with an email shape inside it.
-    [GeneratedRegex(@"(?:^|\D)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?:\D|$)|[^\s@]+@[^\s@]+\.[^\s@]+", RegexOptions.CultureInvariant)]
-    private static partial Regex PersonalValue();
+    // A mainland mobile (optionally +86), or anything with an email shape inside it. NonBacktracking: property
+    // values are user input of up to megabytes, and the backtracking engine took quadratic time on the email shape.
+    static readonly Regex PersonalValuePattern = new(
+        @"(?:^|\D)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?:\D|$)|[^\s@]+@[^\s@]+\.[^\s@]+",
+        RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
 
     public static bool IsPersonalKey(string key) => PersonalKey().IsMatch(key);
 
     /// <summary>A cheap pre-check first: most property values have no '@' and fewer than 11 digits.</summary>
     public static bool LooksPersonal(string value) =>
-        (value.Contains('@') || value.Count(char.IsAsciiDigit) >= 11) && PersonalValue().IsMatch(value);
+        (value.Contains('@') || value.Count(char.IsAsciiDigit) >= 11) && PersonalValuePattern.IsMatch(value);
 
     /// <summary>A copy of <paramref name="properties"/> without personal keys and with personal-looking strings masked.</summary>
     public static JsonObject Scrub(JsonObject properties)

@@ -32,6 +32,13 @@ public static partial class ValidateEvents
     public const int MaxUserIdLength = 200;
     public const int MaxIdentityTokenLength = 128;
     public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromDays(1);
+
+    // Caps on an event's properties, checked before scrubbing: keys per object (and items per array), key length,
+    // string value length, nesting depth (properties itself is depth 1).
+    public const int MaxProperties = 100;
+    public const int MaxPropertyKeyLength = 100;
+    public const int MaxPropertyValueLength = 8 * 1024;
+    public const int MaxPropertyDepth = 5;
     static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     [GeneratedRegex("^[A-Za-z0-9_.:$-]{1,64}$", RegexOptions.CultureInvariant)]
@@ -111,11 +118,42 @@ public static partial class ValidateEvents
 
         JsonObject properties;
         if (!e.TryGetPropertyValue("properties", out var propsNode) || propsNode is null) properties = [];
-        else if (propsNode is JsonObject p) properties = ScrubPersonalData.Scrub(p);
+        else if (propsNode is JsonObject p)
+        {
+            if (PropertyCapProblem(p, 1) is { } problem) return (null, problem);
+            properties = ScrubPersonalData.Scrub(p);
+        }
         else return (null, "properties must be an object");
 
         return (new ValidEvent(eventId, userId, contactId, leadId, accountId, type, occurredAt.ToUniversalTime(),
             properties.ToJsonString()) { IdentityToken = identityToken }, null);
+    }
+
+    /// <summary>The first cap a properties tree breaks, or null.</summary>
+    static string? PropertyCapProblem(JsonNode? node, int depth)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                if (depth > MaxPropertyDepth) return $"properties nest deeper than {MaxPropertyDepth} levels";
+                if (o.Count > MaxProperties) return $"properties: at most {MaxProperties} keys per object";
+                foreach (var (key, value) in o)
+                {
+                    if (key.Length > MaxPropertyKeyLength) return $"properties: keys are at most {MaxPropertyKeyLength} characters";
+                    if (PropertyCapProblem(value, depth + 1) is { } p) return p;
+                }
+                return null;
+            case JsonArray a:
+                if (depth > MaxPropertyDepth) return $"properties nest deeper than {MaxPropertyDepth} levels";
+                if (a.Count > MaxProperties) return $"properties: at most {MaxProperties} items per array";
+                foreach (var item in a)
+                    if (PropertyCapProblem(item, depth + 1) is { } p) return p;
+                return null;
+            case JsonValue v when v.TryGetValue<string>(out var s) && s.Length > MaxPropertyValueLength:
+                return $"properties: string values are at most {MaxPropertyValueLength} characters";
+            default:
+                return null;
+        }
     }
 
     static string? Text(JsonObject e, string name) =>

@@ -21,7 +21,7 @@ public static class IdentityRoutes
     public static readonly ApiRoute ResolveIdentityReview = ApiRoute.Post(nameof(ResolveIdentityReview), ResolvePath, Permissions.IdentityReview, async call =>
     {
         var reviewId = call.RouteId("reviewId");
-        var body = await call.JsonAsync<ResolveReviewBody>();
+        var body = await call.JsonAsync<ResolveReviewBody>(ReviewRequests.MaxBodyBytes);
         var result = await call.Service<IdentityReviews>().ResolveAsync(reviewId, ReviewRequests.Decision(body.Decision, body.TargetId), call.Actor, call.Aborted);
         return ApiResults.Json(ReviewRequests.Outcome(reviewId, result));
     });

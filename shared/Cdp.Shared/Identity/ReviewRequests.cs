@@ -8,6 +8,9 @@ public sealed record ResolveReviewBody(string? Decision, Guid? TargetId);
 /// <summary>The review API's input rules and outcome mapping, shared by both hosts.</summary>
 public static class ReviewRequests
 {
+    /// <summary>A decision is a word and a GUID: a larger body is refused (413) before it is parsed.</summary>
+    public const int MaxBodyBytes = 4 * 1024;
+
     public static string Status(string? status) => status switch
     {
         null or "" or "open" => "open",

@@ -16,6 +16,39 @@ public static class ChannelPayloads
 {
     static readonly JsonDocumentOptions Parsing = new() { MaxDepth = 16 };
 
+    // Caps on a pushed record, checked in ReadEnvelope (before the 202, before any work); 422 naming the field.
+    public const int MaxNameLength = 100;
+    public const int MaxCompanyLength = 200;
+    public const int MaxTitleLength = 100;
+    public const int MaxOtherFieldLength = 1000;
+    public const int MaxFields = 100;
+    public const int MaxFieldNameLength = 100;
+
+    static readonly HashSet<string> NameFields = new(["name", "Name", "FullName", "LastName", "FirstName"], StringComparer.Ordinal);
+    static readonly HashSet<string> CompanyFields = new(["company", "Company", "AccountName", "CompanyName", "CustomerName"], StringComparer.Ordinal);
+    static readonly HashSet<string> TitleFields = new(["title", "Title"], StringComparer.Ordinal);
+
+    /// <summary>The cap on one field's text, by its (source) name.</summary>
+    public static int MaxLengthOf(string field) =>
+        NameFields.Contains(field) ? MaxNameLength
+        : CompanyFields.Contains(field) ? MaxCompanyLength
+        : TitleFields.Contains(field) ? MaxTitleLength
+        : MaxOtherFieldLength;
+
+    static void CheckCaps(JsonElement obj, string prefix, Dictionary<string, string[]> errors)
+    {
+        var count = 0;
+        foreach (var p in obj.EnumerateObject())
+        {
+            if (++count > MaxFields) { errors[prefix.Length == 0 ? "body" : prefix.TrimEnd('.')] = [$"At most {MaxFields} fields."]; return; }
+            if (p.Name.Length > MaxFieldNameLength) { errors[prefix + p.Name[..20]] = [$"Field names are at most {MaxFieldNameLength} characters."]; continue; }
+            if (p.Value.ValueKind != JsonValueKind.String) continue;
+            var max = MaxLengthOf(p.Name);
+            if (p.Value.GetString()!.Length > max) errors[prefix + p.Name] = [$"At most {max} characters."];
+        }
+    }
+
+
     /// <summary>How far ahead of receipt a <c>modifiedAt</c>/<c>submittedAt</c> may be (clock skew); later is refused (API.md, "Times").</summary>
     public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromMinutes(5);
 
@@ -32,6 +65,7 @@ public static class ChannelPayloads
 
         if (channel == ChannelNames.WeChat)
         {
+            CheckCaps(root, "", errors);
             var openId = RequiredString(root, "openId", errors);
             var formId = RequiredString(root, "formId", errors);
             var submittedAt = RequiredTime(root, "submittedAt", receivedAt, errors);
@@ -46,6 +80,7 @@ public static class ChannelPayloads
         var modifiedAt = RequiredTime(root, "modifiedAt", receivedAt, errors);
         if (!root.TryGetProperty("fields", out var fields) || fields.ValueKind != JsonValueKind.Object)
             errors["fields"] = ["Required: an object of source field names to values."];
+        else CheckCaps(fields, "fields.", errors);
         ThrowIfAny(errors);
         return new(sourceId!, modifiedAt!.Value.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
     }

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
@@ -45,7 +46,7 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 logger.LogWarning(e, "Topic {Topic}: message {MessageId} (key {Key}) failed attempt {Attempt} of {MaxAttempts}",
-                    handler.Topic, message.MessageId, message.Key, attempt, options.MaxAttempts);
+                    handler.Topic, message.MessageId, PiiHash.Of(message.Key), attempt, options.MaxAttempts);
                 if (attempt >= options.MaxAttempts)
                 {
                     await ParkAsync(handler, message with { Attempts = attempt }, RetryBackoff.Describe(e), ct);

@@ -1,3 +1,4 @@
+using Cdp.Shared.Access;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -252,7 +253,7 @@ public sealed class TopicConsumer : BackgroundService
         if (failed.Count == 0) return;
         foreach (var (message, error) in failed)
             logger.LogWarning(error, "Topic {Topic}: message {MessageId} (key {Key}) failed attempt {Attempt} of {MaxAttempts}",
-                Topic, message.MessageId, message.Key, message.Attempts + 1, options.MaxAttempts);
+                Topic, message.MessageId, PiiHash.Of(message.Key), message.Attempts + 1, options.MaxAttempts);
         await using var cmd = db.CreateCommand("""
             update topic_message t
                set attempts = t.attempts + 1,

@@ -63,6 +63,8 @@ public sealed record SearchQuery(string Text, SearchTerm Term, IReadOnlySet<Sear
 {
     public const int MinLength = 2;
     public const int MaxLength = 100;
+    /// <summary>The cap on q before whitespace is squeezed (checked first).</summary>
+    public const int MaxRawLength = 4 * MaxLength;
     public const int DefaultLimit = 10;
     public const int MaxLimit = 50;
 
@@ -73,8 +75,11 @@ public sealed record SearchQuery(string Text, SearchTerm Term, IReadOnlySet<Sear
     public static SearchQuery Parse(string? q, string? type, string? limit)
     {
         var errors = new Dictionary<string, string[]>();
-        var text = TextNormalizer.Normalize(q);
-        if (text is null)
+        // The raw length first, before normalising: whitespace is squeezed, but a megabyte of it is not worth reading.
+        var text = q is { Length: > MaxRawLength } ? null : TextNormalizer.Normalize(q);
+        if (q is { Length: > MaxRawLength })
+            errors["q"] = [$"q must be at most {MaxLength} characters."];
+        else if (text is null)
             errors["q"] = ["q is required: a name, mobile number, email or unified social credit code."];
         else if (text.Length < MinLength)
             errors["q"] = [$"q must be at least {MinLength} characters."];

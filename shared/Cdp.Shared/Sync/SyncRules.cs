@@ -45,14 +45,17 @@ public static class SyncRules
     public static IReadOnlyList<string> NormalizeTags(IReadOnlyList<string?>? tags)
     {
         if (tags is null) throw Invalid("tags", "Required: the contact's complete tag set (an empty list clears it).");
+        // The list cap before any work: duplicates are allowed, but not unbounded lists of them.
+        if (tags.Count > MaxTags) throw Invalid("tags", $"At most {MaxTags} tags.");
         var errors = new List<string>();
         var result = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < tags.Count; i++)
         {
             var tag = tags[i]?.Trim();
             if (string.IsNullOrEmpty(tag)) errors.Add($"tags[{i}] is empty.");
             else if (tag.Length > MaxTagLength) errors.Add($"tags[{i}] is longer than {MaxTagLength} characters.");
-            else if (!result.Contains(tag, StringComparer.Ordinal)) result.Add(tag);
+            else if (seen.Add(tag)) result.Add(tag);
         }
         if (result.Count > MaxTags) errors.Add($"At most {MaxTags} distinct tags.");
         if (errors.Count > 0)

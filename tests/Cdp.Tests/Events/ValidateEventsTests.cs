@@ -87,6 +87,35 @@ public sealed class ValidateEventsTests
             scrubbed.ToJsonString());
     }
 
+    [Theory]
+    [InlineData("x@y.z", true)]
+    [InlineData("write to a.b@c.d please", true)]
+    [InlineData("13812345678", true)]
+    [InlineData("+86 138 1234 5678", true)]
+    [InlineData("order 202611220001234", false)]
+    [InlineData("a@b", false)]
+    [InlineData("plain text", false)]
+    public void Personal_values_are_recognised_as_before(string value, bool personal) =>
+        Assert.Equal(personal, ScrubPersonalData.LooksPersonal(value));
+
+    [Theory]
+    [InlineData("a", false)]      // "aaaa...@aaaa..." with no dot: the old pattern's quadratic case
+    [InlineData("@", false)]
+    [InlineData("a@", false)]
+    [InlineData("1", false)]
+    [InlineData("13812345678 ", true)]
+    public void A_2_MB_property_scrubs_in_linear_time(string unit, bool masked)
+    {
+        var value = string.Concat(Enumerable.Repeat(unit, 2 * 1024 * 1024 / unit.Length));
+        if (unit == "a") value = value[..(value.Length / 2)] + "@" + value[(value.Length / 2)..];
+        var properties = new JsonObject { ["big"] = value };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var scrubbed = ScrubPersonalData.Scrub(properties);
+        clock.Stop();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Equal(masked, scrubbed["big"]!.GetValue<string>() == ScrubPersonalData.Mask);
+    }
+
     [Fact]
     public void Name_based_ids_are_stable_version_5_uuids()
     {

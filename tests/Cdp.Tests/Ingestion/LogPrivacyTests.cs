@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using Cdp.Tests.Support;
 
@@ -33,6 +34,26 @@ public sealed class LogPrivacyTests(CdpApp app) : IClassFixture<CdpApp>
         var secrets = new[] { mobile, mobile[..10], email, WeComStandIn.MobileOf(externalId), WeComStandIn.DefaultSecret, CdpApp.CrmSecret };
         foreach (var line in app.Logs.Lines)
             foreach (var secret in secrets)
+                Assert.DoesNotContain(secret, line);
+    }
+
+    [Fact]
+    public async Task A_WeChat_lead_with_a_unionId_ingested_and_converted_leaves_no_identifier_in_the_logs()
+    {
+        var mobile = TestData.Mobile();
+        var email = TestData.Email();
+        var unionId = "oUnion" + Guid.NewGuid().ToString("N");
+        var form = Payloads.WeChatForm(TestData.Id("o"), mobile, company: TestData.CompanyWord() + "有限公司", email: email, unionId: unionId);
+
+        var accepted = await CdpApp.IngestAsync(app.Client, "wechat", form);
+        var status = await CdpApp.SettledAsync(app.Client, accepted.Id);
+        Assert.Equal("processed", status.Status);
+        using var convert = await app.Client.PostAsJsonAsync($"/api/leads/{status.EntityId}/convert", new { opportunity = new { name = "年度采购" } });
+        Assert.Equal(HttpStatusCode.OK, convert.StatusCode);
+
+        Assert.NotEmpty(app.Logs.Lines);
+        foreach (var line in app.Logs.Lines)
+            foreach (var secret in new[] { mobile, email, unionId })
                 Assert.DoesNotContain(secret, line);
     }
 }

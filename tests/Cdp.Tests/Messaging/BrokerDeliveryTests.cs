@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Cdp.Shared.Messaging;
 using Cdp.Tests.Support;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -25,10 +26,10 @@ public sealed class BrokerDeliveryTests(PostgresDatabase pg) : IClassFixture<Pos
         }
     }
 
-    BrokerDelivery Delivery()
+    BrokerDelivery Delivery(ILogger<BrokerDelivery>? logger = null)
     {
         var monitor = new StaticOptionsMonitor(Fast());
-        return new BrokerDelivery(db, monitor, NullLogger<BrokerDelivery>.Instance);
+        return new BrokerDelivery(db, monitor, logger ?? NullLogger<BrokerDelivery>.Instance);
     }
 
     static List<TopicMessage> Batch(string topic, params (string Key, int N)[] items) =>
@@ -50,6 +51,21 @@ public sealed class BrokerDeliveryTests(PostgresDatabase pg) : IClassFixture<Pos
 
         Assert.Equal([1, 2, 3], seen["a"]);
         Assert.Equal([1, 2], seen["b"]);
+    }
+
+    [Fact]
+    public async Task Failing_messages_with_personal_keys_log_only_their_hash()
+    {
+        var capture = new LogCapture();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(capture).SetMinimumLevel(LogLevel.Trace));
+        var topic = NewTopic();
+        var keys = LogKeyPrivacyTests.PersonalKeys(out var secrets);
+        var handler = new DeadLetterHandler(topic, _ => throw new InvalidOperationException("poison"));
+
+        await Delivery(factory.CreateLogger<BrokerDelivery>()).DeliverAsync(handler, Batch(topic, [.. keys.Select((k, i) => (k, i))]), CancellationToken.None);
+
+        Assert.Equal(keys.Length, handler.DeadLettered.Count);
+        LogKeyPrivacyTests.AssertNoneIn(capture.Lines, secrets, keys);
     }
 
     [Fact]

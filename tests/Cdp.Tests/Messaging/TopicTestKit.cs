@@ -1,4 +1,5 @@
 using Cdp.Shared.Messaging;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -28,13 +29,13 @@ static class TopicTestKit
     };
 
     public static TopicConsumer Consumer(NpgsqlDataSource db, string topic, Func<TopicMessage, CancellationToken, Task> handle,
-        TopicConsumerOptions? options = null, string? id = null) =>
-        new(new DelegateHandler(topic, handle), db, options ?? Fast(), NullLogger<TopicConsumer>.Instance, id);
+        TopicConsumerOptions? options = null, string? id = null, ILogger<TopicConsumer>? logger = null) =>
+        new(new DelegateHandler(topic, handle), db, options ?? Fast(), logger ?? NullLogger<TopicConsumer>.Instance, id);
 
     public static async Task<TopicConsumer> Start(NpgsqlDataSource db, string topic, Func<TopicMessage, CancellationToken, Task> handle,
-        TopicConsumerOptions? options = null, string? id = null)
+        TopicConsumerOptions? options = null, string? id = null, ILogger<TopicConsumer>? logger = null)
     {
-        var consumer = Consumer(db, topic, handle, options, id);
+        var consumer = Consumer(db, topic, handle, options, id, logger);
         await consumer.StartAsync(CancellationToken.None);
         return consumer;
     }

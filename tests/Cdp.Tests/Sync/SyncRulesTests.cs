@@ -16,6 +16,25 @@ public sealed class SyncRulesTests
         Assert.Equal(422, Assert.Throws<ApiProblemException>(() => SyncRules.NormalizeTags(["", new string('x', 31)])).Problem.Status);
 
     [Fact]
+    public void Tag_caps_are_inclusive_and_the_list_cap_is_checked_first()
+    {
+        var atCap = Enumerable.Range(0, SyncRules.MaxTags).Select(i => i.ToString().PadLeft(SyncRules.MaxTagLength, 'x')).ToArray();
+        Assert.Equal(SyncRules.MaxTags, SyncRules.NormalizeTags(atCap).Count);
+        var problem = Assert.Throws<ApiProblemException>(() => SyncRules.NormalizeTags([.. atCap, "one more"])).Problem;
+        Assert.Equal(422, problem.Status);
+        // Duplicates count against the list cap too: a huge list is refused before it is even trimmed.
+        var huge = Enumerable.Repeat("VIP", 200_000).ToArray();
+        Assert.Equal(422, Assert.Throws<ApiProblemException>(() => SyncRules.NormalizeTags(huge)).Problem.Status);
+    }
+
+    [Fact]
+    public void Follow_up_text_is_capped_inclusively()
+    {
+        Assert.Equal(SyncRules.MaxFollowUpLength, SyncRules.ValidateFollowUp(new string('x', SyncRules.MaxFollowUpLength), null).Content.Length);
+        Assert.Equal(422, Assert.Throws<ApiProblemException>(() => SyncRules.ValidateFollowUp(new string('x', SyncRules.MaxFollowUpLength + 1), null)).Problem.Status);
+    }
+
+    [Fact]
     public void Tag_diff_adds_missing_and_removes_unwanted_corp_tags()
     {
         var (add, remove) = SyncRules.TagDiff(["a", "b"], ["b", "c"]);
