@@ -34,9 +34,48 @@ public static class JsonText
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth }); }
         catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"The body is not valid JSON: {e.Message}")); }
-        try { EnsureNoNul(doc.RootElement); }
+        try
+        {
+            EnsureDecodable(doc.RootElement, "");
+            EnsureNoNul(doc.RootElement);
+        }
         catch { doc.Dispose(); throw; }
         return doc;
+    }
+
+    /// <summary>
+    /// 400 naming the field when a string (or a property name) is an escape the reader cannot turn into text: a lone
+    /// UTF-16 surrogate such as <c>"\ud800"</c> is valid JSON syntax but no string, and reading it throws later anywhere.
+    /// </summary>
+    static void EnsureDecodable(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                if (element.GetRawText().Contains("\\u", StringComparison.OrdinalIgnoreCase)) Decode(() => element.GetString(), path);
+                break;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray()) EnsureDecodable(item, $"{path}[{i++}]");
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    var name = Decode(() => property.Name, path.Length == 0 ? "$" : path);
+                    EnsureDecodable(property.Value, path.Length == 0 ? name : $"{path}.{name}");
+                }
+                break;
+        }
+    }
+
+    static string Decode(Func<string?> read, string path)
+    {
+        try { return read() ?? ""; }
+        catch (InvalidOperationException)
+        {
+            throw new ApiProblemException(new ApiProblem(400, "Malformed request", "A string holds an escape that is no text (a lone UTF-16 surrogate).",
+                new Dictionary<string, string[]> { [path.Length == 0 ? "$" : path] = ["Not valid text."] }));
+        }
     }
 
     /// <summary>422 naming the first field whose name or string value holds U+0000.</summary>
