@@ -120,15 +120,15 @@ param clickhousePassword string
 // is deployed.
 
 @secure()
-@minLength(16)
+@minLength(32)
 param crmSigningSecret string
 
 @secure()
-@minLength(16)
+@minLength(32)
 param wechatSigningSecret string
 
 @secure()
-@minLength(16)
+@minLength(32)
 param erpSigningSecret string
 
 @description('WeCom corp id (not a secret: it is the receive id in every callback).')
@@ -136,7 +136,8 @@ param erpSigningSecret string
 param wecomCorpId string
 
 @secure()
-@minLength(1)
+@minLength(32)
+@maxLength(32)
 param wecomToken string
 
 @secure()
@@ -146,7 +147,7 @@ param wecomToken string
 param wecomEncodingAesKey string
 
 @secure()
-@minLength(1)
+@minLength(32)
 param wecomSecret string
 
 @description('WeCom API base URL (a stand-in server may replace WeCom in test environments).')

@@ -33,6 +33,7 @@ public static class CdpPlatform
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
         services.AddAccess();
+        services.AddStrongSecrets();
 
         foreach (var channel in ChannelNames.All)
             services.AddOptions<ChannelOptions>(channel).BindConfiguration($"Channels:{channel}");

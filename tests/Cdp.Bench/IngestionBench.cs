@@ -26,18 +26,14 @@ static class IngestionBench
         var baseline = await Baseline.DurableInsertsAsync(db, records, concurrency);
         Report.Line("baseline: raw Postgres INSERT 1 KB jsonb, 1 tx each", baseline);
 
-        const string secret = "bench-secret";
         await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?>
         {
-            ["Channels:crm:SigningSecret"] = secret,
-            ["Channels:wechat:SigningSecret"] = secret,
-            ["Channels:erp:SigningSecret"] = secret,
             ["Topics:ConsumersEnabled"] = args.Contains("--accept-only") ? "false" : "true",
         });
 
         var payloads = Workload.Build(records);
         var started = Stopwatch.StartNew();
-        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, secret);
+        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
         var acceptedAt = started.Elapsed;
         var settledByThen = await SettledAsync(db);
         Report.Line("webhook -> 202 (durable receipt + queued)", accept);

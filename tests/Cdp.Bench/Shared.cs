@@ -128,19 +128,27 @@ namespace Cdp.Bench
                 ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
                 ["ConnectionStrings:Redis"] = Redis,
                 ["ConnectionStrings:ClickHouse"] = ClickHouse,
-                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = "bench", ["WeCom:Secret"] = "bench",
+                ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = RandomSecret(), ["WeCom:Secret"] = RandomSecret(),
                 ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
                 ["Auth:SessionKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Auth:BootstrapAdminKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
             };
+            foreach (var channel in new[] { "crm", "wechat", "erp" }) all[$"Channels:{channel}:SigningSecret"] = SecretOf(channel);
             foreach (var (key, value) in settings) all[key] = value;
             return HostProcess.StartAsync(all);
         }
+
+        static readonly Dictionary<string, string> ChannelSecrets = new[] { "crm", "wechat", "erp" }.ToDictionary(c => c, _ => RandomSecret());
+
+        /// <summary>The bench host's signing secret for a channel (each channel has its own; the host refuses shared ones).</summary>
+        public static string SecretOf(string channel) => ChannelSecrets[channel];
+
+        static string RandomSecret() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
     }
 
     static class Sender
     {
-        public static Task<Figures> SendAsync(HttpClient client, List<(string Channel, string Json)> payloads, int concurrency, string secret) =>
+        public static Task<Figures> SendAsync(HttpClient client, List<(string Channel, string Json)> payloads, int concurrency, Func<string, string> secretOf) =>
             Measure.ConcurrentlyAsync(payloads.Count, concurrency, async i =>
             {
                 var (channel, json) = payloads[i];
@@ -151,7 +159,7 @@ namespace Cdp.Bench
                     Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
                 };
                 request.Headers.Add("X-Cdp-Timestamp", ts);
-                request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secret, ts, body));
+                request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secretOf(channel), ts, body));
                 using var response = await client.SendAsync(request);
                 if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
             });

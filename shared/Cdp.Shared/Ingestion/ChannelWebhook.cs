@@ -54,11 +54,11 @@ public sealed class ChannelWebhook(
     {
         if (!IsMediaType(request.ContentType, "application/json"))
             throw new ApiProblemException(ApiProblem.UnsupportedMediaType("application/json"));
-        var secret = channels.Get(request.Channel).SigningSecret;
-        if (string.IsNullOrEmpty(secret))
+        var channel = channels.Get(request.Channel);
+        if (string.IsNullOrEmpty(channel.SigningSecret))
             throw new ApiProblemException(ApiProblem.Unavailable($"Channel '{request.Channel}' has no signing secret configured."));
 
-        var check = WebhookSignature.Verify(secret, request.Header("X-Cdp-Timestamp"), request.Header("X-Cdp-Signature"),
+        var check = WebhookSignature.Verify(channel.AcceptedSecrets(), request.Header("X-Cdp-Timestamp"), request.Header("X-Cdp-Signature"),
             request.Body.Span, clock.GetUtcNow(), options.Value.TimestampTolerance);
         if (check != SignatureCheck.Valid)
         {

@@ -18,6 +18,13 @@ public static class ChannelNames
 public sealed class ChannelOptions
 {
     public string SigningSecret { get; set; } = "";
+
+    /// <summary>The secret before the last rotation, accepted beside the current one until every sender has switched.</summary>
+    public string? PreviousSigningSecret { get; set; }
+
+    /// <summary>The secrets a signature may be made with: the current one, then the previous one when set.</summary>
+    public IReadOnlyList<string> AcceptedSecrets() =>
+        string.IsNullOrEmpty(PreviousSigningSecret) ? [SigningSecret] : [SigningSecret, PreviousSigningSecret];
 }
 
 /// <summary>Bound from "Ingestion".</summary>

@@ -22,14 +22,21 @@ public static class WebhookSignature
     }
 
     public static SignatureCheck Verify(string secret, string? timestamp, string? signature, ReadOnlySpan<byte> body,
+        DateTimeOffset now, TimeSpan tolerance) => Verify([secret], timestamp, signature, body, now, tolerance);
+
+    /// <summary>Valid when the signature matches any of <paramref name="secrets"/> (a channel's current and previous
+    /// secret during a rotation); every secret is compared, each in constant time.</summary>
+    public static SignatureCheck Verify(IReadOnlyList<string> secrets, string? timestamp, string? signature, ReadOnlySpan<byte> body,
         DateTimeOffset now, TimeSpan tolerance)
     {
         if (string.IsNullOrWhiteSpace(timestamp) || string.IsNullOrWhiteSpace(signature)) return SignatureCheck.Missing;
         if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)) return SignatureCheck.Invalid;
         if (Math.Abs(now.ToUnixTimeSeconds() - seconds) > tolerance.TotalSeconds) return SignatureCheck.Stale;
 
-        var expected = Encoding.ASCII.GetBytes(Compute(secret, timestamp, body));
         var given = Encoding.ASCII.GetBytes(signature.Trim().ToLowerInvariant());
-        return CryptographicOperations.FixedTimeEquals(expected, given) ? SignatureCheck.Valid : SignatureCheck.Invalid;
+        var valid = false;
+        foreach (var secret in secrets)
+            valid |= CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Compute(secret, timestamp, body)), given);
+        return valid ? SignatureCheck.Valid : SignatureCheck.Invalid;
     }
 }

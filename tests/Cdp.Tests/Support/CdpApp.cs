@@ -94,9 +94,9 @@ public class CdpBackend : IAsyncLifetime
 /// </summary>
 public class CdpApp : CdpBackend
 {
-    public const string CrmSecret = "test-crm-secret";
-    public const string WeChatSecret = "test-wechat-secret";
-    public const string ErpSecret = "test-erp-secret";
+    public const string CrmSecret = "test-crm-secret-0123456789abcdefghij";
+    public const string WeChatSecret = "test-wechat-secret-0123456789abcdefghij";
+    public const string ErpSecret = "test-erp-secret-0123456789abcdefghij";
 
     WebApplicationFactory<Program> factory = null!;
 

@@ -35,8 +35,8 @@ public sealed class WeComStandIn : IAsyncDisposable
     public const string UserInfoPath = "/cgi-bin/auth/getuserinfo";
 
     public const string DefaultCorpId = "wwstandincorp0001";
-    public const string DefaultSecret = "stand-in-secret";
-    public const string DefaultToken = "standintoken";
+    public const string DefaultSecret = "stand-in-secret-0123456789abcdefghij";
+    public const string DefaultToken = "standintoken0123456789abcdefghij";
 
     /// <summary>A valid 43-character EncodingAESKey (32 bytes once decoded).</summary>
     public const string DefaultEncodingAesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
