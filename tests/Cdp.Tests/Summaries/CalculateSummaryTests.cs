@@ -131,19 +131,20 @@ public sealed class CalculateSummaryTests(PostgresDatabase database) : IClassFix
     {
         var h = History;
         var contactId = await h.ContactAsync(null);
-        // The first computation runs 4 s under a 1.5 s lock: only the renewal (every 0.5 s) keeps the lock alive.
-        var consumer = Consumer(lockExpiry: TimeSpan.FromSeconds(1.5));
+        // The first computation runs 8 s under a 3 s lock: only the renewal (every 1 s) keeps the lock alive. A 3 s lock
+        // leaves a renewal 2 s of slack on a busy machine (a 1.5 s one lost a renewal once in a loaded full run).
+        var consumer = Consumer(lockExpiry: TimeSpan.FromSeconds(3));
         var (running, maxRunning, computations) = (0, 0, 0);
         consumer.DuringComputation = async (request, ct) =>
         {
             InterlockedMax(ref maxRunning, Interlocked.Increment(ref running));
-            if (Interlocked.Increment(ref computations) == 1) await Task.Delay(TimeSpan.FromSeconds(4), ct);
+            if (Interlocked.Increment(ref computations) == 1) await Task.Delay(TimeSpan.FromSeconds(8), ct);
             Interlocked.Decrement(ref running);
         };
 
         var slow = Task.Run(() => consumer.RecalculateAsync(new SummaryRecalculation("contact", contactId, "slow"), default));
         await Eventually.Until(() => Volatile.Read(ref computations) == 1, TimeSpan.FromSeconds(5), "the slow computation started");
-        await Task.Delay(TimeSpan.FromSeconds(2.5));   // well past the expiry it started with
+        await Task.Delay(TimeSpan.FromSeconds(4.5));   // well past the expiry it started with
         await h.TouchpointAsync(DateTimeOffset.UtcNow, contactId: contactId);
         await consumer.RecalculateAsync(new SummaryRecalculation("contact", contactId, "meanwhile"), default);
         Assert.Equal(1, Volatile.Read(ref computations));   // flagged for the holder, not computed beside it
