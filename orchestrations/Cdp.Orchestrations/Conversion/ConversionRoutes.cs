@@ -14,10 +14,10 @@ public static class ConversionRoutes
     {
         var leadId = call.RouteId("leadId");
         await call.EnsureVisibleAsync(CustomerRef.LeadKind, leadId);
-        var body = await call.BodyAsync(RequestLeadConversion.MaxBodyBytes);
+        var request = ConversionRules.Parse(leadId, await call.BodyAsync(RequestLeadConversion.MaxBodyBytes));
         // A salesperson may pick among ambiguous accounts only one they can see: else converting would hand them another's customer.
-        if (ConversionRules.Parse(leadId, body).AccountId is { } accountId) await call.EnsureVisibleAsync(CustomerRef.AccountKind, accountId);
-        return await call.Service<RequestLeadConversion>().RunAsync(leadId, body, call.Actor, call.Caller.StaffUserId, call.Aborted) switch
+        if (request.AccountId is { } accountId) await call.EnsureVisibleAsync(CustomerRef.AccountKind, accountId);
+        return await call.Service<RequestLeadConversion>().RunAsync(request, call.Actor, call.Caller.StaffUserId, call.Aborted) switch
         {
             ConversionAnswer.Done done => ApiResults.Json(done.Ids),
             ConversionAnswer.Running running => CheckStatus.Accepted(call, running.InstanceId),

@@ -25,9 +25,10 @@ public sealed class RequestLeadConversion(LeadConversion conversion, IOrchestrat
 {
     public const int MaxBodyBytes = 64 * 1024;
 
-    public async Task<ConversionAnswer> RunAsync(Guid leadId, byte[] body, AuditActor actor, string? staffUserId, CancellationToken ct)
+    /// <param name="parsed">The body as <see cref="ConversionRules.Parse"/> read it (the route reads it once, to check a chosen account's scope).</param>
+    public async Task<ConversionAnswer> RunAsync(ConvertLeadRequest parsed, AuditActor actor, string? staffUserId, CancellationToken ct)
     {
-        var parsed = ConversionRules.Parse(leadId, body);
+        var leadId = parsed.LeadId;
         var request = parsed with { OwnerId = parsed.OwnerId ?? staffUserId, Actor = actor };
         if (ConversionRules.Validate(request, stages) is { Count: > 0 } errors)
             throw new ApiProblemException(ApiProblem.Unprocessable(errors));

@@ -29,8 +29,10 @@ public sealed class AccessOptions
 
     public IEnumerable<string> Validate()
     {
-        if (System.Text.Encoding.UTF8.GetByteCount(SessionKey) < 32) yield return $"{Section}:SessionKey must be at least 32 bytes.";
-        if (BootstrapAdminKey is { Length: > 0 and < 32 }) yield return $"{Section}:BootstrapAdminKey must be at least 32 characters.";
+        if (System.Text.Encoding.UTF8.GetByteCount(SessionKey) < StrongSecrets.MinBytes)
+            yield return $"{Section}:SessionKey must be at least {StrongSecrets.MinBytes} bytes.";
+        if (BootstrapAdminKey is { Length: > 0 } && BootstrapAdminKey.Length < StrongSecrets.MinBytes)
+            yield return $"{Section}:BootstrapAdminKey must be at least {StrongSecrets.MinBytes} characters.";
         if (PublishableOriginsCacheTtl < TimeSpan.Zero || PublishableOriginsCacheTtl > TimeSpan.FromMinutes(10))
             yield return $"{Section}:PublishableOriginsCacheTtl must be between 0 and 10 minutes.";
         if (AllowedOrigins.FirstOrDefault(o => !BrowserOrigins.IsOrigin(o)) is { } bad)

@@ -111,10 +111,10 @@ public static class AccessRoutes
     {
         var userId = call.Route("userId");
         var body = await call.JsonAsync<StaffBody>();
-        var roles = body.Roles ?? throw Invalid("roles", "Required: the member's roles (an empty list removes them all).");
-        if (roles.FirstOrDefault(r => !Roles.IsKnown(r)) is { } unknown) throw Invalid("roles", $"Unknown role '{unknown}'; roles are {string.Join(", ", Roles.Grants.Keys)}.");
-        if (userId.Length > 64) throw Invalid("userId", "At most 64 characters.");
-        if (body.Department is { Length: > 100 }) throw Invalid("department", "At most 100 characters.");
+        var roles = body.Roles ?? throw ApiProblemException.Invalid("roles", "Required: the member's roles (an empty list removes them all).");
+        if (roles.FirstOrDefault(r => !Roles.IsKnown(r)) is { } unknown) throw ApiProblemException.Invalid("roles", $"Unknown role '{unknown}'; roles are {string.Join(", ", Roles.Grants.Keys)}.");
+        if (userId.Length > 64) throw ApiProblemException.Invalid("userId", "At most 64 characters.");
+        if (body.Department is { Length: > 100 }) throw ApiProblemException.Invalid("department", "At most 100 characters.");
         await using var conn = await call.Service<NpgsqlDataSource>().OpenConnectionAsync(call.Aborted);
         await using var tx = await conn.BeginTransactionAsync(call.Aborted);
         var member = await call.Service<StaffDirectory>().SetAsync(conn, tx, userId, roles.Distinct().ToList(), body.Mobile, body.Active, body.Department);
@@ -131,18 +131,18 @@ public static class AccessRoutes
     public static readonly ApiRoute CreateApiKey = ApiRoute.Post(nameof(CreateApiKey), ApiKeysPath, Permissions.Admin, async call =>
     {
         var body = await call.JsonAsync<ApiKeyBody>();
-        var name = body.Name?.Trim() is { Length: > 0 and <= 100 } n ? n : throw Invalid("name", "Required, at most 100 characters.");
+        var name = body.Name?.Trim() is { Length: > 0 and <= 100 } n ? n : throw ApiProblemException.Invalid("name", "Required, at most 100 characters.");
         var kind = body.Kind ?? ApiKeys.SecretKind;
-        if (kind is not (ApiKeys.SecretKind or ApiKeys.PublishableKind)) throw Invalid("kind", "Must be 'secret' or 'publishable'.");
-        var permissions = body.Permissions is { Count: > 0 } p ? p.Distinct().ToList() : throw Invalid("permissions", "Name at least one permission.");
-        if (permissions.FirstOrDefault(x => !Permissions.IsKnown(x)) is { } unknown) throw Invalid("permissions", $"Unknown permission '{unknown}'.");
+        if (kind is not (ApiKeys.SecretKind or ApiKeys.PublishableKind)) throw ApiProblemException.Invalid("kind", "Must be 'secret' or 'publishable'.");
+        var permissions = body.Permissions is { Count: > 0 } p ? p.Distinct().ToList() : throw ApiProblemException.Invalid("permissions", "Name at least one permission.");
+        if (permissions.FirstOrDefault(x => !Permissions.IsKnown(x)) is { } unknown) throw ApiProblemException.Invalid("permissions", $"Unknown permission '{unknown}'.");
         if (kind == ApiKeys.PublishableKind && permissions.Any(x => x != Permissions.EventsWrite))
-            throw Invalid("permissions", "A publishable key lives in web pages: it may only hold events:write.");
+            throw ApiProblemException.Invalid("permissions", "A publishable key lives in web pages: it may only hold events:write.");
         var origins = (body.AllowedOrigins ?? []).Select(o => o.TrimEnd('/')).Distinct().ToList();
         if (origins.FirstOrDefault(o => !BrowserOrigins.IsOrigin(o)) is { } bad)
-            throw Invalid("allowedOrigins", $"'{bad}' is not an origin (scheme://host[:port]).");
-        if (kind == ApiKeys.PublishableKind && origins.Count == 0) throw Invalid("allowedOrigins", "A publishable key needs the website origins that may use it.");
-        if (body.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow) throw Invalid("expiresAt", "Must be in the future.");
+            throw ApiProblemException.Invalid("allowedOrigins", $"'{bad}' is not an origin (scheme://host[:port]).");
+        if (kind == ApiKeys.PublishableKind && origins.Count == 0) throw ApiProblemException.Invalid("allowedOrigins", "A publishable key needs the website origins that may use it.");
+        if (body.ExpiresAt is { } expires && expires <= DateTimeOffset.UtcNow) throw ApiProblemException.Invalid("expiresAt", "Must be in the future.");
 
         await using var conn = await call.Service<NpgsqlDataSource>().OpenConnectionAsync(call.Aborted);
         await using var tx = await conn.BeginTransactionAsync(call.Aborted);
@@ -170,7 +170,7 @@ public static class AccessRoutes
     public static readonly ApiRoute ListAudit = ApiRoute.Get(nameof(ListAudit), AuditPath, Permissions.AuditRead, async call =>
     {
         var limit = call.QueryInt("limit") ?? 100;
-        if (limit is < 1 or > 1000) throw Invalid("limit", "Between 1 and 1000.");
+        if (limit is < 1 or > 1000) throw ApiProblemException.Invalid("limit", "Between 1 and 1000.");
         return ApiResults.Json(await call.Service<AuditLog>().ListAsync(
             new AuditLog.Query(call.Query("actor"), call.Query("action"), call.Query("entityId"), Time(call, "from"), Time(call, "to"), limit), call.Aborted));
     });
@@ -191,8 +191,6 @@ public static class AccessRoutes
     static DateTimeOffset? Time(ApiCall call, string name) =>
         call.Query(name) is not { Length: > 0 } text ? null
         : DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t
-        : throw Invalid(name, "Must be an ISO 8601 time.");
+        : throw ApiProblemException.Invalid(name, "Must be an ISO 8601 time.");
 
-    static ApiProblemException Invalid(string field, string message) =>
-        new(ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = [message] }));
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Cdp.Shared.Api;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -55,7 +53,7 @@ public sealed class Authenticate(IOptions<AccessOptions> options, ApiKeys keys, 
     async Task<Caller?> BearerAsync(string key, CancellationToken ct)
     {
         if (options.Value.BootstrapAdminKey is { Length: > 0 } bootstrap
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(bootstrap)))
+            && ConstantTime.Equal(key, bootstrap))
             return new Caller(CallerKind.Bootstrap, BootstrapActor, Permissions.All.ToHashSet());
         if (!ApiKeys.LooksLikeKey(key) || await keys.VerifyAsync(key, ct) is not { } info) return null;
         var publishable = info.Kind == ApiKeys.PublishableKind;

@@ -61,4 +61,8 @@ public sealed record ApiProblem(int Status, string Title, string? Detail = null,
 public sealed class ApiProblemException(ApiProblem problem) : Exception(problem.Detail ?? problem.Title)
 {
     public ApiProblem Problem { get; } = problem;
+
+    /// <summary>422 naming one field and what is wrong with it.</summary>
+    public static ApiProblemException Invalid(string field, string message) =>
+        new(ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = [message] }));
 }

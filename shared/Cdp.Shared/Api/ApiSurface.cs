@@ -50,15 +50,11 @@ public static class ApiSurface
         if (!caller.Has(route.Permission))
             throw new ApiProblemException(ApiProblem.Forbidden($"This needs the permission '{route.Permission}'."));
         if (caller.CsrfToken is { } csrf && !HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
-            && !FixedTimeEquals(request.Headers[SessionTokens.CsrfHeader].FirstOrDefault(), csrf))
+            && !ConstantTime.Equal(request.Headers[SessionTokens.CsrfHeader].FirstOrDefault(), csrf))
             throw new ApiProblemException(ApiProblem.Forbidden($"A change made with the session cookie must carry the CSRF token in {SessionTokens.CsrfHeader}."));
         if (caller.Kind == CallerKind.PublishableKey && !caller.AllowedOrigins.Contains(request.Headers.Origin.FirstOrDefault() ?? "", StringComparer.OrdinalIgnoreCase))
             throw new ApiProblemException(ApiProblem.Forbidden("This publishable key is not allowed from this origin."));
     }
-
-    static bool FixedTimeEquals(string? given, string expected) =>
-        given is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-            System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(expected));
 
     /// <summary>
     /// The problem an exception stands for: the use case's own, a request the server refused to read (its status), a

@@ -22,9 +22,9 @@ public static class ReviewRequests
     public static ReviewDecision Decision(string? decision, Guid? targetId) => decision switch
     {
         "merge" when targetId is { } target => new ReviewDecision.Merge(target),
-        "merge" => throw Invalid("targetId", "Required with decision 'merge': the account to merge into."),
+        "merge" => throw ApiProblemException.Invalid("targetId", "Required with decision 'merge': the account to merge into."),
         "create" => new ReviewDecision.Create(),
-        _ => throw Invalid("decision", "Must be 'merge' (with targetId) or 'create'."),
+        _ => throw ApiProblemException.Invalid("decision", "Must be 'merge' (with targetId) or 'create'."),
     };
 
     public static ResolutionOutcome Outcome(Guid reviewId, ResolveReviewResult result) => result switch
@@ -32,10 +32,8 @@ public static class ReviewRequests
         ResolveReviewResult.Resolved r => r.Outcome,
         ResolveReviewResult.NotFound => throw new ApiProblemException(ApiProblem.NotFound($"No review {reviewId}.")),
         ResolveReviewResult.Conflict c => throw new ApiProblemException(ApiProblem.Conflict(c.Message)),
-        ResolveReviewResult.Invalid i => throw Invalid("targetId", i.Message),
+        ResolveReviewResult.Invalid i => throw ApiProblemException.Invalid("targetId", i.Message),
         _ => throw new InvalidOperationException(result.GetType().Name),
     };
 
-    static ApiProblemException Invalid(string field, string message) =>
-        new(ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = [message] }));
 }

@@ -44,9 +44,9 @@ public static class SyncRules
     /// <summary>Trims and de-duplicates (first spelling wins, order kept); 422 for a missing list, empty or over-long tags.</summary>
     public static IReadOnlyList<string> NormalizeTags(IReadOnlyList<string?>? tags)
     {
-        if (tags is null) throw Invalid("tags", "Required: the contact's complete tag set (an empty list clears it).");
+        if (tags is null) throw ApiProblemException.Invalid("tags", "Required: the contact's complete tag set (an empty list clears it).");
         // The list cap before any work: duplicates are allowed, but not unbounded lists of them.
-        if (tags.Count > MaxTags) throw Invalid("tags", $"At most {MaxTags} tags.");
+        if (tags.Count > MaxTags) throw ApiProblemException.Invalid("tags", $"At most {MaxTags} tags.");
         var errors = new List<string>();
         var result = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -115,6 +115,4 @@ public static class SyncRules
         return text.Length <= 2000 ? text : text[..2000];
     }
 
-    static ApiProblemException Invalid(string field, string message) =>
-        new(ApiProblem.Unprocessable(new Dictionary<string, string[]> { [field] = [message] }));
 }

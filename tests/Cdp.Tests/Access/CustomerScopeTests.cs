@@ -189,10 +189,8 @@ public sealed class CustomerScopeTests(CdpApp app) : IClassFixture<CdpApp>
         var name = TestData.CompanyWord();
         var unowned = await ContactAsync(name, owner: null, account: true);
         var account = await AccountOfAsync(unowned);
-        using var created = await app.Client.PostAsJsonAsync("/api/admin/api-keys", new { name = "crm-sync", permissions = new[] { Permissions.CustomersRead } });
-        var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString();
-        using var machine = app.NewClient();
-        machine.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        using var crmSync = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead);
+        var machine = crmSync.Client;
         using var steward = await StaffSession.SignInAsync(app, TestData.Id("steward"), [Roles.Steward]);
 
         foreach (var client in new[] { app.Client, machine, steward })

@@ -27,7 +27,7 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task A_reader_without_pii_reveal_sees_every_view_masked_and_each_read_is_audited()
     {
         var p = await PersonAsync();
-        var (reader, actor) = await app.WithPermissionsAsync(Permissions.CustomersRead);
+        var (reader, actor) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead);
 
         var contact360 = await GetAsync(reader, $"/api/contacts/{p.ContactId}/360", p);
         Assert.True(contact360.GetProperty("masked").GetBoolean());
@@ -61,7 +61,7 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task A_caller_with_pii_reveal_sees_the_views_in_full()
     {
         var p = await PersonAsync();
-        var (revealer, actor) = await app.WithPermissionsAsync(Permissions.CustomersRead, Permissions.PiiReveal);
+        var (revealer, actor) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead, Permissions.PiiReveal);
 
         var contact360 = await Get(revealer, $"/api/contacts/{p.ContactId}/360");
         var contact = contact360.GetProperty("contact");
@@ -82,8 +82,8 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task Through_the_cache_each_caller_gets_its_own_form_whichever_reads_first(bool maskedFirst)
     {
         var p = await PersonAsync();
-        var (reader, _) = await app.WithPermissionsAsync(Permissions.CustomersRead);
-        var (revealer, _) = await app.WithPermissionsAsync(Permissions.CustomersRead, Permissions.PiiReveal);
+        var (reader, _) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead);
+        var (revealer, _) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead, Permissions.PiiReveal);
         var callers = maskedFirst ? new[] { (reader, true), (revealer, false) } : [(revealer, false), (reader, true)];
         var path = $"/api/contacts/{p.ContactId}/360";
 
@@ -117,7 +117,7 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task Reveal_gives_the_full_value_and_writes_exactly_one_audit_row_without_it()
     {
         var p = await PersonAsync();
-        var (revealer, actor) = await app.WithPermissionsAsync(Permissions.PiiReveal);
+        var (revealer, actor) = await ApiKeyCaller.CreateAsync(app, Permissions.PiiReveal);
 
         using var response = await revealer.PostAsJsonAsync("/api/pii/reveal", new { entityType = "contact", entityId = p.ContactId, field = "mobilePhone" });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -144,7 +144,7 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
         Assert.Single(await AuditAsync(actor, null));
         foreach (var secret in p.Secrets) Assert.DoesNotContain(secret, row.Whole, StringComparison.OrdinalIgnoreCase);
 
-        var (reader, _) = await app.WithPermissionsAsync(Permissions.CustomersRead);
+        var (reader, _) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead);
         using var forbidden = await reader.PostAsJsonAsync("/api/pii/reveal", new { entityType = "lead", entityId = p.LeadId, field = "email" });
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
     }
@@ -153,7 +153,7 @@ public sealed class PiiAccessTests(CdpApp app) : IClassFixture<CdpApp>
     public async Task Search_by_phone_or_email_finds_the_contact_for_a_masked_caller_and_answers_masked()
     {
         var p = await PersonAsync();
-        var (reader, actor) = await app.WithPermissionsAsync(Permissions.CustomersRead);
+        var (reader, actor) = await ApiKeyCaller.CreateAsync(app, Permissions.CustomersRead);
         var spelled = $"+86 {p.Mobile[..3]}-{p.Mobile[3..7]}-{p.Mobile[7..]}";
 
         foreach (var (q, echo) in new[] { (spelled, PiiMask.Phone(p.Mobile)), (p.Email.ToUpperInvariant(), PiiMask.Email(p.Email)) })

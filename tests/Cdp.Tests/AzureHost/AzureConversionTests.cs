@@ -73,7 +73,7 @@ public sealed class AzureConversionTests(AzureHostApp azure, CdpApp local) : ICl
         {
             using var scope = azure.UseDurableClient();
             // Within the request's wait it answers 503; on a slow machine it may answer that the run goes on.
-            var refused = await Record.ExceptionAsync(() => azure.Services.GetRequiredService<RequestLeadConversion>().RunAsync(leadId, [], AuditActor.System, null, CancellationToken.None));
+            var refused = await Record.ExceptionAsync(() => azure.Services.GetRequiredService<RequestLeadConversion>().RunAsync(ConversionRules.Parse(leadId, []), AuditActor.System, null, CancellationToken.None));
             if (refused is not null) Assert.Equal(503, Assert.IsType<ApiProblemException>(refused).Problem.Status);
 
             var status = await azure.Orchestrations.WaitForCompletionAsync(ConvertLeadOrchestrator.InstanceId(leadId), TimeSpan.FromSeconds(120));
@@ -94,7 +94,7 @@ public sealed class AzureConversionTests(AzureHostApp azure, CdpApp local) : ICl
     static async Task<(ConversionResult Result, OrchestrationStatus Status)> ConvertAsync(HostUnderTest host, Guid leadId, byte[] body)
     {
         using var scope = host.ClientScope();
-        var answer = await host.Get<RequestLeadConversion>().RunAsync(leadId, body, AuditActor.System, null, CancellationToken.None);
+        var answer = await host.Get<RequestLeadConversion>().RunAsync(ConversionRules.Parse(leadId, body), AuditActor.System, null, CancellationToken.None);
         var instanceId = ConvertLeadOrchestrator.InstanceId(leadId);
         // A busy machine may take longer than the request's own wait: the run goes on, so wait for it here.
         var status = await host.Orchestrations.WaitForCompletionAsync(instanceId, TimeSpan.FromSeconds(90));

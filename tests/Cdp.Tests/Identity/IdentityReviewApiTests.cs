@@ -116,7 +116,7 @@ public sealed class IdentityReviewApiTests(CdpApp app) : IClassFixture<CdpApp>
     {
         var (mobile, email) = (TestData.Mobile(), TestData.Email());
         var (review, _) = await ContactWithAmbiguousCompanyAsync(mobile, email);
-        var (steward, actor) = await app.WithPermissionsAsync(Permissions.IdentityReview);
+        var (steward, actor) = await ApiKeyCaller.CreateAsync(app, Permissions.IdentityReview);
 
         var body = await steward.GetStringAsync("/api/identity/reviews?status=open&limit=1000");
         Assert.DoesNotContain(mobile, body);

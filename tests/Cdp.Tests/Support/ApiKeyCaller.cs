@@ -23,5 +23,8 @@ public sealed class ApiKeyCaller(HttpClient client, string keyId) : IDisposable
         return new ApiKeyCaller(client, created.Info.KeyId);
     }
 
+    /// <summary><c>var (client, actor) = await ApiKeyCaller.CreateAsync(app, ...)</c>.</summary>
+    public void Deconstruct(out HttpClient client, out string actor) => (client, actor) = (Client, Actor);
+
     public void Dispose() => Client.Dispose();
 }
