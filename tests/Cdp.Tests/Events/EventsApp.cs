@@ -18,15 +18,13 @@ namespace Cdp.Tests.Events;
 /// </summary>
 public class EventsApp : CdpBackend
 {
-    public static readonly string ClickHouseUrl =
-        Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
 
     readonly List<WebApplicationFactory<Program>> hosts = [];
     public string ClickHouseDatabase { get; } = "cdp_t_ev_" + Guid.NewGuid().ToString("N")[..12];
     public HttpClient Client { get; private set; } = null!;
     public IServiceProvider Services => hosts[0].Services;
     public LogCapture Logs { get; } = new();
-    public HttpClient ClickHouse { get; } = new() { BaseAddress = new Uri(ClickHouseUrl + "/") };
+    public HttpClient ClickHouse { get; } = LocalServers.ClickHouseClient();
 
     public override async Task InitializeAsync()
     {

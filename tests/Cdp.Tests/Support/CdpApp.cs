@@ -33,8 +33,9 @@ public class CdpBackend : IAsyncLifetime
         Settings = new()
         {
             ["ConnectionStrings:Postgres"] = Database.ConnectionString,
-            ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
-            ["ConnectionStrings:ClickHouse"] = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123",
+            ["ConnectionStrings:PostgresOwner"] = Database.OwnerConnectionString,
+            ["ConnectionStrings:Redis"] = LocalServers.Redis,
+            ["ConnectionStrings:ClickHouse"] = LocalServers.ClickHouse,
             ["Channels:crm:SigningSecret"] = CdpApp.CrmSecret,
             ["Channels:wechat:SigningSecret"] = CdpApp.WeChatSecret,
             ["Channels:erp:SigningSecret"] = CdpApp.ErpSecret,

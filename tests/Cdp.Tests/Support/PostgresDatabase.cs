@@ -7,13 +7,18 @@ namespace Cdp.Tests.Support;
 
 /// <summary>
 /// A fresh, migrated database of its own for a test class (IClassFixture), copied from a template that is
-/// migrated once per schema version, and dropped afterwards. Tests in the class isolate by unique data.
+/// migrated once per schema version, and dropped afterwards. Tests in the class isolate by unique data. The owner
+/// role creates, migrates and drops it; <see cref="ConnectionString"/> and <see cref="DataSource"/> work as the
+/// hosts' role, which may only read and write rows, as in production.
 /// </summary>
 public sealed class PostgresDatabase : IAsyncLifetime
 {
-    public static readonly string ServerConnectionString =
-        Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
-        ?? "Host=127.0.0.1;Port=55432;Username=cdp;Password=cdp;Database=cdp";
+    /// <summary>The owner role on the server's main database (it may create databases).</summary>
+    public static readonly string ServerConnectionString = LocalServers.PostgresOwner;
+
+    /// <summary>The hosts' role, when it is not the owner (row access is granted to it after migrating).</summary>
+    public static readonly string? AppRole = new NpgsqlConnectionStringBuilder(LocalServers.Postgres).Username is { } app
+        && app != new NpgsqlConnectionStringBuilder(ServerConnectionString).Username ? app : null;
 
     static readonly SemaphoreSlim CreateGate = new(1, 1);
     static readonly string TemplateName = "cdp_tpl_" + SchemaHash();
@@ -21,6 +26,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
 
     public string Name { get; } = "cdp_t_" + Guid.NewGuid().ToString("N")[..12];
     public string ConnectionString { get; private set; } = "";
+    public string OwnerConnectionString { get; private set; } = "";
     public NpgsqlDataSource DataSource { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -33,7 +39,8 @@ public sealed class PostgresDatabase : IAsyncLifetime
             await Admin($"create database {Name} template {TemplateName}");
         }
         finally { CreateGate.Release(); }
-        ConnectionString = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = Name, MaxPoolSize = 50 }.ToString();
+        ConnectionString = new NpgsqlConnectionStringBuilder(LocalServers.Postgres) { Database = Name, MaxPoolSize = 50 }.ToString();
+        OwnerConnectionString = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = Name, Pooling = false }.ToString();
         DataSource = NpgsqlDataSource.Create(ConnectionString);
     }
 
@@ -57,7 +64,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
                 await Admin($"drop database if exists {building} with (force)");
                 await Admin($"create database {building}");
                 var cs = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = building, Pooling = false }.ToString();
-                await using (var db = NpgsqlDataSource.Create(cs)) await Migrations.ApplyAsync(db);
+                await using (var db = NpgsqlDataSource.Create(cs)) await Migrations.ApplyAsync(db, appRole: AppRole);
                 // Renamed only when complete, so an interrupted run never leaves a half-migrated template.
                 await Admin($"alter database {building} rename to {TemplateName}");
             }

@@ -9,7 +9,7 @@ namespace Cdp.Tests.Support;
 /// <summary>The Redis the test run started (./cdp test), for tests that build core classes without a host.</summary>
 public static class TestRedis
 {
-    public static string Address { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379";
+    public static string Address => LocalServers.Redis;
 
     /// <summary>A connection, already connected (the first use of a fresh one would otherwise skip Redis).</summary>
     public static RedisConnection Connect(string? address = null)
