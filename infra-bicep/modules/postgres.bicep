@@ -122,8 +122,9 @@ module connectionSecret 'key-vault-secret.bicep' = {
   params: {
     keyVaultName: keyVaultName
     name: 'postgres-connection-string'
-    // Same pool size as local.settings.sample.json; SSL Mode=Require because the server refuses plaintext.
-    value: 'Host=${server.properties.fullyQualifiedDomainName};Port=5432;Database=${databaseName};Username=${administratorLogin};Password=${administratorPassword};SSL Mode=Require;Maximum Pool Size=64'
+    // Same pool size as local.settings.sample.json. SSL Mode=VerifyFull: TLS (the server refuses plaintext) with the
+    // server's certificate checked against the system's trusted roots and its host name, so no one in between can pose as it.
+    value: 'Host=${server.properties.fullyQualifiedDomainName};Port=5432;Database=${databaseName};Username=${administratorLogin};Password=${administratorPassword};SSL Mode=VerifyFull;Maximum Pool Size=64'
   }
 }
 

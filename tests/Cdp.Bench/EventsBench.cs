@@ -22,10 +22,10 @@ static class EventsBench
     {
         var count = Args.Int(args, "--events", 100_000);
         var concurrency = Args.Int(args, "--concurrency", 8);
-        var clickHouseUrl = BenchHost.ClickHouse;
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var chDb = scratch.Name;   // cdp_bench_<time>, a valid ClickHouse name too
-        using var ch = new HttpClient { BaseAddress = new Uri(clickHouseUrl + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        using var ch = LocalServers.ClickHouseClient();
+        ch.Timeout = TimeSpan.FromMinutes(5);
         Console.WriteLine($"cdp bench events: {count:N0} events, {concurrency} concurrent senders of {RequestBatch}, {Environment.ProcessorCount} cores, databases {scratch.Name}");
 
         var now = DateTimeOffset.UtcNow;

@@ -118,14 +118,15 @@ namespace Cdp.Bench
     /// <summary>The local host as its own process on the bench's scratch database and the local Redis/ClickHouse.</summary>
     static class BenchHost
     {
-        public static string Redis { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false";
-        public static string ClickHouse { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__ClickHouse") ?? "http://127.0.0.1:58123";
+        public static string Redis => LocalServers.Redis;
+        public static string ClickHouse => LocalServers.ClickHouse;
 
         public static Task<HostProcess> StartAsync(ScratchDatabase scratch, IReadOnlyDictionary<string, string?> settings)
         {
             var all = new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = scratch.ConnectionString,
+                ["ConnectionStrings:PostgresOwner"] = scratch.ConnectionString,
                 ["ConnectionStrings:Redis"] = Redis,
                 ["ConnectionStrings:ClickHouse"] = ClickHouse,
                 ["WeCom:CorpId"] = "wwbench", ["WeCom:Token"] = RandomSecret(), ["WeCom:Secret"] = RandomSecret(),
@@ -190,8 +191,8 @@ namespace Cdp.Bench
     /// <summary>A migrated database of the bench's own, dropped afterwards unless --keep.</summary>
     sealed class ScratchDatabase : IAsyncDisposable
     {
-        static readonly string Server = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
-            ?? "Host=127.0.0.1;Port=55432;Username=cdp;Password=cdp;Database=cdp";
+        // The owner role (./cdp's cdp_owner) creates, migrates, uses and drops it: the bench makes tables of its own.
+        static readonly string Server = LocalServers.PostgresOwner;
 
         readonly bool keep;
 

@@ -25,10 +25,10 @@ static class ViewsBench
         var contacts = Args.Int(args, "--contacts", 100_000);
         var reads = Args.Int(args, "--reads", 2_000);
         var concurrency = Args.Int(args, "--concurrency", 16);
-        var clickHouseUrl = BenchHost.ClickHouse;
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var chDb = scratch.Name;
-        using var ch = new HttpClient { BaseAddress = new Uri(clickHouseUrl + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        using var ch = LocalServers.ClickHouseClient();
+        ch.Timeout = TimeSpan.FromMinutes(5);
         Console.WriteLine($"cdp bench views: {accounts:N0} accounts, {contacts:N0} contacts, {reads:N0} reads per figure, {concurrency} concurrent readers, {Environment.ProcessorCount} cores, databases {scratch.Name}");
 
         // A salt per run: the ids (and so the Redis keys) never repeat a previous run's, whose views may still be cached.

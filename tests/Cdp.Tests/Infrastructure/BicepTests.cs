@@ -46,6 +46,17 @@ public sealed partial class BicepTests : IDisposable
         Assert.True(File.Exists(Path.Combine(output.FullName, "main.json")));
     }
 
+    /// <summary>The app's Postgres connection string checks the server's certificate and host name, not only encryption.</summary>
+    [Fact]
+    public async Task Postgres_connection_string_verifies_the_server_certificate()
+    {
+        (await Bicep(SampleEnvironment, "build", "main.bicep", "--outdir", output.FullName)).AssertClean();
+        var compiled = await File.ReadAllTextAsync(Path.Combine(output.FullName, "main.json"));
+        Assert.Contains("SSL Mode=VerifyFull;", compiled, StringComparison.Ordinal);
+        Assert.DoesNotContain("SSL Mode=Require", compiled, StringComparison.Ordinal);
+        Assert.DoesNotContain("Trust Server Certificate", compiled, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task Main_template_lints_without_warnings() =>
         (await Bicep(SampleEnvironment, "lint", "main.bicep")).AssertClean();
