@@ -1,6 +1,7 @@
 using Cdp.Functions.Local;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
@@ -11,6 +12,7 @@ builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
+builder.Services.AddPrivacyErasure();
 builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();

@@ -5,6 +5,7 @@ using Cdp.Functions.Kafka;
 using Cdp.Functions.Outbox;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
@@ -34,6 +35,7 @@ public static class AzureHost
         builder.Services.AddSingleton<AzureApi>();
         builder.Services.AddSync();
         builder.Services.AddLeadConversion();
+        builder.Services.AddPrivacyErasure();
         builder.Services.AddSummaryRecalculation();
         builder.Services.AddHousekeeping();
         // Orchestration inputs/outputs and activity results in the core's JSON shape (camelCase, enums by name).

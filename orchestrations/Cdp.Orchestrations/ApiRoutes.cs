@@ -1,4 +1,5 @@
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
@@ -19,6 +20,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
-        .. AccessRoutes.All, .. CorsRoutes.All,
+        .. AccessRoutes.All, .. PrivacyRoutes.All, .. CorsRoutes.All,
     ];
 }

@@ -1,4 +1,6 @@
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Sync;
+using Cdp.Shared.Privacy;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,18 +21,21 @@ public sealed class HousekeepingOptions
 }
 
 /// <summary>
-/// What the housekeeping timer does: purge orchestrations that finished longer ago than the retention, and (when the
-/// sync is registered) start the push of sync tasks a crash left pending.
+/// What the housekeeping timer does: purge orchestrations that finished longer ago than the retention, apply the PIPL
+/// retention (<see cref="ApplyRetention"/>), and (when registered) start the push of sync tasks a crash left pending and
+/// resume privacy requests left unfinished.
 /// </summary>
 public sealed class Housekeeping(
-    IOrchestrationClient orchestrations, IOptions<HousekeepingOptions> options, TimeProvider clock, ILogger<Housekeeping> logger,
-    RedriveStrandedSyncTasks? strandedSyncTasks = null)
+    IOrchestrationClient orchestrations, ApplyRetention retention, IOptions<HousekeepingOptions> options, TimeProvider clock,
+    ILogger<Housekeeping> logger, RedriveStrandedSyncTasks? strandedSyncTasks = null, ResumePrivacyRequests? privacyRequests = null)
 {
     public async Task<int> RunAsync()
     {
         var purged = await orchestrations.PurgeAsync(clock.GetUtcNow() - options.Value.RetainFinishedOrchestrations);
         if (purged > 0) logger.LogInformation("Housekeeping purged {Count} finished orchestration instance(s)", purged);
+        await retention.RunAsync(CancellationToken.None);
         if (strandedSyncTasks is not null) await strandedSyncTasks.RunAsync(CancellationToken.None);
+        if (privacyRequests is not null) await privacyRequests.RunAsync(CancellationToken.None);
         return purged;
     }
 }

@@ -6,6 +6,7 @@ using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Operations;
+using Cdp.Shared.Privacy;
 using Cdp.Shared.Search;
 using Cdp.Shared.Storage;
 using Cdp.Shared.Summaries;
@@ -45,6 +46,7 @@ public static class CdpPlatform
         services.AddIdentity();
         builder.AddEvents();
         services.AddCustomerViews();
+        services.AddPrivacy();
 
         // A host can serve the API only (e.g. behind a load balancer) and leave consuming to others.
         var consume = builder.Configuration.GetValue("Topics:ConsumersEnabled", true);

@@ -1,5 +1,6 @@
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared.Conversion;
@@ -37,6 +38,14 @@ public sealed class ActivityFunctions(IServiceProvider services)
     [Function(nameof(QueueSummaryBatchActivity))]
     public Task<SummaryBatchResult> RunQueueSummaryBatch([ActivityTrigger] SummaryBatch input, CancellationToken cancellationToken) =>
         Run<QueueSummaryBatchActivity, SummaryBatch, SummaryBatchResult>(input, cancellationToken);
+
+    [Function(nameof(EraseSubjectActivity))]
+    public Task<string> RunEraseSubject([ActivityTrigger] Guid requestId, CancellationToken cancellationToken) =>
+        Run<EraseSubjectActivity, Guid, string>(requestId, cancellationToken);
+
+    [Function(nameof(MarkPrivacyRequestFailed))]
+    public Task<bool> RunMarkPrivacyRequestFailed([ActivityTrigger] PrivacyRequestFailure input, CancellationToken cancellationToken) =>
+        Run<MarkPrivacyRequestFailed, PrivacyRequestFailure, bool>(input, cancellationToken);
 
     Task<TOut> Run<TActivity, TIn, TOut>(TIn input, CancellationToken cancellationToken) where TActivity : Activity<TIn, TOut> =>
         services.GetRequiredService<TActivity>().RunAsync(input, cancellationToken);

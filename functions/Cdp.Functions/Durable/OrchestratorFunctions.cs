@@ -1,5 +1,6 @@
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
+using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared.Conversion;
@@ -26,6 +27,10 @@ public sealed class OrchestratorFunctions(IServiceProvider services)
     [Function(nameof(RecalculateAllSummariesOrchestrator))]
     public Task<RecalculateAllSummariesResult> RunRecalculateAllSummaries([OrchestrationTrigger] TaskOrchestrationContext context) =>
         Run<RecalculateAllSummariesOrchestrator, RecalculateAllSummaries, RecalculateAllSummariesResult>(context);
+
+    [Function(nameof(EraseSubjectOrchestrator))]
+    public Task<string> RunEraseSubject([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        Run<EraseSubjectOrchestrator, Guid, string>(context);
 
     // Qualified: Microsoft.DurableTask also declares an Orchestrator<TInput, TOutput> (src/Abstractions/Mediator/Orchestrator.cs).
     Task<TOut> Run<TOrchestrator, TIn, TOut>(TaskOrchestrationContext context) where TOrchestrator : Cdp.Orchestrations.Orchestrator<TIn, TOut> =>

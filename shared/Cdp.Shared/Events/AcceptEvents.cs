@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cdp.Shared.Customers;
+using Cdp.Shared.Privacy;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.Options;
@@ -12,12 +13,13 @@ namespace Cdp.Shared.Events;
 public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected, int Untrusted);
 
 /// <summary>
-/// POST /api/events: validates, then in one transaction publishes every valid event to event-stream (keyed by
-/// user, so one user's events stay in order), records touchpoints for the events that name a known contact, lead
+/// POST /api/events: validates, then in one transaction publishes every valid event to event-stream (keyed by the
+/// user hash, so one user's events stay in order), records touchpoints for the events that name a known contact, lead
 /// or account, and asks for those entities' summaries to be recalculated. The answer follows the commit, so an
 /// accepted event is durable before the caller hears so.
 /// </summary>
-public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, TimeProvider clock)
+public sealed class AcceptEvents(
+    NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock)
 {
     public EventsOptions Options => options.Value;
 
@@ -38,8 +40,12 @@ public sealed class AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> op
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        await TopicPublisher.PublishManyAsync(conn, tx, Topics.EventStream,
-            events.Select(e => (e.UserId, EventRow.From(e, now))), ct);
+        // PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash (one user still one key).
+        await TopicPublisher.PublishManyAsync(conn, tx, Topics.EventStream, events.Select(e =>
+        {
+            var user = hash.UserId(e.UserId);
+            return (user, EventRow.From(e, now) with { UserId = user });
+        }), ct);
 
         var named = events.Where(e => e.NamesAnEntity).ToList();
         List<(string Type, Guid Id)> entities = [];

@@ -103,6 +103,28 @@ public sealed partial class ClickHouseHttp
         return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
 
+    /// <summary>Waits until no mutation (ALTER … DELETE) of the events table is left to do; mutations run in the background.</summary>
+    public async Task WaitForMutationsAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var pending = await QueryLinesAsync(
+                $"SELECT count() AS n FROM system.mutations WHERE database = '{Database}' AND table = '{Table}' AND is_done = 0 FORMAT JSONEachRow", ct);
+            if (pending.Count == 0 || System.Text.Json.JsonDocument.Parse(pending[0]).RootElement.GetProperty("n").GetInt64() == 0) return;
+            if (waited.Elapsed > timeout) throw new TimeoutException($"A ClickHouse mutation of {EventsTable} has not finished after {timeout}.");
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+        }
+    }
+
+    /// <summary>True when the events table exists (nothing was ever written when it does not).</summary>
+    public async Task<bool> EventsTableExistsAsync(CancellationToken ct)
+    {
+        var lines = await QueryLinesAsync(
+            $"SELECT count() AS n FROM system.tables WHERE database = '{Database}' AND name = '{Table}' FORMAT JSONEachRow", ct);
+        return lines.Count > 0 && System.Text.Json.JsonDocument.Parse(lines[0]).RootElement.GetProperty("n").GetInt64() > 0;
+    }
+
     static async Task EnsureOkAsync(HttpResponseMessage response, CancellationToken ct)
     {
         if (response.IsSuccessStatusCode) return;

@@ -1,7 +1,11 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Privacy;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Shared.Events;
@@ -11,9 +15,15 @@ namespace Cdp.Shared.Events;
 /// needed. Repeats are harmless: the table is a ReplacingMergeTree keyed by event id and queries count distinct ids.
 /// Both hosts' event-stream consumers end here (locally WriteEventsToClickHouse, on Azure the Kafka trigger). After an
 /// insert the cached views of the customers the events name are deleted: their behaviour counts have changed.
+/// user_id is stored as its keyed hash (<see cref="SubjectHash.UserId"/>): producers publish it hashed, and a row still
+/// carrying a raw id (queued before hashing began) is hashed here; rows a table holds from before are re-keyed once
+/// when the schema is ensured (<see cref="HashLegacyUserIdsAsync"/>).
 /// </summary>
-public sealed class EventStreamWriter(ClickHouseHttp clickHouse, CustomerViewCache views, ILogger<EventStreamWriter> logger) : ITopicBatchHandler
+public sealed partial class EventStreamWriter(
+    ClickHouseHttp clickHouse, CustomerViewCache views, SubjectHash hash, ILogger<EventStreamWriter> logger) : ITopicBatchHandler
 {
+    const int LegacyBatch = 1000;
+
     volatile bool schemaReady;
 
     public string Topic => Topics.EventStream;
@@ -26,8 +36,7 @@ public sealed class EventStreamWriter(ClickHouseHttp clickHouse, CustomerViewCac
         if (schemaReady) return true;
         try
         {
-            await clickHouse.EnsureSchemaAsync(ct);
-            schemaReady = true;
+            await EnsureSchemaAsync(ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -41,14 +50,71 @@ public sealed class EventStreamWriter(ClickHouseHttp clickHouse, CustomerViewCac
 
     public async Task WriteAsync(IEnumerable<string> payloads, CancellationToken ct)
     {
-        var rows = payloads as IReadOnlyCollection<string> ?? payloads.ToList();
-        if (!schemaReady)
-        {
-            await clickHouse.EnsureSchemaAsync(ct);
-            schemaReady = true;
-        }
+        var rows = payloads.Select(HashUserId).ToList();
+        if (!schemaReady) await EnsureSchemaAsync(ct);
         await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, rows, ct);
         await views.InvalidateAsync(rows.SelectMany(NamedCustomers).Distinct());
+    }
+
+    async Task EnsureSchemaAsync(CancellationToken ct)
+    {
+        await clickHouse.EnsureSchemaAsync(ct);
+        await HashLegacyUserIdsAsync(ct);
+        schemaReady = true;
+    }
+
+    [GeneratedRegex("\"user_id\":\"u_[0-9a-f]{32}\"", RegexOptions.CultureInvariant)]
+    private static partial Regex HashedUserId();
+
+    /// <summary>The row with its user_id hashed, unless it already is.</summary>
+    string HashUserId(string row)
+    {
+        if (HashedUserId().IsMatch(row)) return row;
+        var node = JsonNode.Parse(row)!.AsObject();
+        if (node["user_id"]?.GetValue<string>() is not { } raw || SubjectHash.IsUserHash(raw)) return row;
+        node["user_id"] = hash.UserId(raw);
+        return node.ToJsonString();
+    }
+
+    /// <summary>
+    /// Rows written before user ids were hashed: each batch of raw ids is inserted again under its hash and the raw rows
+    /// deleted (user_id is part of the sort key, which ClickHouse cannot update in place). The delete is a mutation;
+    /// the next batch waits for it, so no raw id is re-inserted twice. Nothing to do costs one scan of the column.
+    /// </summary>
+    internal async Task<int> HashLegacyUserIdsAsync(CancellationToken ct)
+    {
+        var table = clickHouse.EventsTable;
+        var total = 0;
+        while (true)
+        {
+            var raws = (await clickHouse.QueryLinesAsync(
+                    $"SELECT DISTINCT user_id FROM {table} WHERE NOT match(user_id, '^u_[0-9a-f]{{32}}$') LIMIT {LegacyBatch} FORMAT JSONEachRow", ct))
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("user_id").GetString()!).ToList();
+            if (raws.Count == 0) return total;
+            var from = string.Join(",", raws.Select(Quote));
+            var to = string.Join(",", raws.Select(r => Quote(hash.UserId(r))));
+            await clickHouse.ExecuteAsync($"""
+                INSERT INTO {table} SELECT event_id, transform(user_id, [{from}], [{to}], user_id), account_id, contact_id, lead_id,
+                       event_type, occurred_at, properties, ingested_at
+                FROM {table} WHERE user_id IN ({from})
+                """, ct);
+            await clickHouse.ExecuteAsync($"ALTER TABLE {table} DELETE WHERE user_id IN ({from})", ct);
+            await clickHouse.WaitForMutationsAsync(TimeSpan.FromMinutes(5), ct);
+            total += raws.Count;
+            logger.LogInformation("Re-keyed the events of {Count} user id(s) stored before hashing in {Table}", raws.Count, table);
+        }
+    }
+
+    /// <summary>A ClickHouse string literal.</summary>
+    static string Quote(string value)
+    {
+        var s = new StringBuilder("'");
+        foreach (var c in value)
+        {
+            if (c is '\\' or '\'') s.Append('\\');
+            s.Append(c);
+        }
+        return s.Append('\'').ToString();
     }
 
     /// <summary>The customers an event row names (empty ids are Guid.Empty in the row).</summary>

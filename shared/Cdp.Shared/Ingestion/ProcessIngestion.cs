@@ -124,7 +124,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         cmd.Parameters.AddWithValue(id);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
-        return (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
+        return (reader.GetString(0), reader.IsDBNull(1) ? "" : reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
     }
 
     Task RejectAsync(Guid id, IReadOnlyList<FieldError> errors, CancellationToken ct) =>

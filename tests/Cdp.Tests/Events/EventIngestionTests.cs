@@ -48,7 +48,7 @@ public sealed class EventIngestionTests(EventsApp app) : IClassFixture<EventsApp
         await app.DrainedAsync(user, Landing);   // raw rows may already be merged, so wait on the topic instead
         Assert.Equal(50, await app.DistinctEventsOfUser(user));
         // FINAL collapses at read time what background merges have not reached yet.
-        Assert.Equal("50", await app.ClickHouseSql($"SELECT count() FROM {app.ClickHouseDatabase}.behaviour_event FINAL WHERE user_id = '{user}'"));
+        Assert.Equal("50", await app.ClickHouseSql($"SELECT count() FROM {app.ClickHouseDatabase}.behaviour_event FINAL WHERE user_id = '{app.UserHash(user)}'"));
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class EventIngestionTests(EventsApp app) : IClassFixture<EventsApp
             properties: new { mobile, contactEmail = email, note = $"call {mobile}", nested = new { x = email }, plan = "pro" })]);
         await Eventually.Until(async () => await app.RowsOfUser(user) == 1, Landing, "event landed");
 
-        var stored = await app.ClickHouseSql($"SELECT properties FROM {app.ClickHouseDatabase}.behaviour_event WHERE user_id = '{user}'");
+        var stored = await app.ClickHouseSql($"SELECT properties FROM {app.ClickHouseDatabase}.behaviour_event WHERE user_id = '{app.UserHash(user)}'");
         Assert.DoesNotContain(mobile, stored);
         Assert.DoesNotContain(email, stored);
         Assert.Contains("pro", stored);

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Cdp.Shared.Privacy;
 using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
 using Dapper;
@@ -83,13 +84,16 @@ public class EventsApp : CdpBackend
         return text.Trim();
     }
 
+    /// <summary>How ClickHouse and the event-stream name a user: the keyed hash of the SDK's userId.</summary>
+    public string UserHash(string userId) => Services.GetRequiredService<SubjectHash>().UserId(userId);
+
     /// <summary>Distinct event ids stored for a user (repeats not yet merged are counted once).</summary>
     public async Task<long> DistinctEventsOfUser(string userId)
     {
         try
         {
             return long.Parse(await ClickHouseSql(
-                $"SELECT uniqExact(event_id) FROM {ClickHouseDatabase}.behaviour_event WHERE user_id = '{userId}'"));
+                $"SELECT uniqExact(event_id) FROM {ClickHouseDatabase}.behaviour_event WHERE user_id = '{UserHash(userId)}'"));
         }
         catch (HttpRequestException) { return -1; }   // the table may not exist yet
     }
@@ -99,12 +103,12 @@ public class EventsApp : CdpBackend
     {
         await using var conn = await Database.DataSource.OpenConnectionAsync();
         await Eventually.Until(async () => await conn.ExecuteScalarAsync<long>(
-            "select count(*) from topic_message where topic = 'event-stream' and message_key = @userId", new { userId }) == 0,
+            "select count(*) from topic_message where topic = 'event-stream' and message_key = @user", new { user = UserHash(userId) }) == 0,
             timeout, $"event-stream drained for {userId}");
     }
 
     public async Task<long> RowsOfUser(string userId) => long.Parse(await ClickHouseSql(
-        $"SELECT count() FROM {ClickHouseDatabase}.behaviour_event WHERE user_id = '{userId}'"));
+        $"SELECT count() FROM {ClickHouseDatabase}.behaviour_event WHERE user_id = '{UserHash(userId)}'"));
 
     public async Task<Guid> NewAccountAsync()
     {

@@ -325,7 +325,7 @@ public sealed class EventsSdkTests(EventsSdkApp app) : IClassFixture<EventsSdkAp
         Assert.Equal(0, await conn.ExecuteScalarAsync<long>("select count(*) from touchpoint where contact_id = @contact", new { contact }));
         // Stored for the user alone: no contact in the ClickHouse rows, and no summary asked for.
         Assert.Equal("2\t0", await app.ClickHouseSql(
-            $"SELECT uniqExact(event_id), countIf(toString(contact_id) = '{contact}') FROM {app.ClickHouseDatabase}.behaviour_event WHERE user_id = '{user}'"));
+            $"SELECT uniqExact(event_id), countIf(toString(contact_id) = '{contact}') FROM {app.ClickHouseDatabase}.behaviour_event WHERE user_id = '{app.UserHash(user)}'"));
         Assert.False(await conn.ExecuteScalarAsync<bool>("select exists (select 1 from contact_summary where contact_id = @contact)", new { contact }));
 
         var trusted = new { eventId = $"{user}-3", userId = user, type = "page_view", contactId = contact, occurredAt = DateTimeOffset.UtcNow.AddMinutes(-3).ToString("O"),
