@@ -12,7 +12,15 @@ public sealed record FieldError(string Field, string Message);
 /// <param name="CompanyFullName">Normalised full legal name, compared exactly.</param>
 /// <param name="CompanyShortName">Name without city prefix, brackets and legal suffix, compared fuzzily.</param>
 /// <param name="CreditCodeUnverified">The record's credit code has the right shape but its check character does not verify.</param>
-public sealed record CleanRecord(CustomerRecord Record, string? CompanyFullName, string? CompanyShortName, bool CreditCodeUnverified = false);
+public sealed record CleanRecord(CustomerRecord Record, string? CompanyFullName, string? CompanyShortName, bool CreditCodeUnverified = false)
+{
+    /// <summary>
+    /// What the record's phone is (<see cref="ClassifiedPhone.TypeName"/>): "landline", "shared_cost", "data_only" ...
+    /// A number from the mobile field that is not a person's mobile lands in the phone with its type, flagged
+    /// ("data_only", "unallocated") or a business's ("landline", "shared_cost", "toll_free", "service").
+    /// </summary>
+    public string? PhoneType { get; init; }
+}
 
 /// <summary>Either a clean record or the reasons it was rejected; never both, never neither.</summary>
 public sealed record CleansingResult(CleanRecord? Clean, IReadOnlyList<FieldError> Errors)

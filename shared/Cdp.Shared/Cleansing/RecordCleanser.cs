@@ -27,10 +27,23 @@ public static class RecordCleanser
         }
 
         // Messages describe the problem, never the value: they end up in logs and dead-letter tables (PIPL).
-        if (!MobileNumber.TryNormalize(record.Mobile, out var mobile, out var mobileProblem))
+        if (!MobileNumber.TryClassify(record.Mobile, out var mobileNumber, out var mobileProblem))
         {
             errors.Add(new FieldError("mobile",
-                $"Mobile {mobileProblem}. Expected a mainland mobile such as 138 1234 5678, optionally with +86."));
+                $"Mobile {mobileProblem}. Expected a mobile such as 138 1234 5678 (+86 optional) or a foreign one with its +country code."));
+        }
+
+        // Only a person's mobile stays a mobile (an identity key). A landline, 400/800/95, data-only or unallocated
+        // number typed into the mobile field is kept in the phone field with its type: a switchboard is shared by
+        // everyone at a company, and a data SIM or an unallocated number reaches no one, so neither may merge people.
+        var mobile = mobileNumber is { IsIdentityKey: true } ? mobileNumber.Canonical : null;
+        var moved = mobileNumber is { IsIdentityKey: false } ? mobileNumber : null;
+        var phone = TextNormalizer.Normalize(record.Phone);
+        var phoneType = moved?.TypeName
+            ?? (phone is not null && MobileNumber.TryClassify(phone, out var typed, out _) ? typed?.TypeName : null);
+        if (moved is not null)
+        {
+            phone = phone is null || phone == moved.Canonical ? moved.Canonical : $"{phone}; {moved.Canonical}";
         }
 
         if (!EmailAddress.TryNormalize(record.Email, out var email, out var emailProblem))
@@ -52,9 +65,9 @@ public static class RecordCleanser
             Name = TextNormalizer.Normalize(record.Name),
             Company = TextNormalizer.Normalize(record.Company),
             Mobile = mobile,
-            // Landlines come with area codes and extensions in too many shapes to canonicalise safely, and they
-            // are not a matching key; width-normalising is enough to make them readable.
-            Phone = TextNormalizer.Normalize(record.Phone),
+            // The phone field's own landlines come with extensions in too many shapes to rewrite, and they are not a
+            // matching key; width-normalising is enough to make them readable.
+            Phone = phone,
             Email = email,
             City = NormalizeCity(record.City),
             CreditCode = creditCode,
@@ -69,14 +82,17 @@ public static class RecordCleanser
             OwnerId = TextNormalizer.Normalize(record.OwnerId),
         };
 
-        errors.AddRange(MissingRequired(clean));
+        errors.AddRange(MissingRequired(clean, reachableByPhone: moved is not null));
         if (errors.Count > 0)
         {
             return CleansingResult.Reject(errors);
         }
 
         var (fullName, shortName) = CompanyName.Normalize(clean.Company);
-        return CleansingResult.Accept(new CleanRecord(clean, fullName, shortName, CreditCodeUnverified: creditCode is not null && !creditCodeVerified));
+        return CleansingResult.Accept(new CleanRecord(clean, fullName, shortName, CreditCodeUnverified: creditCode is not null && !creditCodeVerified)
+        {
+            PhoneType = phoneType,
+        });
     }
 
     /// <summary>"上海市" and "上海" are the same city; the bare form is what people type.</summary>
@@ -86,8 +102,9 @@ public static class RecordCleanser
         return text is { Length: > 1 } && text.EndsWith('市') ? text[..^1].TrimEnd() : text;
     }
 
-    // Checked on the cleaned record, so an invalid mobile does not count as a way to reach someone.
-    private static IEnumerable<FieldError> MissingRequired(CustomerRecord r)
+    // Checked on the cleaned record, so an invalid mobile does not count as a way to reach someone; a number from the
+    // mobile field that is not a person's mobile (kept in phone) does, as the record is not lost over it.
+    private static IEnumerable<FieldError> MissingRequired(CustomerRecord r, bool reachableByPhone)
     {
         switch (r.Kind)
         {
@@ -98,7 +115,7 @@ public static class RecordCleanser
                 }
 
                 if (r.Mobile is null && r.Email is null && r.OpenId is null && r.UnionId is null
-                    && r.WeComExternalUserId is null)
+                    && r.WeComExternalUserId is null && !reachableByPhone)
                 {
                     yield return new FieldError("mobile",
                         "A lead needs a valid way to reach it: mobile, email, openId, unionId or weComExternalUserId.");
@@ -112,7 +129,7 @@ public static class RecordCleanser
                     yield return new FieldError("name", "A contact needs a name.");
                 }
 
-                if (r.Mobile is null && r.Email is null && r.WeComExternalUserId is null)
+                if (r.Mobile is null && r.Email is null && r.WeComExternalUserId is null && !reachableByPhone)
                 {
                     yield return new FieldError("mobile",
                         "A contact needs a valid way to reach it: mobile, email or weComExternalUserId.");

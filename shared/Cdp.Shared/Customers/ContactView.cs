@@ -7,7 +7,8 @@ namespace Cdp.Shared.Customers;
 
 public sealed record ContactInfo(
     Guid ContactId, string? Name, string? MobilePhone, string? Email, string? Title, string? City, string? Phone,
-    string? WeChatId, string? WeComExternalUserId, Guid? PrimaryAccountId, DateTime CreatedAt, DateTime UpdatedAt)
+    string? WeChatId, string? WeComExternalUserId, Guid? PrimaryAccountId, DateTime CreatedAt, DateTime UpdatedAt,
+    string? PhoneType = null)
 {
     public ContactInfo Masked() => this with
     {
@@ -63,7 +64,8 @@ public sealed class ContactReads(NpgsqlDataSource db)
     static readonly string Contact360Sql = """
         select contact_id as ContactId, contact_name as Name, mobile_phone as MobilePhone, email as Email, title as Title,
                city as City, phone as Phone, wechat_id as WeChatId, wecom_external_user_id as WeComExternalUserId,
-               primary_account_id as PrimaryAccountId, created_at as CreatedAt, updated_at as UpdatedAt
+               primary_account_id as PrimaryAccountId, created_at as CreatedAt, updated_at as UpdatedAt,
+               phone_type as PhoneType
         from contact where contact_id = @id;
         select total_touchpoints as TotalTouchpoints, email_opens as EmailOpens, form_submissions as FormSubmissions,
                engagement_score as EngagementScore, last_activity_at as LastActivityAt, calculated_at as CalculatedAt

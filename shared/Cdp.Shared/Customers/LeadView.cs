@@ -40,9 +40,11 @@ public sealed record LeadDetails(
     IReadOnlyList<string> Tags,
     IReadOnlyList<ComputedTag> ComputedTags,
     BehaviourCounts? Behaviour = null,
-    bool Partial = false)
+    bool Partial = false,
+    string? Phone = null,
+    string? PhoneType = null)
 {
-    public LeadDetails Masked() => this with { MobilePhone = PiiMask.Phone(MobilePhone), Email = PiiMask.Email(Email) };
+    public LeadDetails Masked() => this with { MobilePhone = PiiMask.Phone(MobilePhone), Email = PiiMask.Email(Email), Phone = PiiMask.Phone(Phone) };
 }
 
 /// <summary>
@@ -60,7 +62,7 @@ public sealed class LeadReads(NpgsqlDataSource db)
                    lead_status as LeadStatus, created_at as CreatedAt, updated_at as UpdatedAt, converted_at as ConvertedAt,
                    converted_contact_id as ConvertedContactId, converted_account_id as ConvertedAccountId,
                    converted_opportunity_id as ConvertedOpportunityId, lead_score as Score, lead_grade as Grade,
-                   score_reasons::text as ScoreReasons
+                   score_reasons::text as ScoreReasons, phone as Phone, phone_type as PhoneType
             from lead where lead_id = @leadId;
             select total_touchpoints as TotalTouchpoints, total_events as TotalEvents, form_submissions as FormSubmissions,
                    days_in_pipeline as DaysInPipeline, last_activity_at as LastActivityAt, calculated_at as CalculatedAt
@@ -82,7 +84,7 @@ public sealed class LeadReads(NpgsqlDataSource db)
             lead.ConvertedContactId, lead.ConvertedAccountId, lead.ConvertedOpportunityId, lead.Score, lead.Grade, reasons,
             summary is null ? null : new LeadSummaryView(summary.TotalTouchpoints, summary.TotalEvents, summary.FormSubmissions,
                 summary.DaysInPipeline, Utc(summary.LastActivityAt), Utc(summary.CalculatedAt)),
-            tags, computed);
+            tags, computed, Phone: lead.Phone, PhoneType: lead.PhoneType);
     }
 
     sealed class LeadRow
@@ -91,6 +93,8 @@ public sealed class LeadReads(NpgsqlDataSource db)
         public string? LeadName { get; set; }
         public string? CompanyName { get; set; }
         public string? MobilePhone { get; set; }
+        public string? Phone { get; set; }
+        public string? PhoneType { get; set; }
         public string? Email { get; set; }
         public string? Title { get; set; }
         public string? City { get; set; }

@@ -30,7 +30,7 @@ public sealed class RevealPiiField(NpgsqlDataSource db)
                 ["mobilePhone"] = "mobile_phone", ["email"] = "email", ["phone"] = "phone",
                 ["weChatId"] = "wechat_id", ["weComExternalUserId"] = "wecom_external_user_id",
             }),
-            [CustomerRef.LeadKind] = ("lead", "lead_id", new Dictionary<string, string> { ["mobilePhone"] = "mobile_phone", ["email"] = "email" }),
+            [CustomerRef.LeadKind] = ("lead", "lead_id", new Dictionary<string, string> { ["mobilePhone"] = "mobile_phone", ["email"] = "email", ["phone"] = "phone" }),
             [CustomerRef.AccountKind] = ("account", "account_id", new Dictionary<string, string>()),
         };
 

@@ -14,4 +14,7 @@ internal static class IdentityJson
 
     public static Dictionary<string, DateTimeOffset> FieldTimes(string? json) =>
         string.IsNullOrEmpty(json) ? [] : Deserialize<Dictionary<string, DateTimeOffset>>(json);
+
+    public static Dictionary<string, string> FieldSources(string? json) =>
+        string.IsNullOrEmpty(json) ? [] : Deserialize<Dictionary<string, string>>(json);
 }

@@ -88,7 +88,7 @@ public sealed partial class IdentityResolver
             {
                 ["contact_name"] = r.Name, ["mobile_phone"] = r.Mobile, ["email"] = r.Email, ["wechat_id"] = r.UnionId,
                 ["wecom_external_user_id"] = r.WeComExternalUserId, ["title"] = r.Title, ["city"] = r.City,
-                ["phone"] = r.Phone,
+                ["phone"] = r.Phone, ["phone_type"] = clean.PhoneType,
             };
 
             var created = contactId is null;
@@ -101,9 +101,9 @@ public sealed partial class IdentityResolver
                 contactId = Guid.CreateVersion7();
                 Execute("""
                     insert into contact (contact_id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
-                                         title, city, phone, primary_account_id, shard_id, field_times)
+                                         title, city, phone, phone_type, primary_account_id, shard_id, field_times, field_sources)
                     values (@id, @contact_name, @mobile_phone, @email, @wechat_id, @wecom_external_user_id,
-                            @title, @city, @phone, @accountId, @shard, @fieldTimes::jsonb)
+                            @title, @city, @phone, @phone_type, @accountId, @shard, @fieldTimes::jsonb, @fieldSources::jsonb)
                     """, InsertParameters(contactId.Value, incoming, new { accountId }));
             }
 

@@ -12,8 +12,8 @@ public sealed partial class IdentityResolver
             string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
         {
             var columns = string.Join(", ", incoming.Keys);
-            var (current, fieldTimes) = await Read(
-                $"select {columns}, field_times::text as field_times from {table} where {idColumn} = @id for update",
+            var (current, fieldTimes, fieldSources) = await Read(
+                $"select {columns}, field_times::text as field_times, field_sources::text as field_sources from {table} where {idColumn} = @id for update",
                 new { id },
                 async reader =>
                 {
@@ -28,11 +28,12 @@ public sealed partial class IdentityResolver
                         row[column] = StringOrNull(reader, column);
                     }
 
-                    return (row, StringOrNull(reader, "field_times"));
+                    return (row, StringOrNull(reader, "field_times"), StringOrNull(reader, "field_sources"));
                 });
 
             await DropTaken(incoming, current, table, idColumn, id, uniqueFields);
-            var merged = FieldMerge.Merge(current, IdentityJson.FieldTimes(fieldTimes), incoming, atOffset);
+            var merged = FieldMerge.Merge(current, IdentityJson.FieldTimes(fieldTimes), incoming, atOffset,
+                new FieldSourcing(IdentityJson.FieldSources(fieldSources), r.Channel));
             if (!merged.HasChanges)
             {
                 return;
@@ -46,8 +47,9 @@ public sealed partial class IdentityResolver
 
             parameters["id"] = id;
             parameters["fieldTimes"] = IdentityJson.Serialize(merged.FieldTimes);
+            parameters["fieldSources"] = IdentityJson.Serialize(merged.FieldSources);
             var sets = string.Join(", ", incoming.Keys.Select(c => $"{c} = @{c}"));
-            Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, updated_at = now() where {idColumn} = @id", parameters);
+            Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, field_sources = @fieldSources::jsonb, updated_at = now() where {idColumn} = @id", parameters);
         }
 
         private static string? StringOrNull(NpgsqlDataReader reader, string column)
@@ -89,8 +91,9 @@ public sealed partial class IdentityResolver
 
             parameters["id"] = id;
             parameters["shard"] = Shard.Of(id);
-            var times = fields.Where(f => !string.IsNullOrWhiteSpace(f.Value)).ToDictionary(f => f.Key, _ => atOffset);
-            parameters["fieldTimes"] = IdentityJson.Serialize(times);
+            var given = fields.Where(f => !string.IsNullOrWhiteSpace(f.Value)).ToList();
+            parameters["fieldTimes"] = IdentityJson.Serialize(given.ToDictionary(f => f.Key, _ => atOffset));
+            parameters["fieldSources"] = IdentityJson.Serialize(given.ToDictionary(f => f.Key, _ => r.Channel));
             return parameters;
         }
     }

@@ -33,6 +33,7 @@ public sealed partial class IdentityResolver
             {
                 ["lead_name"] = r.Name, ["company_name"] = r.Company, ["mobile_phone"] = r.Mobile, ["email"] = r.Email,
                 ["title"] = r.Title, ["city"] = r.City, ["campaign_id"] = r.CampaignId, ["lead_source"] = r.LeadSource,
+                ["phone"] = r.Phone, ["phone_type"] = clean.PhoneType,
             };
 
             var created = leadId is null;
@@ -45,9 +46,9 @@ public sealed partial class IdentityResolver
                 leadId = Guid.CreateVersion7();
                 Execute("""
                     insert into lead (lead_id, lead_name, company_name, mobile_phone, email, title, city, channel_id,
-                                      campaign_id, lead_source, lead_status, shard_id, field_times)
+                                      campaign_id, lead_source, phone, phone_type, lead_status, shard_id, field_times, field_sources)
                     values (@id, @lead_name, @company_name, @mobile_phone, @email, @title, @city, @channel,
-                            @campaign_id, @lead_source, 'new', @shard, @fieldTimes::jsonb)
+                            @campaign_id, @lead_source, @phone, @phone_type, 'new', @shard, @fieldTimes::jsonb, @fieldSources::jsonb)
                     """, InsertParameters(leadId.Value, incoming, new { channel = r.Channel }));
             }
 

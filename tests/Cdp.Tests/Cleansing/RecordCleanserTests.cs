@@ -82,8 +82,8 @@ public class RecordCleanserTests
 
     [Theory]
     [InlineData("1381234567", "digits")]
-    [InlineData("12812345678", "13 to 19")]
-    [InlineData("021-12345678", "landline")]
+    [InlineData("0211234", "landline")]
+    [InlineData("+999 1234 5678", "country code")]
     public void InvalidMobileIsAFieldErrorWithoutTheNumber(string mobile, string hint)
     {
         var result = RecordCleanser.Cleanse(Record() with { Name = "张伟", Mobile = mobile, Email = "z@example.com" });
@@ -131,7 +131,7 @@ public class RecordCleanserTests
     {
         var result = RecordCleanser.Cleanse(Record() with
         {
-            Mobile = "12812345678",
+            Mobile = "1281234567",
             Email = "no-at-sign",
             CreditCode = "9111000080210043IB",
         });
@@ -196,9 +196,52 @@ public class RecordCleanserTests
     [Fact]
     public void ContactWithOnlyAnInvalidMobileGetsBothErrors()
     {
-        var result = RecordCleanser.Cleanse(Record(EntityKind.Contact) with { Mobile = "021-12345678" });
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Contact) with { Mobile = "1381234567" });
 
         Assert.Equal(["mobile", "name", "mobile"], result.Errors.Select(e => e.Field));
+    }
+
+    // Issue 10: these were rejected as "not a mainland mobile" by the hand-written rules; now the record is kept,
+    // the number kept in phone with its type, and the mobile (the identity key) left empty.
+    [Theory]
+    [InlineData("021-12345678", "+862112345678", "landline")]
+    [InlineData("400-812-3456", "+864008123456", "shared_cost")]
+    [InlineData("800 812 3456", "+868008123456", "toll_free")]
+    [InlineData("95588", "95588", "service")]
+    [InlineData("140 1234 5678", "14012345678", "data_only")]
+    [InlineData("12812345678", "12812345678", "unallocated")]
+    public void A_number_in_the_mobile_field_that_is_no_persons_mobile_is_kept_in_phone_typed(string raw, string phone, string type)
+    {
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Contact) with { Name = "张伟", Mobile = raw });
+
+        Assert.False(result.IsRejected, string.Join("; ", result.Errors.Select(e => e.Message)));
+        Assert.Null(result.Clean!.Record.Mobile);
+        Assert.Equal((phone, type), (result.Clean.Record.Phone, result.Clean.PhoneType));
+    }
+
+    [Fact]
+    public void A_business_number_from_the_mobile_field_joins_the_records_own_phone()
+    {
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Lead) with { Name = "张伟", Mobile = "400-812-3456", Phone = "010-88888888" });
+
+        Assert.Equal(("010-88888888; +864008123456", "shared_cost"), (result.Clean!.Record.Phone, result.Clean.PhoneType));
+    }
+
+    [Fact]
+    public void A_foreign_mobile_is_the_records_mobile_in_E164()
+    {
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Contact) with { Name = "陈大文", Mobile = "+852 9123 4567" });
+
+        Assert.Equal("+85291234567", result.Clean!.Record.Mobile);
+        Assert.Null(result.Clean.PhoneType);
+    }
+
+    [Fact]
+    public void The_records_own_landline_is_typed_and_left_as_written()
+    {
+        var result = RecordCleanser.Cleanse(Record(EntityKind.Contact) with { Name = "张伟", Mobile = "13812345678", Phone = "010-88888888" });
+
+        Assert.Equal(("13812345678", "010-88888888", "landline"), (result.Clean!.Record.Mobile, result.Clean.Record.Phone, result.Clean.PhoneType));
     }
 
     [Theory]

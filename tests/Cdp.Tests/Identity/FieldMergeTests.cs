@@ -88,4 +88,41 @@ public class FieldMergeTests
         var older = FieldMerge.Merge(result.Values, result.FieldTimes, Values(("title", "主管")), T1);
         Assert.Equal("经理", older.Values["title"]);
     }
+
+    static FieldSourcing From(string incoming, params (string Field, string Source)[] held) =>
+        new(held.ToDictionary(h => h.Field, h => h.Source), incoming);
+
+    [Fact]
+    public void A_visitor_typed_record_fills_empty_fields_only()
+    {
+        var result = FieldMerge.Merge(
+            Values(("name", "王建国"), ("email", null)),
+            new Dictionary<string, DateTimeOffset> { ["name"] = T1 },
+            Values(("name", "王先生"), ("email", "w@example.com")), T2, From("wechat", ("name", "crm")));
+
+        Assert.Equal(("王建国", "w@example.com"), (result.Values["name"], result.Values["email"]));
+        Assert.Equal(["email"], result.Changed);
+        Assert.Equal("wechat", result.FieldSources["email"]);
+        Assert.Equal("crm", result.FieldSources["name"]);
+    }
+
+    [Fact]
+    public void A_held_value_without_a_source_counts_as_a_systems()
+    {
+        var result = FieldMerge.Merge(Values(("name", "王建国")), new Dictionary<string, DateTimeOffset>(),
+            Values(("name", "王先生")), T2, From("wechat"));
+
+        Assert.Equal("王建国", result.Values["name"]);
+    }
+
+    [Fact]
+    public void A_system_overwrites_a_visitor_typed_value_and_takes_it_over()
+    {
+        var result = FieldMerge.Merge(
+            Values(("email", "typed@example.com")), new Dictionary<string, DateTimeOffset> { ["email"] = T1 },
+            Values(("email", "crm@example.com")), T2, From("crm", ("email", "wechat")));
+
+        Assert.Equal("crm@example.com", result.Values["email"]);
+        Assert.Equal("crm", result.FieldSources["email"]);
+    }
 }
