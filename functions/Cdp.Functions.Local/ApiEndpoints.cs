@@ -1,5 +1,6 @@
 using Cdp.Orchestrations;
 using Cdp.Shared.Api;
+using Cdp.Shared.Telemetry;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Cdp.Functions.Local;
@@ -18,6 +19,8 @@ public static class ApiEndpoints
         }
         // Tools written against Durable Functions poll these; the product's own links point at /api/orchestrations.
         foreach (var route in OrchestrationRoutes.DurableStyle) Map(app, "/" + route.Path, route).WithName(route.Name).ExcludeFromDescription();
+        // Prometheus text at the root where scrapers look, through the same admission (ops:read) as every route.
+        foreach (var route in TelemetryRoutes.LocalRoot) Map(app, "/" + route.Path, route).WithName(route.Name).ExcludeFromDescription();
         app.MapOpenApi(OpenApiPath);
     }
 

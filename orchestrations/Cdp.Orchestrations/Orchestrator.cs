@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Cdp.Shared;
+using Cdp.Shared.Telemetry;
 
 namespace Cdp.Orchestrations;
 
@@ -26,9 +28,23 @@ public abstract class Orchestrator<TIn, TOut> : IOrchestrator
     async Task<string?> IOrchestrator.RunAsync(IOrchestrationContext context, string? inputJson)
     {
         var input = inputJson is null ? default : JsonSerializer.Deserialize<TIn>(inputJson, CdpJson.Options);
-        var output = await RunAsync(context, input!);
+        TOut output;
+        try
+        {
+            output = await RunAsync(context, input!);
+        }
+        catch when (!context.IsReplaying)
+        {
+            Count("failed");
+            throw;
+        }
+        // The episode that finishes is never a replay, on either engine: counted once per instance.
+        if (!context.IsReplaying) Count("completed");
         return JsonSerializer.Serialize(output, CdpJson.Options);
     }
+
+    void Count(string status) => CdpTelemetry.Orchestrations.Add(1,
+        new KeyValuePair<string, object?>("name", GetType().Name), new KeyValuePair<string, object?>("status", status));
 }
 
 /// <summary>
@@ -42,7 +58,26 @@ public abstract class Activity<TIn, TOut> : IActivity
     async Task<string?> IActivity.RunAsync(string? inputJson, CancellationToken cancellationToken)
     {
         var input = inputJson is null ? default : JsonSerializer.Deserialize<TIn>(inputJson, CdpJson.Options);
-        var output = await RunAsync(input!, cancellationToken);
+        var output = await RunTracedAsync(input!, cancellationToken);
         return JsonSerializer.Serialize(output, CdpJson.Options);
+    }
+
+    /// <summary>
+    /// Runs the activity in a span continuing the trace its input carries (<see cref="ITraceCarrier"/>), so the calls
+    /// it makes (WeCom, the finance system) belong to the change that started the orchestration. Both engines come here:
+    /// the local worker through the JSON entry above, Durable's activity functions directly.
+    /// </summary>
+    public async Task<TOut> RunTracedAsync(TIn input, CancellationToken cancellationToken)
+    {
+        using var span = input is ITraceCarrier { TraceParent: { } parent } ? CdpTelemetry.StartFrom($"activity {GetType().Name}", ActivityKind.Internal, parent) : null;
+        try
+        {
+            return await RunAsync(input, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            span.Fail(e);
+            throw;
+        }
     }
 }

@@ -10,6 +10,7 @@ using Cdp.Shared.Privacy;
 using Cdp.Shared.Search;
 using Cdp.Shared.Storage;
 using Cdp.Shared.Summaries;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -33,6 +34,7 @@ public static class CdpPlatform
         services.TryAddSingleton<RedisConnection>();
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
+        builder.AddCdpTelemetry();
         services.AddAccess();
         services.AddStrongSecrets();
 

@@ -13,6 +13,8 @@ namespace Cdp.Bench;
 /// <summary>
 /// ./cdp bench [ingest] [--records N] [--concurrency C] [--accept-only] [--keep]: webhook -> resolved entity on this
 /// machine, printed beside a same-run baseline (raw durable Postgres inserts).
+/// ./cdp bench ingest --telemetry-compare [--records N]: the same pipeline with telemetry off and then on
+/// (Observability:Enabled), each on a fresh database, and the overhead as a ratio.
 /// </summary>
 static class IngestionBench
 {
@@ -20,6 +22,11 @@ static class IngestionBench
     {
         var records = Args.Int(args, "--records", 10_000);
         var concurrency = Args.Int(args, "--concurrency", 32);
+        if (args.Contains("--telemetry-compare"))
+        {
+            await CompareTelemetryAsync(records, concurrency, keep: args.Contains("--keep"));
+            return;
+        }
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
         var db = scratch.DataSource;
         Console.WriteLine($"cdp bench ingest: {records:N0} records, {concurrency} concurrent senders, {Environment.ProcessorCount} cores, database {scratch.Name}");
@@ -49,6 +56,37 @@ static class IngestionBench
         Console.WriteLine($"outcomes                         : {counts}");
         Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
         await host.StopAsync();
+    }
+
+    /// <summary>
+    /// Telemetry's cost: webhook -> resolved entity with Observability:Enabled=false, then =true (spans for every request,
+    /// message, resolution and SQL statement, the instruments, the /metrics reader; no exporter, so no collector is
+    /// needed and the figure is the instrumentation's own cost), each on its own fresh database and host.
+    /// </summary>
+    static async Task CompareTelemetryAsync(int records, int concurrency, bool keep)
+    {
+        Console.WriteLine($"cdp bench ingest --telemetry-compare: {records:N0} records, {concurrency} concurrent senders, {Environment.ProcessorCount} cores");
+        var off = await EndToEndAsync(records, concurrency, keep, telemetry: false);
+        var on = await EndToEndAsync(records, concurrency, keep, telemetry: true);
+        Console.WriteLine($"telemetry on / off (webhook -> 202)     : {on.Accept.PerSecond / off.Accept.PerSecond,8:P1} of the throughput (p99 {on.Accept.P99Ms:N1} ms vs {off.Accept.P99Ms:N1} ms)");
+        Console.WriteLine($"telemetry on / off (webhook -> resolved): {on.EndToEnd / off.EndToEnd,8:P1} of the throughput, overhead ratio {off.EndToEnd / on.EndToEnd:N3}x");
+    }
+
+    static async Task<(Figures Accept, double EndToEnd)> EndToEndAsync(int records, int concurrency, bool keep, bool telemetry)
+    {
+        await using var scratch = await ScratchDatabase.CreateAsync(keep);
+        var db = scratch.DataSource;
+        await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?> { ["Observability:Enabled"] = telemetry ? "true" : "false" });
+        var payloads = Workload.Build(records);
+        var started = Stopwatch.StartNew();
+        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
+        await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
+        var perSecond = records / started.Elapsed.TotalSeconds;
+        var label = telemetry ? "telemetry on " : "telemetry off";
+        Report.Line($"{label}: webhook -> 202", accept);
+        Console.WriteLine($"{label}: webhook -> resolved entity : {perSecond,10:N0} records/s  ({records:N0} in {started.Elapsed.TotalSeconds:N1} s)");
+        await host.StopAsync();
+        return (accept, perSecond);
     }
 
     static async Task<long> SettledAsync(NpgsqlDataSource db) =>

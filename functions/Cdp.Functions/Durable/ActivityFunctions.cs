@@ -48,5 +48,5 @@ public sealed class ActivityFunctions(IServiceProvider services)
         Run<MarkPrivacyRequestFailed, PrivacyRequestFailure, bool>(input, cancellationToken);
 
     Task<TOut> Run<TActivity, TIn, TOut>(TIn input, CancellationToken cancellationToken) where TActivity : Activity<TIn, TOut> =>
-        services.GetRequiredService<TActivity>().RunAsync(input, cancellationToken);
+        services.GetRequiredService<TActivity>().RunTracedAsync(input, cancellationToken);
 }

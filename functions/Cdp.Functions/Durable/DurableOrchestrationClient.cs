@@ -23,7 +23,9 @@ sealed class DurableOrchestrationClient(DurableClientScope scope) : IOrchestrati
         if (await IsUnfinishedAsync(instanceId)) return instanceId;
         try
         {
-            return await Client.ScheduleNewOrchestrationInstanceAsync(name, input, new StartOrchestrationOptions(instanceId));
+            var started = await Client.ScheduleNewOrchestrationInstanceAsync(name, input, new StartOrchestrationOptions(instanceId));
+            Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
+            return started;
         }
         catch (Exception) when (!string.IsNullOrEmpty(instanceId))
         {

@@ -18,6 +18,9 @@ sealed class KafkaOutboxSink : IOutboxSink, IDisposable
     /// <summary>The topic_message id, so the consumer's logs and dead letters name the original outbox row.</summary>
     public const string MessageIdHeader = "cdp-message-id";
 
+    /// <summary>The publisher's W3C trace context (topic_message.traceparent), so the consumer continues its trace.</summary>
+    public const string TraceParentHeader = "traceparent";
+
     readonly IProducer<string, string> producer;
     readonly ILogger<KafkaOutboxSink> logger;
 
@@ -44,12 +47,9 @@ sealed class KafkaOutboxSink : IOutboxSink, IDisposable
         var reports = messages.Select(m =>
         {
             var delivered = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            producer.Produce(m.Topic, new Message<string, string>
-            {
-                Key = m.Key,
-                Value = m.Payload,
-                Headers = new Headers { { MessageIdHeader, Encoding.UTF8.GetBytes(m.MessageId.ToString(CultureInfo.InvariantCulture)) } },
-            }, report =>
+            var headers = new Headers { { MessageIdHeader, Encoding.UTF8.GetBytes(m.MessageId.ToString(CultureInfo.InvariantCulture)) } };
+            if (m.TraceParent is not null) headers.Add(TraceParentHeader, Encoding.UTF8.GetBytes(m.TraceParent));
+            producer.Produce(m.Topic, new Message<string, string> { Key = m.Key, Value = m.Payload, Headers = headers }, report =>
             {
                 if (report.Error.IsError)
                     logger.LogWarning("Outbox message {MessageId} to {Topic} not acknowledged: {Reason}", m.MessageId, m.Topic, report.Error.Reason);

@@ -14,7 +14,10 @@ static class KafkaRecords
             r.Key is null ? "" : Encoding.UTF8.GetString(r.Key),
             r.Value is null ? "null" : Encoding.UTF8.GetString(r.Value),
             Attempts: 0,
-            r.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.UnixTimestampMs) : DateTimeOffset.UtcNow)).ToList();
+            r.Timestamp is { } t ? DateTimeOffset.FromUnixTimeMilliseconds(t.UnixTimestampMs) : DateTimeOffset.UtcNow)
+        {
+            TraceParent = r.Headers?.FirstOrDefault(h => h.Key == KafkaOutboxSink.TraceParentHeader)?.GetValueAsString(),
+        }).ToList();
 
     static long MessageId(KafkaRecord record) =>
         record.Headers?.FirstOrDefault(h => h.Key == KafkaOutboxSink.MessageIdHeader)?.GetValueAsString() is { } id

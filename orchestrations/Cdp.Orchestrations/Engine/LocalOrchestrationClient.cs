@@ -18,6 +18,7 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrati
         await using var tx = await conn.BeginTransactionAsync();
         await StartInstance(conn, instanceId, name, inputJson);
         await tx.CommitAsync();
+        Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
         return instanceId;
     }
 

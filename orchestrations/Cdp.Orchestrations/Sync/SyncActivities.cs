@@ -1,8 +1,10 @@
 using Cdp.Shared.Sync;
+using Cdp.Shared.Telemetry;
 
 namespace Cdp.Orchestrations.Sync;
 
-public sealed record PushSyncTaskInput(Guid SyncTaskId, SyncRetrySchedule Schedule);
+/// <param name="TraceParent">The trace of the change being pushed (the orchestration's input passes it on).</param>
+public sealed record PushSyncTaskInput(Guid SyncTaskId, SyncRetrySchedule Schedule, string? TraceParent = null) : ITraceCarrier;
 
 public sealed record MarkSyncTaskFailedInput(Guid SyncTaskId, string Error);
 

@@ -1,6 +1,8 @@
 using Cdp.Shared.Customers;
 using Cdp.Shared.Http;
 using Cdp.Shared.Sync;
+using Cdp.Shared.Telemetry;
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -16,7 +18,10 @@ public sealed class OrchestratedSyncRunner(IOrchestrationClient client, IOptions
         // A re-driven task's previous run may still be sending its alert; starting a running id would be a no-op.
         if (await client.GetStatusAsync(instanceId) is { IsFinished: false })
             await client.WaitForCompletionAsync(instanceId, TimeSpan.FromSeconds(30));
-        await client.StartAsync(nameof(SyncThenRetry), new SyncThenRetryInput(syncTaskId, options.Value.Schedule()), instanceId);
+        // The orchestration's span: its activities continue from it (the trace context travels in the input).
+        using var span = CdpTelemetry.Start($"orchestration {nameof(SyncThenRetry)}", ActivityKind.Producer);
+        span?.SetTag("cdp.orchestration.instance_id", instanceId);
+        await client.StartAsync(nameof(SyncThenRetry), new SyncThenRetryInput(syncTaskId, options.Value.Schedule(), CdpTelemetry.CurrentTraceParent), instanceId);
     }
 }
 

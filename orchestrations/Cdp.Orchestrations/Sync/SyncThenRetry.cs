@@ -1,9 +1,13 @@
 using Cdp.Shared.Sync;
+using Cdp.Shared.Telemetry;
 
 namespace Cdp.Orchestrations.Sync;
 
-/// <summary>The run of one sync task; the schedule is fixed when the run starts so every replay sees the same numbers.</summary>
-public sealed record SyncThenRetryInput(Guid SyncTaskId, SyncRetrySchedule Schedule);
+/// <summary>
+/// The run of one sync task; the schedule is fixed when the run starts so every replay sees the same numbers.
+/// <paramref name="TraceParent"/>: the trace of the change (W3C), passed on to the push so its WeCom call joins it.
+/// </summary>
+public sealed record SyncThenRetryInput(Guid SyncTaskId, SyncRetrySchedule Schedule, string? TraceParent = null) : ITraceCarrier;
 
 public sealed record SyncThenRetryOutput(Guid SyncTaskId, string Status, string? Note);
 
@@ -23,7 +27,7 @@ public sealed class SyncThenRetry : Orchestrator<SyncThenRetryInput, SyncThenRet
         string error;
         try
         {
-            var outcome = await context.CallActivityAsync<PushOutcome>(nameof(PushSyncTask), new PushSyncTaskInput(input.SyncTaskId, schedule), retry);
+            var outcome = await context.CallActivityAsync<PushOutcome>(nameof(PushSyncTask), new PushSyncTaskInput(input.SyncTaskId, schedule, input.TraceParent), retry);
             if (!outcome.Rejected) return new SyncThenRetryOutput(input.SyncTaskId, outcome.Status, outcome.Note);
             error = outcome.RejectedBecause!;
         }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using System.Diagnostics;
 using Cdp.Shared.Access;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -74,19 +75,26 @@ public static class ApiSurface
         var logger = http.RequestServices?.GetService<ILoggerFactory>()?.CreateLogger("Cdp.Api");
         if (problem is null)
         {
-            logger?.LogError(exception, "Unhandled error in {Route} ({Method} {Path})", where, http.Request.Method, http.Request.Path);
+            logger?.LogError(exception, "Unhandled error in {Route} ({Method} {Path}), trace {TraceId}", where, http.Request.Method, http.Request.Path, TraceIdOf(http));
+            Activity.Current.Fail(exception);
             return new ApiProblem(500, "Unexpected error", "The error was logged.");
         }
-        if (problem.Status >= 500) logger?.LogWarning(exception, "Dependency problem in {Route}", where);
+        if (problem.Status >= 500) logger?.LogWarning(exception, "Dependency problem in {Route}, trace {TraceId}", where, TraceIdOf(http));
         return problem;
     }
+
+    /// <summary>
+    /// The id a caller quotes and the log line of a 5xx carries: the W3C trace id of the current span (the one tracing
+    /// backends index, and the caller's own when it sent a traceparent), else the host's request id.
+    /// </summary>
+    public static string TraceIdOf(HttpContext http) => CdpTelemetry.CurrentTraceId ?? http.TraceIdentifier;
 
     /// <summary>application/problem+json with the trace id of the request, so a caller's report finds the log lines.</summary>
     public static IResult Problem(HttpContext http, ApiProblem problem)
     {
         var body = new Dictionary<string, object?>(problem.ToBody())
         {
-            ["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier,
+            ["traceId"] = TraceIdOf(http),
         };
         foreach (var (name, value) in problem.Headers ?? new Dictionary<string, string>()) http.Response.Headers[name] = value;
         return Results.Json(body, CdpJson.Options, "application/problem+json", problem.Status);

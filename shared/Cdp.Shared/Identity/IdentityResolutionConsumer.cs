@@ -1,6 +1,7 @@
 using Cdp.Shared.Customers;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Telemetry;
 using Npgsql;
 
 namespace Cdp.Shared.Identity;
@@ -17,6 +18,10 @@ public sealed class IdentityResolutionConsumer(IdentityResolver resolver, Npgsql
         await views.InvalidateAsync(outcome.ChangedCustomers());
     }
 
-    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) =>
-        IngestionReceipts.FailAsync(db, message.Read<IdentityResolutionRequested>().IngestionId, "identity", error, ct);
+    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct)
+    {
+        var request = message.Read<IdentityResolutionRequested>();
+        CdpTelemetry.Failed.Add(1, new KeyValuePair<string, object?>("channel", request.Record.Record.Channel), new KeyValuePair<string, object?>("stage", "identity"));
+        return IngestionReceipts.FailAsync(db, request.IngestionId, "identity", error, ct);
+    }
 }

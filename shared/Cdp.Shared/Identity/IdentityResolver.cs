@@ -2,6 +2,7 @@ using Cdp.Shared.Access;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Summaries;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -22,6 +23,8 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
         Guid ingestionId, CleanRecord record, ReviewDecision? decision, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(record);
+        using var span = CdpTelemetry.Start("identity resolve");
+        span?.SetTag("cdp.record.kind", record.Record.Kind.ToString().ToLowerInvariant());
         for (var attempt = 1; ; attempt++)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
@@ -30,6 +33,10 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
             {
                 var outcome = await ResolveAsync(conn, tx, ingestionId, record, decision, reprocessReview: false, ct);
                 await tx.CommitAsync(ct);
+                var result = outcome.Status == ResolutionOutcome.Review ? "review" : outcome.Created ? "created" : "merged";
+                CdpTelemetry.IdentityOutcomes.Add(1, new KeyValuePair<string, object?>("rule", record.Record.Kind.ToString().ToLowerInvariant()),
+                    new KeyValuePair<string, object?>("outcome", result));
+                span?.SetTag("cdp.identity.outcome", result);
                 return outcome;
             }
             catch (PostgresException e) when (attempt < MaxAttempts && IsRetryable(e))

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Cdp.Shared.Api;
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -74,6 +75,7 @@ public sealed class ChannelWebhook(
         var envelope = ChannelPayloads.ReadEnvelope(request.Channel, request.Body, clock.GetUtcNow());
         var payload = DecodeUtf8(request.Body.Span);
         var (id, duplicate) = await store.AcceptAsync(request.Channel, envelope, Hash(request.Body.Span), payload, ct);
+        if (!duplicate) CdpTelemetry.Ingested.Add(1, new KeyValuePair<string, object?>("channel", request.Channel));
         logger.LogInformation("Accepted {Channel} record as {IngestionId} (duplicate: {Duplicate})", request.Channel, id, duplicate);
         return new Accepted(id, duplicate);
     }
@@ -109,6 +111,7 @@ public sealed class ChannelWebhook(
             }
             var (id, duplicate) = await store.AcceptAsync(ChannelNames.WeCom,
                 new SourceEnvelope(evt.ExternalUserId, evt.DeduplicationKey), Hash(Encoding.UTF8.GetBytes(xml)), xml, ct);
+            if (!duplicate) CdpTelemetry.Ingested.Add(1, new KeyValuePair<string, object?>("channel", ChannelNames.WeCom));
             logger.LogInformation("Accepted WeCom {ChangeType} as {IngestionId} (duplicate: {Duplicate})", evt.ChangeType, id, duplicate);
             return new PlainText("success", id);
         }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -34,7 +35,7 @@ public sealed class IngestionStore : IAsyncDisposable
         string channel, SourceEnvelope? source, string bodyHash, string payload, CancellationToken ct)
     {
         _ = writers.Value;
-        var pending = new Pending(Guid.CreateVersion7(), channel, source, bodyHash, payload);
+        var pending = new Pending(Guid.CreateVersion7(), channel, source, bodyHash, payload, CdpTelemetry.CurrentTraceParent);
         await queue.Writer.WriteAsync(pending, ct);
         // Not cancellable once queued: the write goes ahead, and a sender that gave up resends and gets the same id.
         return await pending.Done.Task;
@@ -72,17 +73,17 @@ public sealed class IngestionStore : IAsyncDisposable
         // The messages follow the receipts in arrival order (n), so versions of one source record stay in order.
         await using (var accept = new NpgsqlCommand("""
             with incoming as (
-                select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    with ordinality as t(ingestion_id, channel, source_id, source_version, body_hash, payload, n)),
+                select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
+                    with ordinality as t(ingestion_id, channel, source_id, source_version, body_hash, payload, traceparent, n)),
             receipt as (
                 insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload)
                 select ingestion_id, channel, source_id, source_version, body_hash, payload from incoming order by n
                 on conflict do nothing
                 returning ingestion_id),
             queued as (
-                insert into topic_message (topic, message_key, payload)
+                insert into topic_message (topic, message_key, payload, traceparent)
                 select $7, i.channel || ':' || coalesce(i.source_id, i.body_hash),
-                       jsonb_build_object('ingestionId', i.ingestion_id, 'channel', i.channel)
+                       jsonb_build_object('ingestionId', i.ingestion_id, 'channel', i.channel), i.traceparent
                 from receipt r join incoming i using (ingestion_id) order by i.n)
             select ingestion_id from receipt
             """, conn))
@@ -94,6 +95,7 @@ public sealed class IngestionStore : IAsyncDisposable
             accept.Parameters.Add(Texts(batch.Select(p => p.BodyHash)));
             accept.Parameters.Add(Texts(batch.Select(p => p.Payload)));
             accept.Parameters.AddWithValue(Topics.DataIngestion);
+            accept.Parameters.Add(Texts(batch.Select(p => p.TraceParent)));
             await using var reader = await accept.ExecuteReaderAsync();
             while (await reader.ReadAsync()) inserted.Add(reader.GetGuid(0));
         }
@@ -123,7 +125,7 @@ public sealed class IngestionStore : IAsyncDisposable
         return (Guid)(await find.ExecuteScalarAsync())!;
     }
 
-    sealed record Pending(Guid Id, string Channel, SourceEnvelope? Source, string BodyHash, string Payload)
+    sealed record Pending(Guid Id, string Channel, SourceEnvelope? Source, string BodyHash, string Payload, string? TraceParent)
     {
         public TaskCompletionSource<(Guid, bool)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

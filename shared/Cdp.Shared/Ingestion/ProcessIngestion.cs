@@ -3,6 +3,7 @@ using Cdp.Shared.Access;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -34,12 +35,12 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         }
         catch (Exception e) when (e is JsonException or WeComCallbackException or KeyNotFoundException or InvalidOperationException)
         {
-            await RejectAsync(queued.IngestionId, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")], ct);
+            await RejectAsync(queued.IngestionId, channel, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")], ct);
             return;
         }
         if (record is null)
         {
-            await RejectAsync(queued.IngestionId, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")], ct);
+            await RejectAsync(queued.IngestionId, channel, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")], ct);
             return;
         }
 
@@ -47,7 +48,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         if (result.Clean is null)
         {
             logger.LogInformation("Rejected {IngestionId}: {Fields}", queued.IngestionId, string.Join(",", result.Errors.Select(e => e.Field)));
-            await RejectAsync(queued.IngestionId, result.Errors, ct);
+            await RejectAsync(queued.IngestionId, channel, result.Errors, ct);
             return;
         }
 
@@ -64,6 +65,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
             },
         };
         await batch.ExecuteNonQueryAsync(ct);
+        CdpTelemetry.Accepted.Add(1, new KeyValuePair<string, object?>("channel", channel));
     }
 
     /// <summary>
@@ -127,9 +129,16 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         return (reader.GetString(0), reader.IsDBNull(1) ? "" : reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
     }
 
-    Task RejectAsync(Guid id, IReadOnlyList<FieldError> errors, CancellationToken ct) =>
-        IngestionReceipts.SettleAsync(db, id, "rejected", errors, ct);
+    Task RejectAsync(Guid id, string channel, IReadOnlyList<FieldError> errors, CancellationToken ct)
+    {
+        CdpTelemetry.Rejected.Add(1, new KeyValuePair<string, object?>("channel", channel));
+        return IngestionReceipts.SettleAsync(db, id, "rejected", errors, ct);
+    }
 
-    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct) =>
-        IngestionReceipts.FailAsync(db, message.Read<IngestionQueued>().IngestionId, "ingestion", error, ct);
+    public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct)
+    {
+        var queued = message.Read<IngestionQueued>();
+        CdpTelemetry.Failed.Add(1, new KeyValuePair<string, object?>("channel", queued.Channel), new KeyValuePair<string, object?>("stage", "ingestion"));
+        return IngestionReceipts.FailAsync(db, queued.IngestionId, "ingestion", error, ct);
+    }
 }

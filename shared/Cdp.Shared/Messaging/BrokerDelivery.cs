@@ -3,6 +3,7 @@ using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Summaries;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -38,6 +39,7 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
     {
         for (var attempt = 1; ; attempt++)
         {
+            using var span = TopicSpans.Start(message, "kafka");
             try
             {
                 await handler.HandleAsync(message with { Attempts = attempt - 1 }, ct);
@@ -45,6 +47,7 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
+                span.Fail(e);
                 logger.LogWarning(e, "Topic {Topic}: message {MessageId} (key {Key}) failed attempt {Attempt} of {MaxAttempts}",
                     handler.Topic, message.MessageId, PiiHash.Of(message.Key), attempt, options.MaxAttempts);
                 if (attempt >= options.MaxAttempts)
@@ -60,8 +63,8 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
     async Task ParkAsync(ITopicHandler handler, TopicMessage message, string error, CancellationToken ct)
     {
         await using (var cmd = db.CreateCommand("""
-            insert into topic_message (topic, message_key, payload, attempts, status, last_error, dead_at)
-            values ($1, $2, $3::jsonb, $4, 'dead', $5, now())
+            insert into topic_message (topic, message_key, payload, attempts, status, last_error, dead_at, traceparent)
+            values ($1, $2, $3::jsonb, $4, 'dead', $5, now(), $6)
             """))
         {
             cmd.Parameters.Add(new() { Value = handler.Topic });
@@ -69,6 +72,7 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
             cmd.Parameters.Add(new() { Value = message.Payload });
             cmd.Parameters.Add(new() { Value = message.Attempts });
             cmd.Parameters.Add(new() { Value = error });
+            cmd.Parameters.Add(new() { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await cmd.ExecuteNonQueryAsync(ct);
         }
         try { await handler.OnDeadLetteredAsync(message, error, CancellationToken.None); }

@@ -5,7 +5,11 @@ using Npgsql;
 namespace Cdp.Shared.Messaging;
 
 /// <summary>One outbox row (a topic_message) on its way to the broker.</summary>
-public sealed record OutboxMessage(long MessageId, string Topic, string Key, string Payload, DateTimeOffset CreatedAt);
+public sealed record OutboxMessage(long MessageId, string Topic, string Key, string Payload, DateTimeOffset CreatedAt)
+{
+    /// <summary>The publisher's W3C trace context, sent as the Kafka header <c>traceparent</c>.</summary>
+    public string? TraceParent { get; init; }
+}
 
 /// <summary>
 /// Where the relay hands the outbox: on Azure, Event Hubs' Kafka endpoint. Kafka is an outside system, so the relay
@@ -113,7 +117,7 @@ public sealed class OutboxRelay(NpgsqlDataSource db, IOutboxSink sink, IOptions<
     async Task<List<OutboxMessage>> ReadAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            select message_id, topic, message_key, payload::text, created_at from topic_message
+            select message_id, topic, message_key, payload::text, created_at, traceparent from topic_message
              where status = 'pending' and (cardinality($2::text[]) = 0 or topic = any($2))
              order by message_id limit $1
             """, conn, tx);
@@ -123,7 +127,7 @@ public sealed class OutboxRelay(NpgsqlDataSource db, IOutboxSink sink, IOptions<
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             batch.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4)));
+                reader.GetFieldValue<DateTimeOffset>(4)) { TraceParent = reader.IsDBNull(5) ? null : reader.GetString(5) });
         return batch;
     }
 }

@@ -1,4 +1,5 @@
 using Cdp.Shared.Access;
+using Cdp.Shared.Telemetry;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -86,6 +87,7 @@ public sealed class TopicConsumer : BackgroundService
         var work = Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency }, async (message, _) =>
         {
             if (stopping.IsCancellationRequested) return; // not started before shutdown: released below
+            using var span = TopicSpans.Start(message, "postgres");
             try
             {
                 await handler.HandleAsync(message, handlerCancellation.Token);
@@ -93,6 +95,7 @@ public sealed class TopicConsumer : BackgroundService
             }
             catch (Exception ex)
             {
+                span.Fail(ex);
                 outcomes[message.MessageId] = ex;
             }
         });
@@ -149,7 +152,7 @@ public sealed class TopicConsumer : BackgroundService
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
               from c where t.message_id = c.message_id
-            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}, t.traceparent
             """, options.BatchSize, options.BatchSize * WindowFactor, ct);
         if (claimed.Count == options.BatchSize) return claimed;
 
@@ -171,7 +174,7 @@ public sealed class TopicConsumer : BackgroundService
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
               from c where t.message_id = c.message_id
-            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}
+            returning t.message_id, t.topic, t.message_key, t.payload::text, t.attempts, t.created_at, {Covered}, t.traceparent
             """, options.BatchSize - claimed.Count, MaxKeysScanned, ct);
         claimed.AddRange(more);
         return claimed;
@@ -200,7 +203,7 @@ public sealed class TopicConsumer : BackgroundService
         {
             messages.Add(new TopicMessage(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
-                reader.GetFieldValue<DateTimeOffset>(5)));
+                reader.GetFieldValue<DateTimeOffset>(5)) { TraceParent = reader.IsDBNull(7) ? null : reader.GetString(7) });
             if (!reader.IsDBNull(6) && reader.GetFieldValue<long[]>(6) is { Length: > 0 } covered) coveredBy[reader.GetInt64(0)] = covered;
         }
         messages.Sort((a, b) => a.MessageId.CompareTo(b.MessageId));

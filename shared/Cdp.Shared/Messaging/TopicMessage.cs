@@ -7,6 +7,9 @@ namespace Cdp.Shared.Messaging;
 /// </summary>
 public sealed record TopicMessage(long MessageId, string Topic, string Key, string Payload, int Attempts, DateTimeOffset CreatedAt)
 {
+    /// <summary>The publisher's W3C trace context (topic_message.traceparent, or the Kafka header), when it was traced.</summary>
+    public string? TraceParent { get; init; }
+
     public T Read<T>() =>
         JsonSerializer.Deserialize<T>(Payload, CdpJson.Options)
         ?? throw new JsonException($"Message {MessageId} on {Topic} has a null payload.");

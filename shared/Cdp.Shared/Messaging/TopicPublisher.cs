@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdp.Shared.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -9,7 +10,8 @@ namespace Cdp.Shared.Messaging;
 /// commits (the outbox). No NOTIFY: Postgres serialises the commits of notifying transactions, which halved
 /// ingestion throughput when measured; idle consumers poll instead (TopicConsumerOptions.PollInterval).
 /// Order per key is publish (message id) order; publish one key's messages from one transaction at a time,
-/// since two open transactions could commit in the opposite order of their ids.
+/// since two open transactions could commit in the opposite order of their ids. The current span's trace context goes
+/// with the message (topic_message.traceparent), so its consumer continues the trace.
 /// </summary>
 public static class TopicPublisher
 {
@@ -22,13 +24,14 @@ public static class TopicPublisher
 
     /// <summary>The publish as a batch command, for a caller that sends it together with its own writes.</summary>
     public static NpgsqlBatchCommand PublishCommand<T>(string topic, string key, T payload) =>
-        new("insert into topic_message (topic, message_key, payload) values ($1, $2, $3)")
+        new("insert into topic_message (topic, message_key, payload, traceparent) values ($1, $2, $3, $4)")
         {
             Parameters =
             {
                 new() { Value = topic },
                 new() { Value = key },
                 new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb },
+                new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
             },
         };
 
@@ -51,11 +54,15 @@ public static class TopicPublisher
             {
                 // with ordinality + order by: ids follow the caller's order, which is the order per key.
                 new("""
-                    insert into topic_message (topic, message_key, payload)
-                    select $1, m.k, m.p::jsonb from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
+                    insert into topic_message (topic, message_key, payload, traceparent)
+                    select $1, m.k, m.p::jsonb, $4 from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
                     """)
                 {
-                    Parameters = { new() { Value = topic }, new() { Value = keys.ToArray() }, new() { Value = payloads.ToArray() } },
+                    Parameters =
+                    {
+                        new() { Value = topic }, new() { Value = keys.ToArray() }, new() { Value = payloads.ToArray() },
+                        new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+                    },
                 },
             },
         };

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Shared.Summaries;
@@ -33,7 +34,14 @@ public sealed class SummaryCalculationConsumer(
             logger.LogError(e, "Summary message {MessageId} is not {{entityType, entityId, reason}}; dropped", message.MessageId);
             return Task.CompletedTask;
         }
-        return RecalculateAsync(request, ct);
+        return RecalculateAndMeasureAsync(request, message.CreatedAt, ct);
+    }
+
+    async Task RecalculateAndMeasureAsync(SummaryRecalculation request, DateTimeOffset publishedAt, CancellationToken ct)
+    {
+        await RecalculateAsync(request, ct);
+        CdpTelemetry.SummaryLag.Record(Math.Max(0, (DateTimeOffset.UtcNow - publishedAt).TotalSeconds),
+            new KeyValuePair<string, object?>("entity_type", request.EntityType));
     }
 
     public async Task RecalculateAsync(SummaryRecalculation request, CancellationToken ct)
@@ -47,6 +55,8 @@ public sealed class SummaryCalculationConsumer(
 
         var ran = await summaryLock.RunAsync(request.EntityType, request.EntityId, async token =>
         {
+            using var span = CdpTelemetry.Start("summary calculate");
+            span?.SetTag("cdp.entity_type", request.EntityType);
             if (DuringComputation is { } hook) await hook(request, token);
             if (await calculator.CalculateAsync(request.EntityType, request.EntityId, token))
                 await views.InvalidateAsync(new CustomerRef(request.EntityType, request.EntityId));

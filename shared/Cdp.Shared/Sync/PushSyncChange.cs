@@ -21,11 +21,18 @@ public sealed class SyncPushFailedException(string message, Exception? inner = n
 public sealed partial class PushSyncChange(
     NpgsqlDataSource db, SyncTaskStore store, SyncTargetRegistry targets, IOptions<SyncOptions> options, ILogger<PushSyncChange> logger)
 {
+    static void Count(string target, string outcome) =>
+        Telemetry.CdpTelemetry.SyncOutcomes.Add(1, new KeyValuePair<string, object?>("target", target), new KeyValuePair<string, object?>("outcome", outcome));
+
     public async Task<PushOutcome> RunAsync(Guid taskId, SyncRetrySchedule schedule, CancellationToken ct)
     {
         var task = await store.BeginAttemptAsync(taskId, ct) ?? throw new SyncRejectedException($"No sync task {taskId}.");
         // A redelivered activity (at-least-once) or a task finished by someone else: nothing more to do.
-        if (task.Status is SyncStatus.Succeeded or SyncStatus.Failed) return new PushOutcome(task.Status, task.Note);
+        if (task.Status is SyncStatus.Succeeded or SyncStatus.Failed)
+        {
+            Count(task.Target, "skipped");
+            return new PushOutcome(task.Status, task.Note);
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.Value.AttemptTimeout);
@@ -33,11 +40,13 @@ public sealed partial class PushSyncChange(
         {
             var note = await PushUnderLockAsync(task, timeout.Token);
             LogPushed(logger, task.Id, task.Target, task.Attempts, note ?? "pushed");
+            Count(task.Target, "succeeded");
             return new PushOutcome(SyncStatus.Succeeded, note);
         }
         catch (SyncRejectedException e)
         {
             await store.RecordFailureAsync(task.Id, e.Message, nextAttemptIn: null, CancellationToken.None);
+            Count(task.Target, "rejected");
             return new PushOutcome(task.Status, null, e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -48,6 +57,7 @@ public sealed partial class PushSyncChange(
             var next = schedule.DelayBefore(task.Attempts + 1);
             await store.RecordFailureAsync(task.Id, error, next, CancellationToken.None);
             LogFailed(logger, task.Id, task.Target, task.Attempts, schedule.MaxAttempts, error);
+            Count(task.Target, "failed_attempt");
             throw new SyncPushFailedException($"Sync task {task.Id} attempt {task.Attempts}/{schedule.MaxAttempts} failed: {error}", e);
         }
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cdp.Orchestrations;
 using Cdp.Shared.Api;
+using Cdp.Shared.Telemetry;
 using Cdp.Tests.Support;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Azure.Functions.Worker;
@@ -71,7 +72,7 @@ public sealed class RouteTableTests(CdpApp app) : IClassFixture<CdpApp>
             .SelectMany(e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} /{e.RoutePattern.RawText!.TrimStart('/')}"))
             .Where(e => !e.EndsWith(" /api/openapi.json", StringComparison.Ordinal))
             .ToHashSet();
-        var expected = CoreRoutes().Concat(OrchestrationRoutes.DurableStyle.SelectMany(r => r.Methods.Select(m => $"{m} /{r.Path}"))).ToHashSet();
+        var expected = CoreRoutes().Concat(OrchestrationRoutes.DurableStyle.Concat(TelemetryRoutes.LocalRoot).SelectMany(r => r.Methods.Select(m => $"{m} /{r.Path}"))).ToHashSet();
 
         Assert.Equal(expected.Order(), mapped.Order());
     }

@@ -53,6 +53,7 @@ public sealed class WeComStandIn : IAsyncDisposable
     private readonly List<Cue> _cues = [];
     private readonly ConcurrentDictionary<string, int> _calls = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _bodies = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _traceParents = new();
     private readonly ConcurrentDictionary<string, string> _contacts = new();
     private readonly ConcurrentDictionary<string, bool> _validTokens = new();
     private readonly ConcurrentDictionary<string, string> _signInCodes = new();
@@ -109,6 +110,9 @@ public sealed class WeComStandIn : IAsyncDisposable
     public int Calls(string path) => _calls.GetValueOrDefault(path);
 
     public IReadOnlyList<string> Bodies(string path) => _bodies.TryGetValue(path, out var q) ? [.. q] : [];
+
+    /// <summary>The W3C <c>traceparent</c> headers the calls on <paramref name="path"/> carried (telemetry tests follow the trace here).</summary>
+    public IReadOnlyList<string> TraceParents(string path) => _traceParents.TryGetValue(path, out var q) ? [.. q] : [];
 
     /// <summary>Registers a contact with a raw <c>externalcontact/get</c> success response (errcode 0 is added if absent).</summary>
     public void AddContactJson(string externalUserId, string responseJson)
@@ -311,6 +315,11 @@ public sealed class WeComStandIn : IAsyncDisposable
         {
             var path = ctx.Request.Path.Value ?? "";
             _calls.AddOrUpdate(path, 1, (_, n) => n + 1);
+            if (ctx.Request.Headers["traceparent"].FirstOrDefault() is { Length: > 0 } traceParent)
+            {
+                _traceParents.GetOrAdd(path, _ => new ConcurrentQueue<string>()).Enqueue(traceParent);
+            }
+
             using var reader = new StreamReader(ctx.Request.Body);
             var body = await reader.ReadToEndAsync(ctx.RequestAborted);
             if (body.Length > 0)

@@ -139,6 +139,7 @@ public sealed partial class WeComApiClient(
         if (response.ErrCode != 0 || string.IsNullOrEmpty(response.AccessToken))
         {
             LogFailed(logger, "gettoken", response.ErrCode, response.ErrMsg);
+            CountError("gettoken", response.ErrCode);
             throw new WeComApiException("gettoken", response.ErrCode, response.ErrMsg);
         }
 
@@ -167,9 +168,14 @@ public sealed partial class WeComApiClient(
             }
 
             LogFailed(logger, api, response.ErrCode, response.ErrMsg);
+            CountError(api, response.ErrCode);
             throw new WeComApiException(api, response.ErrCode, response.ErrMsg);
         }
     }
+
+    private static void CountError(string api, int errCode) =>
+        Cdp.Shared.Telemetry.CdpTelemetry.WeComErrors.Add(1, new KeyValuePair<string, object?>("api", api),
+            new KeyValuePair<string, object?>("errcode", errCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     private async Task<T> SendAsync<T>(string api, HttpRequestMessage request, CancellationToken cancellationToken)
         where T : WeComResponse
