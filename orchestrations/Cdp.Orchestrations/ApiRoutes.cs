@@ -2,6 +2,7 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
+using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
@@ -19,6 +20,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
-        .. AccessRoutes.All, .. CorsRoutes.All,
+        .. AccessRoutes.All, .. WeComRoutes.All, .. CorsRoutes.All,
     ];
 }
