@@ -3,6 +3,7 @@ using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
+using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
@@ -20,6 +21,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
-        .. AccessRoutes.All, .. PrivacyRoutes.All, .. CorsRoutes.All,
+        .. AccessRoutes.All, .. PrivacyRoutes.All, .. WeComRoutes.All, .. CorsRoutes.All,
     ];
 }

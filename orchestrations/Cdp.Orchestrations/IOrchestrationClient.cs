@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cdp.Shared;
+using Cdp.Shared.Api;
 
 namespace Cdp.Orchestrations;
 
@@ -35,7 +36,20 @@ public interface IOrchestrationClient
     /// as it is then (still Pending or Running), so an endpoint can answer 200 or 202.
     /// </summary>
     Task<OrchestrationStatus> WaitForCompletionAsync(string instanceId, TimeSpan timeout);
+
+    /// <summary>
+    /// One page of instances (no inputs or outputs). The local engine lists newest first; Durable in its store's order,
+    /// and a name filter may leave a page short (Durable cannot filter by name): follow <see cref="Page{T}.Next"/> to the end.
+    /// </summary>
+    Task<Page<OrchestrationSummary>> ListAsync(OrchestrationListQuery query, CancellationToken ct);
 }
+
+/// <summary>Filters of GET /api/orchestrations; <paramref name="Cursor"/> is the raw cursor of the previous page.</summary>
+public sealed record OrchestrationListQuery(
+    OrchestrationRuntimeStatus? Status, string? Name, DateTimeOffset? CreatedFrom, DateTimeOffset? CreatedTo, int Limit, string? Cursor);
+
+/// <summary>A row of the list: runtimeStatus spelt as Durable Functions spells it, like the status route.</summary>
+public sealed record OrchestrationSummary(string Name, string InstanceId, string RuntimeStatus, DateTimeOffset CreatedTime, DateTimeOffset LastUpdatedTime);
 
 [JsonConverter(typeof(JsonStringEnumConverter<OrchestrationRuntimeStatus>))]
 public enum OrchestrationRuntimeStatus { Pending, Running, Completed, Failed, Terminated }

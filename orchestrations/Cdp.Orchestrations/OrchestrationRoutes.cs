@@ -11,6 +11,7 @@ namespace Cdp.Orchestrations;
 /// </summary>
 public static class OrchestrationRoutes
 {
+    public const string ListPath = "orchestrations";
     public const string InstancePath = "orchestrations/{instanceId}";
     public const string TerminatePath = "orchestrations/{instanceId}/terminate";
     public const string RaiseEventPath = "orchestrations/{instanceId}/raiseEvent/{eventName}";
@@ -28,6 +29,23 @@ public static class OrchestrationRoutes
         var s = await ExistingAsync(call);
         return ApiResults.Json(new InstanceStatus(
             s.Name, s.InstanceId, s.RuntimeStatus.ToString(), s.Input, s.CustomStatus, s.Output, s.CreatedTime, s.LastUpdatedTime));
+    });
+
+    /// <summary>
+    /// GET /api/orchestrations?status=&amp;name=&amp;createdFrom=&amp;createdTo=&amp;limit=&amp;cursor=: instances without
+    /// their inputs and outputs (GET /api/orchestrations/{id} has them), paged as <see cref="Paging"/> says.
+    /// </summary>
+    public static readonly ApiRoute ListOrchestrations = ApiRoute.Get(nameof(ListOrchestrations), ListPath, Permissions.OrchestrationsRead, async call =>
+    {
+        var status = call.Query("status") is { Length: > 0 } s
+            ? Enum.TryParse<OrchestrationRuntimeStatus>(s, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !s.Any(char.IsDigit) ? parsed
+              : throw ApiProblemException.Invalid("status", $"One of {string.Join(", ", Enum.GetNames<OrchestrationRuntimeStatus>())}.")
+            : (OrchestrationRuntimeStatus?)null;
+        var name = call.Query("name") is { Length: > 0 } n
+            ? n.Length <= 200 && !n.Contains('\0', StringComparison.Ordinal) ? n : throw ApiProblemException.Invalid("name", "At most 200 characters, no NUL.")
+            : null;
+        var query = new OrchestrationListQuery(status, name, call.QueryTime("createdFrom"), call.QueryTime("createdTo"), call.Limit(), call.Query("cursor"));
+        return Paging.Json(call, await call.Service<IOrchestrationClient>().ListAsync(query, call.Aborted));
     });
 
     /// <summary>Terminate and raise event change a run outside any transaction of ours: the audit row follows the change.</summary>
@@ -60,7 +78,7 @@ public static class OrchestrationRoutes
         return Results.Accepted();
     });
 
-    public static IEnumerable<ApiRoute> All => [GetOrchestration, TerminateOrchestration, RaiseOrchestrationEvent];
+    public static IEnumerable<ApiRoute> All => [ListOrchestrations, GetOrchestration, TerminateOrchestration, RaiseOrchestrationEvent];
 
     /// <summary>Durable's management paths (local host only; on Azure the Functions host owns them and wants its system key).</summary>
     public const string DurablePrefix = "runtime/webhooks/durabletask/instances/";

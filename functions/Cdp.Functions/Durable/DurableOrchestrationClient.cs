@@ -8,6 +8,8 @@ using CoreStatus = Cdp.Orchestrations.OrchestrationRuntimeStatus;
 using FailureDetails = Cdp.Orchestrations.FailureDetails;
 using IOrchestrationClient = Cdp.Orchestrations.IOrchestrationClient;
 using OrchestrationStatus = Cdp.Orchestrations.OrchestrationStatus;
+using CorePage = Cdp.Shared.Api.Page<Cdp.Orchestrations.OrchestrationSummary>;
+using Paging = Cdp.Shared.Api.Paging;
 
 namespace Cdp.Functions.Durable;
 
@@ -67,6 +69,42 @@ sealed class DurableOrchestrationClient(DurableClientScope scope) : IOrchestrati
             return await GetStatusAsync(instanceId) ?? throw new InvalidOperationException($"No orchestration instance '{instanceId}'.");
         }
     }
+
+    /// <summary>
+    /// One page of Durable's query; the cursor is its continuation token. Durable filters by status and creation time
+    /// but not by name, so the name is filtered here and a page may come back short.
+    /// </summary>
+    public async Task<CorePage> ListAsync(Cdp.Orchestrations.OrchestrationListQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var continuation = Paging.Reveal(query.Cursor);
+        var filter = new OrchestrationQuery
+        {
+            CreatedFrom = query.CreatedFrom,
+            CreatedTo = query.CreatedTo,
+            Statuses = query.Status is { } status ? [Map(status)] : null,
+            PageSize = query.Limit,
+            FetchInputsAndOutputs = false,
+            ContinuationToken = continuation,
+        };
+        await foreach (var page in Client.GetAllInstancesAsync(filter).AsPages(continuation, query.Limit).WithCancellation(ct))
+        {
+            var items = page.Values.Where(m => query.Name is null || m.Name == query.Name)
+                .Select(m => new Cdp.Orchestrations.OrchestrationSummary(m.Name, m.InstanceId, Map(m.RuntimeStatus).ToString(), m.CreatedAt, m.LastUpdatedAt))
+                .ToList();
+            return new CorePage(items, string.IsNullOrEmpty(page.ContinuationToken) ? null : Paging.Opaque(page.ContinuationToken));
+        }
+        return new CorePage([], null);
+    }
+
+    static OrchestrationRuntimeStatus Map(CoreStatus status) => status switch
+    {
+        CoreStatus.Pending => OrchestrationRuntimeStatus.Pending,
+        CoreStatus.Completed => OrchestrationRuntimeStatus.Completed,
+        CoreStatus.Failed => OrchestrationRuntimeStatus.Failed,
+        CoreStatus.Terminated => OrchestrationRuntimeStatus.Terminated,
+        _ => OrchestrationRuntimeStatus.Running,
+    };
 
     async Task<bool> IsUnfinishedAsync(string instanceId) =>
         await Client.GetInstanceAsync(instanceId, getInputsAndOutputs: false) is { IsCompleted: false };

@@ -22,6 +22,11 @@ public sealed class CustomerFunctions(AzureApi api)
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.Contact360Path)] HttpRequest request, string contactId) =>
         api.RunAsync(CustomerRoutes.GetContact360, request, ("contactId", contactId));
 
+    [Function(nameof(CustomerRoutes.GetContactByExternalUser))]
+    public Task<IResult> GetContactByExternalUser(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.ContactByExternalPath)] HttpRequest request, string externalUserId) =>
+        api.RunAsync(CustomerRoutes.GetContactByExternalUser, request, ("externalUserId", externalUserId));
+
     [Function(nameof(CustomerRoutes.GetLead))]
     public Task<IResult> GetLead(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = CustomerRoutes.LeadPath)] HttpRequest request, string leadId) =>

@@ -19,6 +19,11 @@ public sealed class IngestionFunctions(AzureApi api)
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = IngestionRoutes.IngestionPath)] HttpRequest request, string ingestionId) =>
         api.RunAsync(IngestionRoutes.GetIngestion, request, ("ingestionId", ingestionId));
 
+    [Function(nameof(IngestionRoutes.ListIngestions))]
+    public Task<IResult> ListIngestions(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = IngestionRoutes.IngestionsPath)] HttpRequest request) =>
+        api.RunAsync(IngestionRoutes.ListIngestions, request);
+
     [Function(nameof(EventRoutes.PostEvents))]
     public Task<IResult> PostEvents(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = EventRoutes.EventsPath)] HttpRequest request) =>

@@ -21,6 +21,12 @@ public sealed class OperationsFunctions(AzureApi api)
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SummaryRoutes.RecalculateSummaries, request, client);
 
+    [Function(nameof(OrchestrationRoutes.ListOrchestrations))]
+    public Task<IResult> ListOrchestrations(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OrchestrationRoutes.ListPath)] HttpRequest request,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(OrchestrationRoutes.ListOrchestrations, request, client);
+
     [Function(nameof(OrchestrationRoutes.GetOrchestration))]
     public Task<IResult> GetOrchestration(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OrchestrationRoutes.InstancePath)] HttpRequest request, string instanceId,

@@ -1,3 +1,4 @@
+using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Sync;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
@@ -35,4 +36,9 @@ public sealed class SidebarFunctions(AzureApi api)
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = SyncRoutes.RetryPath)] HttpRequest request, string id,
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.RetrySyncTask, request, client, ("id", id));
+
+    [Function(nameof(WeComRoutes.GetJsSdkConfig))]
+    public Task<IResult> GetJsSdkConfig(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = WeComRoutes.JsSdkConfigPath)] HttpRequest request) =>
+        api.RunAsync(WeComRoutes.GetJsSdkConfig, request);
 }

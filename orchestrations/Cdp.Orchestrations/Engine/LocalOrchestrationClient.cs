@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Cdp.Shared;
+using Cdp.Shared.Api;
 using Npgsql;
 using static Cdp.Orchestrations.Engine.OrchestrationStore;
 
@@ -36,6 +37,35 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrati
             Json(reader, 3), Json(reader, 4), Json(reader, 5),
             reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
             reader.IsDBNull(8) ? null : new FailureDetails(reader.GetString(8), reader.IsDBNull(9) ? "" : reader.GetString(9)));
+    }
+
+    public async Task<Page<OrchestrationSummary>> ListAsync(OrchestrationListQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var after = Keyset.Decode(query.Cursor);
+        await using var cmd = db.CreateCommand("""
+            select name, instance_id, status, created_at, updated_at from orchestration_instance
+             where ($1::text is null or status = $1) and ($2::text is null or name = $2)
+               and ($3::timestamptz is null or created_at >= $3) and ($4::timestamptz is null or created_at < $4)
+               and ($5::timestamptz is null or (created_at, instance_id) < ($5, $6))
+             order by created_at desc, instance_id desc
+             limit $7
+            """);
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, Value = (object?)query.Status?.ToString() ?? DBNull.Value });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, Value = (object?)query.Name ?? DBNull.Value });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)query.CreatedFrom?.ToUniversalTime() ?? DBNull.Value });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)query.CreatedTo?.ToUniversalTime() ?? DBNull.Value });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)after?.At ?? DBNull.Value });
+        cmd.Parameters.Add(new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, Value = (object?)after?.Id ?? DBNull.Value });
+        cmd.Parameters.Add(new() { Value = query.Limit + 1 });
+        var rows = new List<OrchestrationSummary>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+                rows.Add(new OrchestrationSummary(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                    reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4)));
+        }
+        return Page<OrchestrationSummary>.Of(rows, query.Limit, r => new Keyset(r.CreatedTime, r.InstanceId));
     }
 
     public async Task RaiseEventAsync(string instanceId, string eventName, object? data)

@@ -166,13 +166,18 @@ public static class AccessRoutes
         return Results.NoContent();
     });
 
-    /// <summary>GET /api/audit?actor=&amp;action=&amp;entityId=&amp;from=&amp;to=&amp;limit= (newest first, at most 1000).</summary>
+    /// <summary>
+    /// GET /api/audit?actor=&amp;action=&amp;entityId=&amp;from=&amp;to=&amp;limit=&amp;cursor= (newest first, paged as
+    /// <see cref="Paging"/> says).
+    /// </summary>
     public static readonly ApiRoute ListAudit = ApiRoute.Get(nameof(ListAudit), AuditPath, Permissions.AuditRead, async call =>
     {
-        var limit = call.QueryInt("limit") ?? 100;
-        if (limit is < 1 or > 1000) throw ApiProblemException.Invalid("limit", "Between 1 and 1000.");
-        return ApiResults.Json(await call.Service<AuditLog>().ListAsync(
-            new AuditLog.Query(call.Query("actor"), call.Query("action"), call.Query("entityId"), Time(call, "from"), Time(call, "to"), limit), call.Aborted));
+        var after = Keyset.Decode(call.Query("cursor")) is { } k
+            ? long.TryParse(k.Id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : throw Paging.BadCursor()
+            : (long?)null;
+        return Paging.Json(call, await call.Service<AuditLog>().ListAsync(
+            new AuditLog.Query(call.Query("actor"), call.Query("action"), call.Query("entityId"), call.QueryTime("from"), call.QueryTime("to"), call.Limit(), after),
+            call.Aborted));
     });
 
     public static IEnumerable<ApiRoute> All =>
@@ -187,10 +192,5 @@ public static class AccessRoutes
     static bool SecureCookies(ApiCall call) =>
         call.Service<IOptions<AccessOptions>>().Value.SecureCookies
         && !(call.Request.Scheme == "http" && (call.Request.Host.Host is "localhost" || IPAddress.TryParse(call.Request.Host.Host, out var ip) && IPAddress.IsLoopback(ip)));
-
-    static DateTimeOffset? Time(ApiCall call, string name) =>
-        call.Query(name) is not { Length: > 0 } text ? null
-        : DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t
-        : throw ApiProblemException.Invalid(name, "Must be an ISO 8601 time.");
 
 }

@@ -1,3 +1,4 @@
+using Cdp.Shared.Api;
 using System.Text.Json;
 using Cdp.Shared.Storage;
 using Dapper;
@@ -59,10 +60,13 @@ public sealed class AuditLog(NpgsqlDataSource db)
         await tx.CommitAsync(ct);
     }
 
-    public sealed record Query(string? Actor, string? Action, string? EntityId, DateTimeOffset? From, DateTimeOffset? To, int Limit);
+    /// <param name="Before">Rows older than this audit id only: the page after the one that ended there.</param>
+    public sealed record Query(string? Actor, string? Action, string? EntityId, DateTimeOffset? From, DateTimeOffset? To, int Limit, long? Before = null);
 
-    public async Task<IReadOnlyList<AuditRecord>> ListAsync(Query q, CancellationToken ct)
+    /// <summary>Newest first; the next page's cursor is the last row's audit id (ids only grow).</summary>
+    public async Task<Page<AuditRecord>> ListAsync(Query q, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(q);
         await using var conn = await db.OpenConnectionAsync(ct);
         var rows = await conn.QueryAsync<Row>(new CommandDefinition("""
             select audit_id as AuditId, occurred_at as OccurredAt, actor, action, entity_type as EntityType, entity_id as EntityId,
@@ -70,10 +74,12 @@ public sealed class AuditLog(NpgsqlDataSource db)
             from audit_log
             where (@Actor is null or actor = @Actor) and (@Action is null or action = @Action) and (@EntityId is null or entity_id = @EntityId)
               and (@From is null or occurred_at >= @From) and (@To is null or occurred_at < @To)
+              and (@Before::bigint is null or audit_id < @Before)
             order by audit_id desc limit @Limit
-            """, q, cancellationToken: ct));
-        return rows.Select(r => new AuditRecord(r.AuditId, DbTime.Utc(r.OccurredAt), r.Actor, r.Action, r.EntityType, r.EntityId, r.RequestId,
+            """, new { q.Actor, q.Action, q.EntityId, q.From, q.To, Limit = q.Limit + 1, q.Before }, cancellationToken: ct));
+        var records = rows.Select(r => new AuditRecord(r.AuditId, DbTime.Utc(r.OccurredAt), r.Actor, r.Action, r.EntityType, r.EntityId, r.RequestId,
             r.Ip, r.UserAgent, r.Detail is null ? null : JsonDocument.Parse(r.Detail).RootElement.Clone())).ToList();
+        return Page<AuditRecord>.Of(records, q.Limit, r => new Keyset(r.OccurredAt, r.AuditId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     static string? Truncate(string? text) => text is { Length: > 300 } ? text[..300] : text;

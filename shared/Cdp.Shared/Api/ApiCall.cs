@@ -47,6 +47,12 @@ public sealed class ApiCall(HttpContext http, Caller caller)
         : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value
         : throw new ApiProblemException(ApiProblem.BadRequest($"Query parameter '{name}' must be an integer."));
 
+    /// <summary>An ISO 8601 time (UTC when it names no offset), or 422 naming the parameter.</summary>
+    public DateTimeOffset? QueryTime(string name) =>
+        Query(name) is not { Length: > 0 } text ? null
+        : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t
+        : throw ApiProblemException.Invalid(name, "Must be an ISO 8601 time.");
+
     public string? Header(string name) => Request.Headers[name].FirstOrDefault();
 
     public Task<byte[]> BodyAsync(int limit) => LimitedBody.ReadAsync(Request.Body, Request.ContentLength, limit, Aborted);

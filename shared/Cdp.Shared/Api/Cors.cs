@@ -22,7 +22,7 @@ public static class Cors
     public const string EventsMethods = "POST";
 
     /// <summary>Answer headers a script may read: where a created thing is, when to retry, a WeCom ingestion's id.</summary>
-    public const string ExposeHeaders = "Location, Retry-After, " + HttpRules.IngestionIdHeader;
+    public const string ExposeHeaders = "Location, Retry-After, " + HttpRules.IngestionIdHeader + ", " + Paging.NextCursorHeader;
 
     /// <summary>Browsers reuse a preflight this long; a revoked key's origin fails at the POST meanwhile (no CORS header).</summary>
     public static readonly TimeSpan PreflightMaxAge = TimeSpan.FromMinutes(5);

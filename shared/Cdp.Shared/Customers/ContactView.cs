@@ -93,6 +93,23 @@ public sealed class ContactReads(NpgsqlDataSource db)
         """ + CustomerViewSql.Touchpoints("t.contact_id = @id");
 
     /// <summary>Everything of the 360 but the behaviour; null when the contact does not exist.</summary>
+    /// <summary>
+    /// The contact with WeCom external userid <paramref name="externalUserId"/>; when <paramref name="follower"/> is set,
+    /// only if that staff member follows it in WeCom (one index probe each: contact_wecom_uk, the owner key).
+    /// </summary>
+    public async Task<Guid?> IdByExternalUserAsync(string externalUserId, string? follower, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await conn.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition("""
+            select c.contact_id from contact c
+             where c.wecom_external_user_id = @externalUserId
+               and (@follower::text is null or exists (
+                    select 1 from customer_owner o
+                     where o.entity_type = 'contact' and o.entity_id = c.contact_id and o.staff_user_id = @follower
+                       and o.source = 'wecom_follow' and o.source_ref = @externalUserId))
+            """, new { externalUserId, follower }, cancellationToken: ct));
+    }
+
     public async Task<Contact360?> Read360Async(Guid id, int list, int touchpoints, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);

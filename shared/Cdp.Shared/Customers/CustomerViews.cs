@@ -29,6 +29,10 @@ public sealed class CustomerViews(
         () => contacts.Read360Async(id, settings.ListLimit, settings.TouchpointLimit, CancellationToken.None),
         (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Masked(), view => view.Partial);
 
+    /// <summary>The contact of a WeCom external userid, followed by <paramref name="follower"/> when one is named.</summary>
+    public Task<Guid?> ContactIdByExternalUserAsync(string externalUserId, string? follower, CancellationToken ct) =>
+        contacts.IdByExternalUserAsync(externalUserId, follower, ct);
+
     public Task<CachedView?> LeadAsync(Guid id, bool masked) => GetAsync(CustomerRef.Lead(id), masked, BehaviourSubject.Lead,
         () => leads.GetAsync(id, CancellationToken.None),
         (view, counts) => view with { Behaviour = counts, Partial = counts is null }, view => view.Masked(), view => view.Partial);

@@ -9,6 +9,10 @@ public static class IngestionRoutes
 {
     public const string IngestPath = "ingest/{channel}";
     public const string IngestionPath = "ingestions/{ingestionId:guid}";
+    public const string IngestionsPath = "ingestions";
+
+    /// <summary>A source id longer than this was never stored (channels cap it far below).</summary>
+    const int MaxSourceIdFilter = 200;
 
     /// <summary>GET is WeCom's URL verification (echostr); every channel POSTs its records.</summary>
     public static readonly ApiRoute IngestChannel = new(nameof(IngestChannel), ["GET", "POST"], IngestPath, ApiRoute.Public, async call =>
@@ -36,5 +40,26 @@ public static class IngestionRoutes
             ?? throw new ApiProblemException(ApiProblem.NotFound($"No ingestion {id}.")));
     });
 
-    public static IEnumerable<ApiRoute> All => [IngestChannel, GetIngestion];
+    /// <summary>
+    /// GET /api/ingestions?channel=&amp;status=&amp;sourceId=&amp;from=&amp;to=&amp;limit=&amp;cursor=: receipts newest first
+    /// (each as GET /api/ingestions/{id} answers it, with its sourceId), paged as <see cref="Paging"/> says.
+    /// </summary>
+    public static readonly ApiRoute ListIngestions = ApiRoute.Get(nameof(ListIngestions), IngestionsPath, Permissions.IngestionsRead, async call =>
+    {
+        var channel = call.Query("channel") is { Length: > 0 } c
+            ? ChannelNames.All.Contains(c) ? c : throw ApiProblemException.Invalid("channel", $"One of {string.Join(", ", ChannelNames.All)}.")
+            : null;
+        var status = call.Query("status") is { Length: > 0 } s
+            ? IngestionStatusQuery.Statuses.Contains(s) ? s : throw ApiProblemException.Invalid("status", $"One of {string.Join(", ", IngestionStatusQuery.Statuses)}.")
+            : null;
+        var sourceId = call.Query("sourceId") is { Length: > 0 } id
+            ? id.Length <= MaxSourceIdFilter && !id.Contains('\0', StringComparison.Ordinal) ? id : throw ApiProblemException.Invalid("sourceId", $"At most {MaxSourceIdFilter} characters, no NUL.")
+            : null;
+        var after = Keyset.Decode(call.Query("cursor"));
+        if (after is { } k && !Guid.TryParse(k.Id, out _)) throw Paging.BadCursor();
+        var filter = new IngestionFilter(channel, status, sourceId, call.QueryTime("from"), call.QueryTime("to"));
+        return Paging.Json(call, await call.Service<IngestionStatusQuery>().ListAsync(filter, call.Limit(), after, call.Aborted));
+    });
+
+    public static IEnumerable<ApiRoute> All => [IngestChannel, GetIngestion, ListIngestions];
 }

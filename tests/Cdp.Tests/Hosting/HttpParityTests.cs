@@ -161,6 +161,20 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         }, TimeSpan.FromSeconds(30), "both lead views served from the cache");
     }
 
+    [Fact]
+    public async Task The_ingestion_list_is_the_same_page_on_both_and_the_orchestration_list_answers_on_both()
+    {
+        var sourceId = TestData.Id("parity");
+        var (id, _) = await CdpApp.IngestAsync(hosts.Client, "crm", Payloads.Crm("lead", new { LastName = "卫", MobilePhone = TestData.Mobile() }, sourceId));
+        await CdpApp.SettledAsync(hosts.Client, id);
+        await Same(() => new HttpRequestMessage(HttpMethod.Get, $"/api/ingestions?sourceId={sourceId}&limit=1"));
+
+        // Each host lists its own engine's instances: the same shape, not the same rows.
+        var (local, azure) = await hosts.SendBothAsync(() => new HttpRequestMessage(HttpMethod.Get, "/api/orchestrations?limit=5&status=Completed"));
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (local.StatusCode, azure.StatusCode));
+        Assert.Equal(JsonValueKind.Array, JsonDocument.Parse(await azure.Content.ReadAsStringAsync()).RootElement.ValueKind);
+    }
+
     public static TheoryData<string, string, string?, string?, int> Errors => new()
     {
         // method, path, media type, body, the status both must give
@@ -189,6 +203,12 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         { "POST", "/api/events", "application/json", "{\"events\":[{\"type\":\"x\\u0000\"}]}", 422 },
         { "POST", "/api/pii/reveal", "application/json", $"{{\"entityType\":\"contact\",\"entityId\":\"{Guid.NewGuid()}\",\"field\":\"email\"}}", 404 },
         { "POST", "/api/pii/reveal", "application/json", "{\"entityType\":\"contact\",\"entityId\":\"x\",\"field\":\"name\"}", 422 },
+        { "GET", "/api/ingestions?status=lost", null, null, 422 },
+        { "GET", "/api/ingestions?cursor=eA", null, null, 422 },
+        { "GET", "/api/orchestrations?status=Sleeping", null, null, 422 },
+        { "GET", "/api/audit?limit=0", null, null, 422 },
+        { "GET", "/api/contacts/by-external/wm-nobody", null, null, 404 },
+        { "GET", "/api/wecom/jssdk-config?url=ftp%3A%2F%2Flocalhost%2F", null, null, 422 },
     };
 
     [Theory]

@@ -19,7 +19,8 @@ namespace Cdp.Tests.Support;
 
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, auth/getuserinfo (sign-in codes),
-/// externalcontact/get, mark_tag, remark, get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact), and the group robot webhook.
+/// externalcontact/get, mark_tag, remark, get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact),
+/// the JS-SDK tickets (get_jsapi_ticket, ticket/get?type=agent_config; a new ticket per fetch) and the group robot webhook.
 /// Counts calls per path, records request bodies, and misbehaves on cue (HTTP errors, delays, errcodes, hangs).
 /// One per test: <c>await using var wecom = await WeComStandIn.StartAsync();</c>
 /// </summary>
@@ -33,6 +34,8 @@ public sealed class WeComStandIn : IAsyncDisposable
     public const string AddCorpTagPath = "/cgi-bin/externalcontact/add_corp_tag";
     public const string RobotPath = "/cgi-bin/webhook/send";
     public const string UserInfoPath = "/cgi-bin/auth/getuserinfo";
+    public const string JsApiTicketPath = "/cgi-bin/get_jsapi_ticket";
+    public const string AgentTicketPath = "/cgi-bin/ticket/get";
 
     public const string DefaultCorpId = "wwstandincorp0001";
     public const string DefaultSecret = "stand-in-secret-0123456789abcdefghij";
@@ -80,6 +83,17 @@ public sealed class WeComStandIn : IAsyncDisposable
     public int TokenLifetimeSeconds { get; set; } = 7200;
 
     public IReadOnlyCollection<string> IssuedTokens => _issuedTokens;
+
+    /// <summary>expires_in of issued JS-SDK tickets, in seconds.</summary>
+    public int TicketLifetimeSeconds { get; set; } = 7200;
+
+    private int _ticketSequence;
+
+    /// <summary>The last ticket get_jsapi_ticket handed out (for wx.config).</summary>
+    public string? JsApiTicket { get; private set; }
+
+    /// <summary>The last ticket ticket/get?type=agent_config handed out (for wx.agentConfig).</summary>
+    public string? AgentConfigTicket { get; private set; }
 
     /// <summary>
     /// A single-use sign-in code for <paramref name="userId"/>, as WeCom hands one to the browser after OAuth2 or the
@@ -385,6 +399,20 @@ public sealed class WeComStandIn : IAsyncDisposable
             : code is null || !_signInCodes.TryRemove(code, out var userId) ? WriteJson(ctx, new JsonObject { ["errcode"] = 40029, ["errmsg"] = "invalid code" })
             : userId.Length == 0 ? WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["openid"] = "o-" + code, ["external_userid"] = "wm-" + code })
             : WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["userid"] = userId }));
+
+        app.MapGet(JsApiTicketPath, (HttpContext ctx, string? access_token) =>
+        {
+            if (TokenError(access_token) is { } error) return WriteJson(ctx, error);
+            JsApiTicket = $"standin-jsapi-ticket-{Interlocked.Increment(ref _ticketSequence)}";
+            return WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["ticket"] = JsApiTicket, ["expires_in"] = TicketLifetimeSeconds });
+        });
+        app.MapGet(AgentTicketPath, (HttpContext ctx, string? access_token, string? type) =>
+        {
+            if (TokenError(access_token) is { } error) return WriteJson(ctx, error);
+            if (type != "agent_config") return WriteJson(ctx, new JsonObject { ["errcode"] = 40097, ["errmsg"] = "invalid args: type" });
+            AgentConfigTicket = $"standin-agent-ticket-{Interlocked.Increment(ref _ticketSequence)}";
+            return WriteJson(ctx, new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["ticket"] = AgentConfigTicket, ["expires_in"] = TicketLifetimeSeconds });
+        });
 
         app.MapPost(MarkTagPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyMarkTag));
         app.MapPost(RemarkPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token, ApplyRemark));

@@ -131,6 +131,25 @@ public sealed partial class WeComApiClient(
         return response.TagGroup ?? throw new HttpRequestException("WeCom add_corp_tag answered without tag_group.");
     }
 
+    /// <summary>
+    /// Fetches a JS-SDK ticket with its lifetime, uncached (<see cref="WeComJsSdk"/> caches them):
+    /// <c>get_jsapi_ticket</c> for <c>wx.config</c>, <c>ticket/get?type=agent_config</c> for <c>wx.agentConfig</c>.
+    /// </summary>
+    public async Task<(string Ticket, TimeSpan ExpiresIn)> FetchJsSdkTicketAsync(WeComTicketKind kind, CancellationToken cancellationToken)
+    {
+        var (api, path) = kind == WeComTicketKind.AgentConfig
+            ? ("ticket/get", "cgi-bin/ticket/get?type=agent_config&access_token=")
+            : ("get_jsapi_ticket", "cgi-bin/get_jsapi_ticket?access_token=");
+        var response = await CallAsync<TicketResponse>(
+            api, token => new HttpRequestMessage(HttpMethod.Get, path + Escape(token)), tolerated: null, cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(response.Ticket))
+        {
+            throw new HttpRequestException($"WeCom {api} answered without a ticket.");
+        }
+
+        return (response.Ticket, TimeSpan.FromSeconds(response.ExpiresIn > 0 ? response.ExpiresIn : 7200));
+    }
+
     private async Task<(string Token, TimeSpan ExpiresIn)> FetchTokenAsync(CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get,
@@ -213,6 +232,12 @@ public sealed partial class WeComApiClient(
     private sealed class TokenResponse : WeComResponse
     {
         [JsonPropertyName("access_token")] public string? AccessToken { get; init; }
+        [JsonPropertyName("expires_in")] public int ExpiresIn { get; init; }
+    }
+
+    private sealed class TicketResponse : WeComResponse
+    {
+        [JsonPropertyName("ticket")] public string? Ticket { get; init; }
         [JsonPropertyName("expires_in")] public int ExpiresIn { get; init; }
     }
 

@@ -22,6 +22,8 @@ public static class WeComExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WeComAccessTokenCache>();
+        services.TryAddSingleton<Storage.RedisConnection>();
+        services.TryAddSingleton<WeComJsSdk>();
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WeComOptions>>().Value;
