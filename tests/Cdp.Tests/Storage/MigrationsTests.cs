@@ -1,5 +1,7 @@
 using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Cdp.Tests.Storage;
@@ -36,5 +38,33 @@ public sealed class MigrationsTests : IAsyncLifetime
         Assert.Equal(Migrations.All.Select(m => m.Version), versions);
         Assert.Contains("0001_customers", versions);
         Assert.Equal(1L, await db.CreateCommand("select count(*) from pg_extension where extname = 'pg_trgm'").ExecuteScalarAsync());
+    }
+
+    /// <summary>
+    /// ConnectionStrings:PostgresOwner set: the owner role migrates, the hosts' role gets rows only; a later start with
+    /// the hosts' role alone finds nothing to do (and needs no CREATE on the schema for that).
+    /// </summary>
+    [Fact]
+    public async Task With_an_owner_connection_the_owner_migrates_and_the_hosts_role_gets_rows_only()
+    {
+        var app = new NpgsqlConnectionStringBuilder(LocalServers.Postgres) { Database = name, Pooling = false }.ToString();
+        var owner = new NpgsqlConnectionStringBuilder(PostgresDatabase.ServerConnectionString) { Database = name, Pooling = false }.ToString();
+        await using var appDb = NpgsqlDataSource.Create(app);
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = app, ["ConnectionStrings:PostgresOwner"] = owner };
+        await new MigrateOnStart(appDb, new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), NullLogger<MigrateOnStart>.Instance)
+            .StartAsync(CancellationToken.None);
+
+        Assert.Equal(new NpgsqlConnectionStringBuilder(owner).Username,
+            await db.CreateCommand("select pg_get_userbyid(relowner) from pg_class where relname = 'staff'").ExecuteScalarAsync());
+        Assert.Equal(1, await appDb.CreateCommand("insert into staff (user_id) values ('migrated') on conflict do nothing").ExecuteNonQueryAsync());
+        if (PostgresDatabase.AppRole is not null)
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => appDb.CreateCommand("create table intruder (id int)").ExecuteNonQueryAsync());
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
+        }
+
+        settings.Remove("ConnectionStrings:PostgresOwner");
+        await new MigrateOnStart(appDb, new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), NullLogger<MigrateOnStart>.Instance)
+            .StartAsync(CancellationToken.None);
     }
 }
