@@ -77,12 +77,17 @@ public sealed partial class EventStreamWriter(
     }
 
     /// <summary>
-    /// Rows written before user ids were hashed: each batch of raw ids is inserted again under its hash and the raw rows
-    /// deleted (user_id is part of the sort key, which ClickHouse cannot update in place). The delete is a mutation;
-    /// the next batch waits for it, so no raw id is re-inserted twice. Nothing to do costs one scan of the column.
+    /// Rows written before user ids were hashed, once per database (a mark in <c>cdp_schema_mark</c> says it is done):
+    /// each batch of raw ids is inserted again under its hash and the raw rows deleted (user_id is part of the sort key,
+    /// which ClickHouse cannot update in place). The delete is a mutation; the next batch waits for it, so no raw id is
+    /// re-inserted twice. Rows an older writer still sends during a rolling deploy are hashed by <see cref="HashUserId"/>.
     /// </summary>
     internal async Task<int> HashLegacyUserIdsAsync(CancellationToken ct)
     {
+        const string Mark = "user_id_hashed";
+        var marks = $"{clickHouse.Database}.cdp_schema_mark";
+        await clickHouse.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {marks} (name String, at DateTime) ENGINE = TinyLog", ct);
+        if ((await clickHouse.QueryLinesAsync($"SELECT name FROM {marks} WHERE name = '{Mark}' FORMAT JSONEachRow", ct)).Count > 0) return 0;
         var table = clickHouse.EventsTable;
         var total = 0;
         while (true)
@@ -90,7 +95,11 @@ public sealed partial class EventStreamWriter(
             var raws = (await clickHouse.QueryLinesAsync(
                     $"SELECT DISTINCT user_id FROM {table} WHERE NOT match(user_id, '^u_[0-9a-f]{{32}}$') LIMIT {LegacyBatch} FORMAT JSONEachRow", ct))
                 .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("user_id").GetString()!).ToList();
-            if (raws.Count == 0) return total;
+            if (raws.Count == 0)
+            {
+                await clickHouse.ExecuteAsync($"INSERT INTO {marks} VALUES ('{Mark}', now())", ct);
+                return total;
+            }
             var from = string.Join(",", raws.Select(Quote));
             var to = string.Join(",", raws.Select(r => Quote(hash.UserId(r))));
             await clickHouse.ExecuteAsync($"""

@@ -85,13 +85,17 @@ public sealed class RetentionTests(PrivacyApp app) : IClassFixture<PrivacyApp>
     }
 
     [Fact]
-    public async Task Rows_stored_before_user_ids_were_hashed_are_re_keyed_under_the_hash()
+    public async Task Rows_stored_before_user_ids_were_hashed_are_re_keyed_under_the_hash_once()
     {
         var raw = TestData.Id("legacy") + "'quote";
         await app.ClickHouseSql($"INSERT INTO {app.EventsTable} (event_id, user_id, event_type, occurred_at, properties, ingested_at) VALUES "
             + $"('legacy-1', '{raw.Replace("'", "\\'")}', 'page_view', now(), '{{}}', now())");
 
-        Assert.True(await app.Services.GetRequiredService<EventStreamWriter>().HashLegacyUserIdsAsync(CancellationToken.None) >= 1);
+        // As if this database predated hashing: its mark removed (TinyLog cannot delete rows).
+        await app.ClickHouseSql($"DROP TABLE IF EXISTS {app.ClickHouseDatabase}.cdp_schema_mark");
+        var writer = app.Services.GetRequiredService<EventStreamWriter>();
+        Assert.True(await writer.HashLegacyUserIdsAsync(CancellationToken.None) >= 1);
+        Assert.Equal(0, await writer.HashLegacyUserIdsAsync(CancellationToken.None));   // once per database
 
         Assert.Equal(0, await app.ClickHouseCount("NOT match(user_id, '^u_[0-9a-f]{32}$')"));
         Assert.Equal(1, await app.ClickHouseCount($"user_id = '{app.UserHash(raw)}' AND event_id = 'legacy-1'"));
