@@ -199,7 +199,8 @@ public sealed class LeadConversion(
         // The row lock serialises conversions of one lead (and a conversion with ingestion updating the lead).
         var lead = await conn.QuerySingleOrDefaultAsync<LeadRow>(new CommandDefinition("""
             select lead_id as LeadId, lead_name as Name, company_name as Company, mobile_phone as Mobile, email as Email,
-                   title as Title, city as City, channel_id as Channel, field_times::text as FieldTimes, created_at as CreatedAt,
+                   title as Title, city as City, phone as Phone, phone_type as PhoneType, channel_id as Channel,
+                   field_times::text as FieldTimes, created_at as CreatedAt,
                    converted_at as ConvertedAt, converted_contact_id as ContactId, converted_account_id as AccountId,
                    converted_opportunity_id as OpportunityId, conversion_id as ConversionId
             from lead where lead_id = @leadId for update
@@ -324,6 +325,8 @@ public sealed class LeadConversion(
         public string? Email { get; set; }
         public string? Title { get; set; }
         public string? City { get; set; }
+        public string? Phone { get; set; }
+        public string? PhoneType { get; set; }
         public string? Channel { get; set; }
         public string? FieldTimes { get; set; }
         public DateTime CreatedAt { get; set; }
@@ -353,12 +356,13 @@ public sealed class LeadConversion(
                 Email = Email,
                 Title = Title,
                 City = City,
+                Phone = Phone,
                 WeComExternalUserId = Identity("wecom_external_user"),
                 UnionId = Identity("wechat_unionid"),
                 OpenId = Identity("wechat_openid"),
             };
             var (full, shortName) = CompanyName.Normalize(Company);
-            return new CleanRecord(record, full, shortName);
+            return new CleanRecord(record, full, shortName) { PhoneType = PhoneType };
 
             string? Identity(string type) => identities.FirstOrDefault(i => i.Type == type).Value;
         }

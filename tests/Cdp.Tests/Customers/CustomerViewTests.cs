@@ -258,6 +258,30 @@ public sealed class CustomerViewTests(EventsApp app) : IClassFixture<EventsApp>
 
     // ---- helpers ----
 
+    [Fact]
+    public async Task A_business_or_data_only_number_from_a_mobile_field_shows_as_the_typed_phone_and_follows_a_conversion()
+    {
+        var company = "号码" + TestData.CompanyWord() + "有限公司";
+        var lead = await CdpApp.SettledAsync(app.Client, (await CdpApp.IngestAsync(app.Client, "crm", Payloads.Crm("lead",
+            new { LastName = "林", FirstName = "一", Company = company, MobilePhone = "400-812-3456", Email = TestData.Email() }))).Id);
+        var contact = await CdpApp.SettledAsync(app.Client, (await CdpApp.IngestAsync(app.Client, "crm", Payloads.Crm("contact",
+            new { LastName = "林", FirstName = "二", MobilePhone = "140 1234 5678", Email = TestData.Email() }))).Id);
+        Assert.Equal(("processed", "processed"), (lead.Status, contact.Status));
+
+        var leadView = await GetAsync($"/api/leads/{lead.EntityId}");
+        Assert.Equal((JsonValueKind.Null, "+864008123456", "shared_cost"),
+            (leadView.GetProperty("mobilePhone").ValueKind, leadView.GetProperty("phone").GetString(), leadView.GetProperty("phoneType").GetString()));
+        var contactView = (await GetAsync($"/api/contacts/{contact.EntityId}/360")).GetProperty("contact");
+        Assert.Equal((JsonValueKind.Null, "14012345678", "data_only"),
+            (contactView.GetProperty("mobilePhone").ValueKind, contactView.GetProperty("phone").GetString(), contactView.GetProperty("phoneType").GetString()));
+
+        using var convert = await app.Client.PostAsJsonAsync($"/api/leads/{lead.EntityId}/convert", new { });
+        Assert.Equal(HttpStatusCode.OK, convert.StatusCode);
+        var converted = (await convert.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("contactId").GetGuid();
+        var convertedView = (await GetAsync($"/api/contacts/{converted}/360")).GetProperty("contact");
+        Assert.Equal(("+864008123456", "shared_cost"), (convertedView.GetProperty("phone").GetString(), convertedView.GetProperty("phoneType").GetString()));
+    }
+
     async Task<JsonElement> GetAsync(string path)
     {
         using var response = await app.Client.GetAsync(path);
