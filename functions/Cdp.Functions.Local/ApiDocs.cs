@@ -4,6 +4,7 @@ using Cdp.Shared.Api;
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Ingestion;
+using Cdp.Shared.Sync;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -24,6 +25,10 @@ static class ApiDocs
             [("url", "The page's location.href without the part from '#': absolute http(s), this site's host or an Auth:AllowedOrigins origin.")]),
         (CustomerRoutes.GetContactByExternalUser.Name,
             "The contact 360 of a WeCom external contact; a signed-in staff member only for a contact they follow (else 404).", []),
+        (WeComRoutes.ListCorpTags.Name, "The company's live WeCom corp tag groups, for the sidebar's tag picker (customers:read).", []),
+        (SyncRoutes.ListContactSyncTasks.Name, "The contact's tag and follow-up pushes, newest first (customers:read, the contact visible to the caller).",
+            [("limit", "1-100, default 20")]),
+        (SyncRoutes.RetryContactSyncTask.Name, "Re-drives a failed push of this contact (customers:write); 409 unless it failed.", []),
         (IngestionRoutes.ListIngestions.Name, "Ingestion receipts (ingestions:read). " + Paged,
             [("channel", "crm, wecom, wechat or erp"), ("status", "queued, processed, review, rejected or failed"), ("sourceId", "the source record's id"),
              ("from", "received at or after (ISO 8601)"), ("to", "received before (ISO 8601)"), .. PageParameters]),
