@@ -15,7 +15,7 @@ public sealed class SidebarRoutesTests(CdpApp app) : IClassFixture<CdpApp>
     {
         var follower = TestData.Id("sales");
         var (contactId, external) = await app.NewContactAsync();
-        await FollowAsync(contactId, follower, external!);
+        await CustomerOwnerRows.AddAsync(app, contactId, follower, "wecom_follow", external!);
         app.WeCom.AddContact(external!, "张三", "华瑞科技", follower);   // WeCom agrees: the push acts as the follower
         using var sales = await StaffSession.SignInAsync(app, follower, [Roles.Sales]);
 
@@ -65,14 +65,5 @@ public sealed class SidebarRoutesTests(CdpApp app) : IClassFixture<CdpApp>
     {
         await using var conn = await app.Database.DataSource.OpenConnectionAsync();
         return await conn.QuerySingleAsync<string>("select status from sync_task where sync_task_id = @taskId", new { taskId });
-    }
-
-    async Task FollowAsync(Guid contactId, string staff, string external)
-    {
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await conn.ExecuteAsync("""
-            insert into customer_owner (entity_type, entity_id, staff_user_id, source, source_ref, since)
-            values ('contact', @contactId, @staff, 'wecom_follow', @external, now())
-            """, new { contactId, staff, external });
     }
 }
