@@ -35,12 +35,16 @@ public static class LocalHost
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiProblemHandler>();
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        builder.Services.AddOpenApi(o =>
         {
-            document.Info.Title = "Cdp.Functions";
-            document.Info.Description = "The customer data platform's HTTP API (both hosts serve the same routes under /api).";
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "Cdp.Functions";
+                document.Info.Description = "The customer data platform's HTTP API (both hosts serve the same routes under /api).";
+                return Task.CompletedTask;
+            });
+            ApiDocs.Describe(o);
+        });
         // Consumers finish or release their claimed messages within this on SIGTERM.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 4 * 1024 * 1024);

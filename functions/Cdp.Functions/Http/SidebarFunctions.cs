@@ -37,8 +37,24 @@ public sealed class SidebarFunctions(AzureApi api)
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.RetrySyncTask, request, client, ("id", id));
 
+    [Function(nameof(SyncRoutes.ListContactSyncTasks))]
+    public Task<IResult> ListContactSyncTasks(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SyncRoutes.ContactSyncTasksPath)] HttpRequest request, string contactId) =>
+        api.RunAsync(SyncRoutes.ListContactSyncTasks, request, ("contactId", contactId));
+
+    [Function(nameof(SyncRoutes.RetryContactSyncTask))]
+    public Task<IResult> RetryContactSyncTask(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = SyncRoutes.ContactRetryPath)] HttpRequest request, string contactId, string id,
+        [DurableClient] DurableTaskClient client) =>
+        api.RunAsync(SyncRoutes.RetryContactSyncTask, request, client, ("contactId", contactId), ("id", id));
+
     [Function(nameof(WeComRoutes.GetJsSdkConfig))]
     public Task<IResult> GetJsSdkConfig(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = WeComRoutes.JsSdkConfigPath)] HttpRequest request) =>
         api.RunAsync(WeComRoutes.GetJsSdkConfig, request);
+
+    [Function(nameof(WeComRoutes.ListCorpTags))]
+    public Task<IResult> ListCorpTags(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = WeComRoutes.CorpTagsPath)] HttpRequest request) =>
+        api.RunAsync(WeComRoutes.ListCorpTags, request);
 }

@@ -69,6 +69,21 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
         return row?.ToView();
     }
 
+    /// <summary>
+    /// The contact's own sync tasks, newest change first (the sidebar's "sync state of my last change"); the targets
+    /// are named so sync_task_entity_ix answers.
+    /// </summary>
+    public async Task<IReadOnlyList<SyncTaskView>> ListOfContactAsync(Guid contactId, int limit, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var rows = await conn.QueryAsync<Row>(new CommandDefinition($"""
+            select {Columns} from sync_task
+             where target = any(@targets) and entity_id = @contactId and entity_type = 'contact'
+             order by change_seq desc limit @limit
+            """, new { targets = new[] { SyncTargetNames.WeComTags, SyncTargetNames.WeComFollowUp }, contactId, limit }, cancellationToken: ct));
+        return [.. rows.Select(r => r.ToView())];
+    }
+
     /// <summary>Newest first; every status when <paramref name="status"/> is null.</summary>
     public async Task<IReadOnlyList<SyncTaskView>> ListAsync(string? status, int limit, CancellationToken ct)
     {

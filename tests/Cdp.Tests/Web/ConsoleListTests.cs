@@ -147,6 +147,20 @@ public sealed class ConsoleListTests(CdpApp app) : IClassFixture<CdpApp>
         }
     }
 
+    [Theory]
+    [InlineData("/api/ingestions", "sourceId")]
+    [InlineData("/api/orchestrations", "createdFrom")]
+    [InlineData("/api/audit", "entityId")]
+    [InlineData("/api/wecom/jssdk-config", "url")]
+    public async Task The_OpenAPI_document_describes_the_console_routes_and_their_query(string path, string parameter)
+    {
+        using var document = JsonDocument.Parse(await app.Client.GetStringAsync("/api/openapi.json"));
+        var get = document.RootElement.GetProperty("paths").GetProperty(path).GetProperty("get");
+
+        Assert.False(string.IsNullOrEmpty(get.GetProperty("summary").GetString()));
+        Assert.Contains(get.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == parameter && p.GetProperty("in").GetString() == "query");
+    }
+
     /// <summary>Every page of a list, following X-Cdp-Next-Cursor from the first.</summary>
     static async Task<List<List<T>>> AllPagesAsync<T>(HttpClient client, string path, int limit)
     {

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Cdp.Shared.Access;
 using Cdp.Tests.Support;
-using Dapper;
 
 namespace Cdp.Tests.Web;
 
@@ -67,12 +66,5 @@ public sealed class ContactByExternalUserTests(CdpApp app) : IClassFixture<CdpAp
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
-    async Task OwnAsync(Guid contactId, string staff, string source, string sourceRef)
-    {
-        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
-        await conn.ExecuteAsync("""
-            insert into customer_owner (entity_type, entity_id, staff_user_id, source, source_ref, since)
-            values ('contact', @contactId, @staff, @source, @sourceRef, now())
-            """, new { contactId, staff, source, sourceRef });
-    }
+    Task OwnAsync(Guid contactId, string staff, string source, string sourceRef) => CustomerOwnerRows.AddAsync(app, contactId, staff, source, sourceRef);
 }

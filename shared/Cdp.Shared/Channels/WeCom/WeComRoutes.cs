@@ -8,6 +8,7 @@ namespace Cdp.Shared.Channels.WeCom;
 public static class WeComRoutes
 {
     public const string JsSdkConfigPath = "wecom/jssdk-config";
+    public const string CorpTagsPath = "wecom/corp-tags";
 
     /// <summary>Longer than any page of ours; a browser's location.href is far shorter.</summary>
     public const int MaxUrlLength = 2048;
@@ -33,7 +34,30 @@ public static class WeComRoutes
         }
     });
 
-    public static IEnumerable<ApiRoute> All => [GetJsSdkConfig];
+    /// <summary>
+    /// GET /api/wecom/corp-tags -> the company's live corp tag groups, for the sidebar's tag picker:
+    /// <c>[{"groupId","groupName","tags":[{"id","name"}]}]</c>. Tags a salesperson saves go to the CDP's own group
+    /// (Sync:TagGroupName), which WeCom lets the app edit.
+    /// </summary>
+    public static readonly ApiRoute ListCorpTags = ApiRoute.Get(nameof(ListCorpTags), CorpTagsPath, Permissions.CustomersRead, async call =>
+    {
+        IReadOnlyList<WeComTagGroup> groups;
+        try
+        {
+            groups = await call.Service<WeComApiClient>().GetCorpTagListAsync(call.Aborted);
+        }
+        catch (Exception e) when (e is WeComApiException or HttpRequestException)
+        {
+            throw new ApiProblemException(ApiProblem.Unavailable("WeCom did not list the corp tags; retry shortly."));
+        }
+        return ApiResults.Json(groups.Where(g => !g.Deleted).Select(g => new CorpTagGroup(g.GroupId ?? "", g.GroupName ?? "",
+            [.. g.Tags.Where(t => !t.Deleted).Select(t => new CorpTag(t.Id, t.Name))])).ToList());
+    });
+
+    public static IEnumerable<ApiRoute> All => [GetJsSdkConfig, ListCorpTags];
+
+    public sealed record CorpTagGroup(string GroupId, string GroupName, IReadOnlyList<CorpTag> Tags);
+    public sealed record CorpTag(string Id, string Name);
 
     /// <summary>
     /// The page URL exactly as given (the signature covers its bytes), or 422: required, at most
