@@ -3,6 +3,7 @@ using Cdp.Orchestrations;
 using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared;
 
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -11,6 +12,7 @@ builder.AddCdpPlatform();
 builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions plays this part
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
+builder.Services.AddVirtualNumbers();
 builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();

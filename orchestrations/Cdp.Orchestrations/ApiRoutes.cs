@@ -1,5 +1,6 @@
 using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Summaries;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 using Cdp.Shared.Customers;
@@ -19,6 +20,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
-        .. AccessRoutes.All, .. CorsRoutes.All,
+        .. AccessRoutes.All, .. VirtualNumberRoutes.All, .. CorsRoutes.All,
     ];
 }
