@@ -65,6 +65,15 @@ public sealed class VirtualNumberTests(VirtualNumberApp app) : IClassFixture<Vir
     }
 
     [Fact]
+    public async Task A_provider_that_does_not_answer_within_the_attempt_timeout_is_retried()
+    {
+        app.Provider.DelayNext(1, TimeSpan.FromSeconds(5));
+        var binding = await BindAndSettleAsync(new { mode = "AXB", a = TestData.Mobile(), b = TestData.Mobile(), city = "北京", requestId = NewRequestId() });
+        Assert.Equal((BindingStates.Bind, 2), (binding.State, binding.Attempts));
+        Assert.Equal(2, app.Provider.BindCalls(binding.BindingId.ToString()).Count);
+    }
+
+    [Fact]
     public async Task Two_concurrent_clicks_with_one_request_id_make_one_binding_and_one_provider_call()
     {
         app.Provider.DelayNext(1, TimeSpan.FromMilliseconds(600));
@@ -163,7 +172,7 @@ public sealed class VirtualNumberTests(VirtualNumberApp app) : IClassFixture<Vir
         var text = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var view = JsonSerializer.Deserialize<BindingView>(text, CdpJson.Options)!;
-        var subs = app.Provider.Subscriptions.Single(s => s.OutId == view.BindingId.ToString());
+        var subs = app.Provider.Subscriptions.Single(s => s.SecretNo == view.VirtualNumber);
         Assert.Equal(salesMobile, subs.PhoneB);
         Assert.DoesNotContain(subs.PhoneA!, text);
 
@@ -245,7 +254,7 @@ public sealed class VirtualNumberExpiryTests(ShortLivedVirtualNumberApp app) : I
         }, TimeSpan.FromSeconds(60), "unbound at expiry");
         Assert.NotNull(view.UnboundAt);
         Assert.True(view.UnboundAt >= bound.ExpiresAt.AddMilliseconds(-50), $"{view.UnboundAt} before {bound.ExpiresAt}");
-        Assert.False(app.Provider.Subscriptions.Single(s => s.OutId == bound.BindingId.ToString()).Active);
+        Assert.False(app.Provider.Subscriptions.Single(s => s.SecretNo == bound.VirtualNumber).Active);
         Assert.Contains(app.Provider.Calls, c => c is { Adapter: "dypls", Action: "UnbindSubscription" });
     }
 }

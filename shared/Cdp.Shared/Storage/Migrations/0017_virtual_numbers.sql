@@ -52,4 +52,4 @@ create table call_record (
     received_at   timestamptz not null default now()
 );
 
-insert into channel (channel_id, channel_name, channel_type) values ('calls', '隐私号通话', 'calls') on conflict do nothing;
+-- The 'calls' channel row comes from the channel registry at start (Migrations.ApplyAsync).
