@@ -89,12 +89,7 @@ public sealed class RequestBinding(
             await orchestrations.StartAsync(nameof(BindVirtualNumberOrchestrator),
                 new BindVirtualNumberInput(binding.BindingId, binding.ExpiresAt.UtcDateTime, BindingSchedule.Of(o)), instanceId);
 
-        var deadline = clock.GetUtcNow() + o.WaitTimeout;
-        while (binding.State == BindingStates.Operation && clock.GetUtcNow() < deadline)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
-            binding = await store.GetAsync(binding.BindingId, ct) ?? binding;
-        }
+        binding = await store.WaitWhileAsync(binding, BindingStates.Operation, o.WaitTimeout, ct);
         if (binding.State == BindingStates.NotBind && binding.UnboundAt is null)
             throw new ApiProblemException(Refusal(binding));
         return new BindAnswer(binding.ToView(), binding.State == BindingStates.Operation);

@@ -33,13 +33,8 @@ public static class VirtualNumberRoutes
         if (binding.State == BindingStates.NotBind) return ApiResults.Json(binding.ToView());
         await call.Service<AuditLog>().WriteAsync(call.Actor.Did("virtual_number.unbind", "virtual_binding", binding.BindingId.ToString()), call.Aborted);
         await call.Service<IOrchestrationClient>().RaiseEventAsync(BindVirtualNumberOrchestrator.InstanceIdOf(binding.BindingId), BindVirtualNumberOrchestrator.UnbindEvent, "requested");
-        var store = call.Service<BindingStore>();
-        var deadline = DateTimeOffset.UtcNow + call.Service<IOptionsMonitor<VirtualNumberOptions>>().CurrentValue.WaitTimeout;
-        while (binding.State == BindingStates.Bind && DateTimeOffset.UtcNow < deadline)
-        {
-            await Task.Delay(50, call.Aborted);
-            binding = await store.GetAsync(binding.BindingId, call.Aborted) ?? binding;
-        }
+        binding = await call.Service<BindingStore>().WaitWhileAsync(binding, BindingStates.Bind,
+            call.Service<IOptionsMonitor<VirtualNumberOptions>>().CurrentValue.WaitTimeout, call.Aborted);
         return ApiResults.Json(binding.ToView(), binding.State == BindingStates.NotBind ? StatusCodes.Status200OK : StatusCodes.Status202Accepted);
     });
 

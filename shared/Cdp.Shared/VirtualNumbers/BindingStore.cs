@@ -77,6 +77,21 @@ public sealed class BindingStore(NpgsqlDataSource db)
             $"select {Columns} from virtual_binding where binding_id = @bindingId", new { bindingId }, cancellationToken: ct)))?.ToBinding();
     }
 
+    /// <summary>
+    /// Polls the binding while it is in <paramref name="state"/>, for at most <paramref name="timeout"/>: what a route
+    /// answers after starting or signalling the orchestration (200 when the state moved on, 202 when not yet).
+    /// </summary>
+    public async Task<Binding> WaitWhileAsync(Binding binding, string state, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (binding.State == state && DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+            binding = await GetAsync(binding.BindingId, ct) ?? binding;
+        }
+        return binding;
+    }
+
     /// <summary>Bindings of an X number, newest first (at most 50); a scoped viewer sees only their own.</summary>
     public async Task<IReadOnlyList<Binding>> OfNumberAsync(string virtualNumber, string? staffUserId, CancellationToken ct)
     {

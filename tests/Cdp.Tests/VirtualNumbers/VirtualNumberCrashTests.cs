@@ -51,9 +51,15 @@ public sealed class VirtualNumberCrashTests(CdpBackend backend) : IClassFixture<
 
         Assert.NotNull(view.VirtualNumber);
         Assert.Equal(1, view.Attempts);
-        await using var conn = await backend.Database.DataSource.OpenConnectionAsync();
-        var history = (await conn.QueryAsync<string>("select kind from orchestration_history where instance_id = @id order by event_id",
-            new { id = $"vn-bind-{accepted.BindingId}" })).ToList();
+        // The activity sets BIND; the engine records its result just after.
+        List<string> history = [];
+        await Eventually.Until(async () =>
+        {
+            await using var conn = await backend.Database.DataSource.OpenConnectionAsync();
+            history = (await conn.QueryAsync<string>("select kind from orchestration_history where instance_id = @id order by event_id",
+                new { id = $"vn-bind-{accepted.BindingId}" })).ToList();
+            return history.Contains("ActivityCompleted");
+        }, TimeSpan.FromSeconds(30), "the attempt's result recorded");
         Assert.Equal(1, history.Count(k => k == "ActivityCompleted"));
         Assert.Equal(0, history.Count(k => k == "ActivityFailed"));
     }
