@@ -78,6 +78,27 @@ public sealed class CallRecordTests(VirtualNumberApp app) : IClassFixture<Virtua
     }
 
     [Fact]
+    public async Task A_CRM_contact_carrying_an_X_number_as_its_mobile_neither_matches_nor_keeps_it()
+    {
+        var x = (await BindXbAsync()).VirtualNumber!;
+        var (first, _) = await CdpApp.IngestAsync(app.Anonymous, "crm", CrmContact(TestData.Id(), x));
+        var (second, _) = await CdpApp.IngestAsync(app.Anonymous, "crm", CrmContact(TestData.Id(), x));
+        var one = await CdpApp.SettledAsync(app.Client, first, TimeSpan.FromSeconds(60));
+        var two = await CdpApp.SettledAsync(app.Client, second, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(("processed", "processed"), (one.Status, two.Status));
+        Assert.NotEqual(one.EntityId, two.EntityId);
+        await using var conn = await app.Database.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await conn.QuerySingleAsync<int>("select count(*)::int from contact where mobile_phone = @x", new { x }));
+    }
+
+    static string CrmContact(string sourceId, string mobile) => JsonSerializer.Serialize(new
+    {
+        sourceId, objectType = "contact", modifiedAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        fields = new { LastName = "李", FirstName = "四", MobilePhone = mobile },
+    });
+
+    [Fact]
     public async Task An_unsigned_push_is_refused()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/ingest/calls") { Content = JsonContent.Create(Array.Empty<object>()) };
