@@ -131,6 +131,11 @@ param wechatSigningSecret string
 @minLength(32)
 param erpSigningSecret string
 
+@secure()
+@minLength(32)
+@description('HMAC secret of the privacy-number provider\'s call-record pushes (POST /api/ingest/calls).')
+param callsSigningSecret string
+
 @description('WeCom corp id (not a secret: it is the receive id in every callback).')
 @minLength(1)
 param wecomCorpId string
@@ -308,6 +313,7 @@ var channelSecrets = [
   { name: 'crm-signing-secret', value: crmSigningSecret }
   { name: 'wechat-signing-secret', value: wechatSigningSecret }
   { name: 'erp-signing-secret', value: erpSigningSecret }
+  { name: 'calls-signing-secret', value: callsSigningSecret }
   { name: 'wecom-token', value: wecomToken }
   { name: 'wecom-encoding-aes-key', value: wecomEncodingAesKey }
   { name: 'wecom-secret', value: wecomSecret }
@@ -339,6 +345,7 @@ var productSettings = {
   Channels__crm__SigningSecret: channelRef(keyVault.outputs.uri, 'crm-signing-secret')
   Channels__wechat__SigningSecret: channelRef(keyVault.outputs.uri, 'wechat-signing-secret')
   Channels__erp__SigningSecret: channelRef(keyVault.outputs.uri, 'erp-signing-secret')
+  Channels__calls__SigningSecret: channelRef(keyVault.outputs.uri, 'calls-signing-secret')
   WeCom__CorpId: wecomCorpId
   WeCom__Token: channelRef(keyVault.outputs.uri, 'wecom-token')
   WeCom__EncodingAesKey: channelRef(keyVault.outputs.uri, 'wecom-encoding-aes-key')

@@ -28,6 +28,7 @@ param clickhousePassword = readEnvironmentVariable('CDP_CLICKHOUSE_PASSWORD', ''
 param crmSigningSecret = readEnvironmentVariable('CDP_CRM_SIGNING_SECRET', '')
 param wechatSigningSecret = readEnvironmentVariable('CDP_WECHAT_SIGNING_SECRET', '')
 param erpSigningSecret = readEnvironmentVariable('CDP_ERP_SIGNING_SECRET', '')
+param callsSigningSecret = readEnvironmentVariable('CDP_CALLS_SIGNING_SECRET', '')
 
 param wecomCorpId = readEnvironmentVariable('CDP_WECOM_CORP_ID', '')
 param wecomToken = readEnvironmentVariable('CDP_WECOM_TOKEN', '')

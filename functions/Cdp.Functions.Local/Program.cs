@@ -4,6 +4,7 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared;
 
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -13,6 +14,7 @@ builder.Services.AddLocalOrchestrations();   // on Azure, Durable Functions play
 builder.Services.AddSync();
 builder.Services.AddLeadConversion();
 builder.Services.AddPrivacyErasure();
+builder.Services.AddVirtualNumbers();
 builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
 builder.AddLocalHost();

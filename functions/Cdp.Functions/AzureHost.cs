@@ -8,6 +8,7 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared;
 using Cdp.Shared.Messaging;
 using Microsoft.Azure.Functions.Worker;
@@ -36,6 +37,7 @@ public static class AzureHost
         builder.Services.AddSync();
         builder.Services.AddLeadConversion();
         builder.Services.AddPrivacyErasure();
+        builder.Services.AddVirtualNumbers();
         builder.Services.AddSummaryRecalculation();
         builder.Services.AddHousekeeping();
         // Orchestration inputs/outputs and activity results in the core's JSON shape (camelCase, enums by name).

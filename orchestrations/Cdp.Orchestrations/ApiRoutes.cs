@@ -1,6 +1,7 @@
 using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared.Access;
 using Cdp.Shared.Api;
 using Cdp.Shared.Channels.WeCom;
@@ -21,6 +22,6 @@ public static class ApiRoutes
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
-        .. AccessRoutes.All, .. PrivacyRoutes.All, .. WeComRoutes.All, .. CorsRoutes.All,
+        .. AccessRoutes.All, .. PrivacyRoutes.All, .. WeComRoutes.All, .. VirtualNumberRoutes.All, .. CorsRoutes.All,
     ];
 }

@@ -38,12 +38,14 @@ public static class CdpPlatform
         services.AddAccess();
         services.AddStrongSecrets();
 
-        foreach (var channel in ChannelNames.All)
-            services.AddOptions<ChannelOptions>(channel).BindConfiguration($"Channels:{channel}");
+        foreach (var channel in ChannelRegistry.All)
+            services.AddOptions<ChannelOptions>(channel.Name).BindConfiguration(channel.SettingsSection);
         services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.Section);
         builder.AddWeCom();
         services.AddSingleton<IngestionStore>();
         services.AddSingleton<ChannelWebhook>();
+        services.TryAddSingleton<VirtualNumbers.BindingStore>();
+        services.TryAddSingleton<VirtualNumbers.CallRecords>();
         services.AddSingleton<IngestionStatusQuery>();
         services.AddIdentity();
         builder.AddEvents();

@@ -3,9 +3,11 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared.Conversion;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Sync;
+using Cdp.Shared.VirtualNumbers;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -46,6 +48,22 @@ public sealed class ActivityFunctions(IServiceProvider services)
     [Function(nameof(MarkPrivacyRequestFailed))]
     public Task<bool> RunMarkPrivacyRequestFailed([ActivityTrigger] PrivacyRequestFailure input, CancellationToken cancellationToken) =>
         Run<MarkPrivacyRequestFailed, PrivacyRequestFailure, bool>(input, cancellationToken);
+
+    [Function(nameof(AttemptVirtualNumberBinding))]
+    public Task<BindingAttempt> RunAttemptVirtualNumberBinding([ActivityTrigger] BindAttemptInput input, CancellationToken cancellationToken) =>
+        Run<AttemptVirtualNumberBinding, BindAttemptInput, BindingAttempt>(input, cancellationToken);
+
+    [Function(nameof(GiveUpVirtualNumberBinding))]
+    public Task<bool> RunGiveUpVirtualNumberBinding([ActivityTrigger] GiveUpBindingInput input, CancellationToken cancellationToken) =>
+        Run<GiveUpVirtualNumberBinding, GiveUpBindingInput, bool>(input, cancellationToken);
+
+    [Function(nameof(AlertVirtualNumberBinding))]
+    public Task<bool> RunAlertVirtualNumberBinding([ActivityTrigger] Guid bindingId, CancellationToken cancellationToken) =>
+        Run<AlertVirtualNumberBinding, Guid, bool>(bindingId, cancellationToken);
+
+    [Function(nameof(UnbindVirtualNumber))]
+    public Task<string> RunUnbindVirtualNumber([ActivityTrigger] Guid bindingId, CancellationToken cancellationToken) =>
+        Run<UnbindVirtualNumber, Guid, string>(bindingId, cancellationToken);
 
     Task<TOut> Run<TActivity, TIn, TOut>(TIn input, CancellationToken cancellationToken) where TActivity : Activity<TIn, TOut> =>
         services.GetRequiredService<TActivity>().RunTracedAsync(input, cancellationToken);

@@ -3,6 +3,7 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Privacy;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
+using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared.Conversion;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
@@ -31,6 +32,10 @@ public sealed class OrchestratorFunctions(IServiceProvider services)
     [Function(nameof(EraseSubjectOrchestrator))]
     public Task<string> RunEraseSubject([OrchestrationTrigger] TaskOrchestrationContext context) =>
         Run<EraseSubjectOrchestrator, Guid, string>(context);
+
+    [Function(nameof(BindVirtualNumberOrchestrator))]
+    public Task<BindVirtualNumberOutput> RunBindVirtualNumber([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        Run<BindVirtualNumberOrchestrator, BindVirtualNumberInput, BindVirtualNumberOutput>(context);
 
     // Qualified: Microsoft.DurableTask also declares an Orchestrator<TInput, TOutput> (src/Abstractions/Mediator/Orchestrator.cs).
     Task<TOut> Run<TOrchestrator, TIn, TOut>(TaskOrchestrationContext context) where TOrchestrator : Cdp.Orchestrations.Orchestrator<TIn, TOut> =>

@@ -34,7 +34,7 @@ public static partial class PiiMask
 
     /// <summary>The identity types whose ids are a person's (a CRM/ERP record id, <c>source_record</c>, is not).</summary>
     public static bool IsPersonalIdentity(string identityType) =>
-        identityType is "wechat_unionid" or "wechat_openid" or "wecom_external_user";
+        ChannelRegistry.All.Any(c => c.PersonalIdentityTypes.Contains(identityType));
 
     /// <summary>A channel identity's id as a masked caller sees it, by its type.</summary>
     public static string Identity(string identityType, string id) =>
@@ -45,7 +45,7 @@ public static partial class PiiMask
     /// CRM and the ERP their own record id (not).
     /// </summary>
     public static string SourceId(string channel, string sourceId) =>
-        channel is ChannelNames.WeCom or ChannelNames.WeChat ? ChannelUserId(sourceId) ?? sourceId : sourceId;
+        ChannelRegistry.Find(channel)?.SourceIdIsPersonal == true ? ChannelUserId(sourceId) ?? sourceId : sourceId;
 
     /// <summary>
     /// Free text (an error message, a note): every mainland mobile and every email address in it masked as above.

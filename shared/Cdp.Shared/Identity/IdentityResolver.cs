@@ -48,6 +48,20 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
     }
 
     /// <summary>
+    /// Provenance rule (FACTS.md, privacy numbers): a number that ever arrived as an X is never anyone's identity, so a
+    /// record carrying one as its mobile or phone (a CRM user who copied the caller id) neither matches nor stores it.
+    /// </summary>
+    static async Task<CleanRecord> WithoutVirtualNumbersAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CleanRecord record)
+    {
+        var r = record.Record;
+        var mobileIsX = r.Mobile is { } mobile && await VirtualNumbers.BindingStore.IsVirtualNumberAsync(conn, tx, mobile);
+        var phoneIsX = r.Phone is { } phone && await VirtualNumbers.BindingStore.IsVirtualNumberAsync(conn, tx, phone);
+        return mobileIsX || phoneIsX
+            ? record with { Record = r with { Mobile = mobileIsX ? null : r.Mobile, Phone = phoneIsX ? null : r.Phone } }
+            : record;
+    }
+
+    /// <summary>
     /// Runs inside the caller's transaction, so a review's resolution and the record's outcome commit together.
     /// <paramref name="reprocessReview"/> lets a receipt waiting in review be processed (with a decision).
     /// </summary>
@@ -55,6 +69,7 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
         NpgsqlConnection conn, NpgsqlTransaction tx, Guid ingestionId, CleanRecord record, ReviewDecision? decision,
         bool reprocessReview, CancellationToken ct)
     {
+        record = await WithoutVirtualNumbersAsync(conn, tx, record);
         var run = new Run(conn, tx, ingestionId, record, options.Value.FuzzyThreshold, ct);
 
         // The row lock also serialises two deliveries of the same message.

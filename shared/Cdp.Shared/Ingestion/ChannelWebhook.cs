@@ -16,6 +16,8 @@ public sealed record ChannelRequest(
 public abstract record ChannelResponse;
 /// <summary>202 {"ingestionId","duplicate"}.</summary>
 public sealed record Accepted(Guid IngestionId, bool Duplicate) : ChannelResponse;
+/// <summary>202 with a channel's own answer (call records: counts).</summary>
+public sealed record AcceptedJson(object Body) : ChannelResponse;
 /// <summary>200 text/plain, as WeCom expects ("success", or the decrypted echostr); ingestion id in a header.</summary>
 public sealed record PlainText(string Text, Guid? IngestionId = null) : ChannelResponse;
 
@@ -28,6 +30,7 @@ public sealed class ChannelWebhook(
     IOptionsMonitor<ChannelOptions> channels,
     IOptions<IngestionOptions> options,
     WeComCrypto weCom,
+    Cdp.Shared.VirtualNumbers.CallRecords calls,
     TimeProvider clock,
     ILogger<ChannelWebhook> logger)
 {
@@ -46,12 +49,12 @@ public sealed class ChannelWebhook(
 
     public async Task<ChannelResponse> HandleAsync(ChannelRequest request, CancellationToken ct)
     {
-        if (!ChannelNames.All.Contains(request.Channel))
-            throw new ApiProblemException(ApiProblem.NotFound($"Unknown channel '{Truncate(request.Channel)}'. Known: crm, wecom, wechat, erp."));
-        return request.Channel == ChannelNames.WeCom ? await WeComAsync(request, ct) : await SignedJsonAsync(request, ct);
+        var descriptor = ChannelRegistry.Find(request.Channel)
+            ?? throw new ApiProblemException(ApiProblem.NotFound($"Unknown channel '{Truncate(request.Channel)}'. Known: {ChannelRegistry.Known}."));
+        return descriptor.Signature == SignatureScheme.WeComCallback ? await WeComAsync(request, ct) : await SignedJsonAsync(descriptor, request, ct);
     }
 
-    async Task<ChannelResponse> SignedJsonAsync(ChannelRequest request, CancellationToken ct)
+    async Task<ChannelResponse> SignedJsonAsync(ChannelDescriptor descriptor, ChannelRequest request, CancellationToken ct)
     {
         if (!IsMediaType(request.ContentType, "application/json"))
             throw new ApiProblemException(ApiProblem.UnsupportedMediaType("application/json"));
@@ -70,6 +73,14 @@ public sealed class ChannelWebhook(
                 SignatureCheck.Stale => "X-Cdp-Timestamp is outside the allowed window; sign again with the current time.",
                 _ => "X-Cdp-Signature does not match HMAC-SHA256(secret, timestamp + \".\" + body).",
             }));
+        }
+
+        if (descriptor.Payload == PayloadKind.CallRecords)
+        {
+            var answer = await calls.AcceptAsync(Cdp.Shared.VirtualNumbers.CallRecords.Read(request.Body), ct);
+            logger.LogInformation("Accepted {Channel} push: {Accepted} new, {Duplicates} duplicate, {Unmatched} without a contact",
+                request.Channel, answer.Accepted, answer.Duplicates, answer.Unmatched);
+            return new AcceptedJson(answer);
         }
 
         var envelope = ChannelPayloads.ReadEnvelope(request.Channel, request.Body, clock.GetUtcNow());

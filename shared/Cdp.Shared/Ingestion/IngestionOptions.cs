@@ -1,6 +1,6 @@
 namespace Cdp.Shared.Ingestion;
 
-/// <summary>The channels that may post to /api/ingest/{channel}.</summary>
+/// <summary>The channels that may post to /api/ingest/{channel}: the names of <see cref="ChannelRegistry.All"/>.</summary>
 public static class ChannelNames
 {
     public const string Crm = "crm";
@@ -8,10 +8,10 @@ public static class ChannelNames
     public const string WeChat = "wechat";
     public const string Erp = "erp";
 
-    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { Crm, WeCom, WeChat, Erp };
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(ChannelRegistry.All.Select(c => c.Name), StringComparer.Ordinal);
 
     /// <summary>Channels that sign with HMAC-SHA256 over "timestamp.body" (WeCom has its own scheme).</summary>
-    public static bool UsesHmac(string channel) => channel is Crm or WeChat or Erp;
+    public static bool UsesHmac(string channel) => ChannelRegistry.Find(channel)?.Signature == SignatureScheme.Hmac;
 }
 
 /// <summary>Bound from "Channels:{name}" (the secret names API.md fixes).</summary>

@@ -25,6 +25,8 @@ public static class IngestionRoutes
         {
             case Accepted accepted:
                 return ApiResults.Json(accepted, StatusCodes.Status202Accepted);
+            case AcceptedJson json:
+                return ApiResults.Json(json.Body, StatusCodes.Status202Accepted);
             case PlainText text:
                 if (text.IngestionId is { } id) call.Http.Response.Headers[HttpRules.IngestionIdHeader] = id.ToString();
                 return Results.Text(text.Text, "text/plain; charset=utf-8");

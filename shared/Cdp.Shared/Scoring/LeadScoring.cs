@@ -53,15 +53,8 @@ public static class LeadScoring
         Profile(facts.HasName, 2, "name");
         Profile(facts.HasCity, 1, "city");
 
-        var channelPoints = facts.Channel switch
-        {
-            "crm" => 20,
-            "wecom" => 18,
-            "wechat" => 12,
-            "erp" => 10,
-            "sdk" => 8,
-            _ => 5,
-        };
+        // A channel's points are in its descriptor; the SDK is not a channel that pushes records.
+        var channelPoints = Ingestion.ChannelRegistry.Find(facts.Channel)?.ScoringPoints ?? (facts.Channel == "sdk" ? 8 : 5);
         reasons.Add(new ScoreReason("channel", channelPoints, $"source channel {facts.Channel ?? "unknown"}"));
 
         var forms7 = Math.Max(0, facts.FormsLast7Days);

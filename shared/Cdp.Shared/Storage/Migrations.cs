@@ -48,6 +48,15 @@ public static class Migrations
                 await tx.CommitAsync(ct);
                 logger?.LogInformation("Applied migration {Version}", version);
             }
+            // Every registered channel has its row (touchpoints and identities reference it), without a migration per channel.
+            foreach (var channel in Ingestion.ChannelRegistry.All)
+            {
+                await using var row = new NpgsqlCommand(
+                    "insert into channel (channel_id, channel_name, channel_type) values ($1, $2, $1) on conflict (channel_id) do nothing", conn);
+                row.Parameters.AddWithValue(channel.Name);
+                row.Parameters.AddWithValue(channel.DisplayName);
+                await row.ExecuteNonQueryAsync(ct);
+            }
             if (appRole is not null) await GrantRowsAsync(conn, appRole, logger, ct);
         }
         finally

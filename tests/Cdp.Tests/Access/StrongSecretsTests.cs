@@ -40,16 +40,21 @@ public sealed class StrongSecretsTests(StrongSecretsTests.App app) : IClassFixtu
         return samples;
     }
 
-    static Dictionary<string, string?> Strong() => new(StringComparer.OrdinalIgnoreCase)
+    static Dictionary<string, string?> Strong()
     {
-        ["Channels:crm:SigningSecret"] = "crm-" + new string('a', 40),
-        ["Channels:wechat:SigningSecret"] = "wechat-" + new string('b', 40),
-        ["Channels:erp:SigningSecret"] = "erp-" + new string('c', 40),
-        ["WeCom:Token"] = new string('t', 32),
-        ["WeCom:EncodingAesKey"] = WeComStandIn.DefaultEncodingAesKey,
-        ["WeCom:Secret"] = new string('s', 43),
-        ["Auth:SessionKey"] = new string('k', 64),
-    };
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["WeCom:Token"] = new string('t', 32),
+            ["WeCom:EncodingAesKey"] = WeComStandIn.DefaultEncodingAesKey,
+            ["WeCom:Secret"] = new string('s', 43),
+            ["Auth:SessionKey"] = new string('k', 64),
+        };
+        // crm-aaaa..., wechat-bbbb..., one distinct strong secret per HMAC channel of the registry.
+        var fill = 'a';
+        foreach (var channel in ChannelRegistry.All.Where(c => c.Signature == SignatureScheme.Hmac))
+            settings[$"{channel.SettingsSection}:SigningSecret"] = $"{channel.Name}-" + new string(fill++, 40);
+        return settings;
+    }
 
     /// <summary>Only the secrets check, started in <paramref name="environment"/>.</summary>
     static async Task<Exception?> StartAsync(string environment, IDictionary<string, string?> settings, LogCapture? logs = null)

@@ -26,6 +26,7 @@ public sealed partial class BicepTests : IDisposable
         ["CDP_CRM_SIGNING_SECRET"] = "sample-crm-signing-secret-0123456789ab",
         ["CDP_WECHAT_SIGNING_SECRET"] = "sample-wechat-signing-secret-0123456789ab",
         ["CDP_ERP_SIGNING_SECRET"] = "sample-erp-signing-secret-0123456789ab",
+        ["CDP_CALLS_SIGNING_SECRET"] = "sample-calls-signing-secret-0123456789ab",
         ["CDP_WECOM_CORP_ID"] = "ww0123456789abcdef",
         ["CDP_WECOM_TOKEN"] = "sample-wecom-token-0123456789abc",
         ["CDP_WECOM_ENCODING_AES_KEY"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
