@@ -15,7 +15,7 @@ namespace Cdp.Tests.Privacy;
 public sealed class PrivacyApp : CdpApp
 {
     public string ClickHouseDatabase { get; } = "cdp_t_pv_" + Guid.NewGuid().ToString("N")[..12];
-    readonly HttpClient clickHouse = new() { BaseAddress = new Uri(Events.EventsApp.ClickHouseUrl + "/") };
+    readonly HttpClient clickHouse = LocalServers.ClickHouseClient();
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings =>
         [new("ClickHouse:Database", ClickHouseDatabase), new("Events:WriterMaxWait", "00:00:00.050")];
