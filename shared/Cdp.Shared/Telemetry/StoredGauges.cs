@@ -73,7 +73,6 @@ public sealed class StoredGauges : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        current = this;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -95,7 +94,4 @@ public sealed class StoredGauges : BackgroundService
         refreshing.Dispose();
         base.Dispose();
     }
-
-    /// <summary>Creates the static instruments once (the static constructor), whatever host registers first.</summary>
-    internal static void EnsureInstruments() => _ = current;
 }
