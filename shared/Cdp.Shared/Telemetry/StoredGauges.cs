@@ -14,8 +14,33 @@ namespace Cdp.Shared.Telemetry;
 /// </summary>
 public sealed class StoredGauges : BackgroundService
 {
-    // The instruments are static (one Meter per process); they read the host that is running, the last one started.
-    static volatile StoredGauges? current;
+    // The instruments are static (one Meter per process) and read one host's figures: the host whose /metrics is being
+    // scraped (set around its collection, which runs on the scraping thread), else the last live host that has read
+    // them (a process normally runs one host; tests run several side by side).
+    static readonly List<StoredGauges> live = [];
+    static readonly AsyncLocal<StoredGauges?> scraping = new();
+
+    static StoredGauges? Current
+    {
+        get
+        {
+            if (scraping.Value is { } scraped) return scraped;
+            lock (live) return live.LastOrDefault(s => s.snapshot is not null);
+        }
+    }
+
+    /// <summary>Until the returned scope is disposed, the gauges read this host's figures (the /metrics route wraps its collection in it).</summary>
+    public IDisposable Scope()
+    {
+        var previous = scraping.Value;
+        scraping.Value = this;
+        return new Restore(previous);
+    }
+
+    sealed class Restore(StoredGauges? previous) : IDisposable
+    {
+        public void Dispose() => scraping.Value = previous;
+    }
 
     static StoredGauges()
     {
@@ -24,15 +49,15 @@ public sealed class StoredGauges : BackgroundService
         CdpTelemetry.Meter.CreateObservableGauge("cdp.topic.dead_letters", () => Measure(s => s.Topics.Select(t => (t.Dead, t.Topic))),
             "{message}", "Dead-lettered messages per topic");
         CdpTelemetry.Meter.CreateObservableGauge("cdp.topic.oldest_pending_age",
-            () => (current?.snapshot?.Topics ?? []).Select(t => new Measurement<double>(t.OldestPendingAge?.TotalSeconds ?? 0, new KeyValuePair<string, object?>("topic", t.Topic))),
+            () => (Current?.snapshot?.Topics ?? []).Select(t => new Measurement<double>(t.OldestPendingAge?.TotalSeconds ?? 0, new KeyValuePair<string, object?>("topic", t.Topic))),
             "s", "Age of the oldest pending message per topic");
         CdpTelemetry.Meter.CreateObservableGauge("cdp.identity.open_reviews",
-            () => current?.snapshot is { } s ? [new Measurement<long>(s.OpenReviews)] : Array.Empty<Measurement<long>>(),
+            () => Current?.snapshot is { } s ? [new Measurement<long>(s.OpenReviews)] : Array.Empty<Measurement<long>>(),
             "{review}", "Identity reviews waiting for a person");
     }
 
     static IEnumerable<Measurement<long>> Measure(Func<Snapshot, IEnumerable<(long Value, string Topic)>> pick) =>
-        current?.snapshot is { } s ? pick(s).Select(v => new Measurement<long>(v.Value, new KeyValuePair<string, object?>("topic", v.Topic))) : [];
+        Current?.snapshot is { } s ? pick(s).Select(v => new Measurement<long>(v.Value, new KeyValuePair<string, object?>("topic", v.Topic))) : [];
 
     sealed record Snapshot(IReadOnlyList<TopicStats> Topics, long OpenReviews, DateTimeOffset At);
 
@@ -49,7 +74,7 @@ public sealed class StoredGauges : BackgroundService
         this.clock = clock;
         this.logger = logger;
         interval = options.Value.StoredGaugeInterval;
-        current = this;
+        lock (live) live.Add(this);
     }
 
     /// <summary>Reads the stored figures again when the last reading is older than the interval (the /metrics route calls it first).</summary>
@@ -73,7 +98,6 @@ public sealed class StoredGauges : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        current = this;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -91,11 +115,8 @@ public sealed class StoredGauges : BackgroundService
 
     public override void Dispose()
     {
-        if (current == this) current = null;
+        lock (live) live.Remove(this);
         refreshing.Dispose();
         base.Dispose();
     }
-
-    /// <summary>Creates the static instruments once (the static constructor), whatever host registers first.</summary>
-    internal static void EnsureInstruments() => _ = current;
 }

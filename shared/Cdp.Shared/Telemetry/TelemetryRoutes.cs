@@ -15,8 +15,10 @@ public static class TelemetryRoutes
 
     public static readonly ApiRoute Metrics = ApiRoute.Get(nameof(Metrics), MetricsPath, Permissions.OpsRead, async call =>
     {
-        await call.Service<StoredGauges>().RefreshIfStaleAsync(call.Aborted);
-        var text = call.Service<PrometheusText>().Scrape();
+        var stored = call.Service<StoredGauges>();
+        await stored.RefreshIfStaleAsync(call.Aborted);
+        string text;
+        using (stored.Scope()) text = call.Service<PrometheusText>().Scrape();
         return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8");
     });
 
