@@ -4,6 +4,7 @@ using Cdp.Orchestrations.Conversion;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Shared;
+using Cdp.Shared.Operations.Alerts;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
@@ -13,6 +14,7 @@ builder.Services.AddSync();
 builder.Services.AddLeadConversion();
 builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
+builder.Services.AddHostedService<AlertTimer>();
 builder.AddLocalHost();
 
 var app = builder.Build();

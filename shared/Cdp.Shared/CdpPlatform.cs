@@ -32,6 +32,7 @@ public static class CdpPlatform
         services.TryAddSingleton<RedisConnection>();
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
+        services.AddOps();
         services.AddAccess();
         services.AddStrongSecrets();
 
@@ -54,6 +55,7 @@ public static class CdpPlatform
         {
             services.AddTopicConsumer<ProcessIngestion>();
             services.AddTopicConsumer<IdentityResolutionConsumer>();
+            services.AddTopicConsumer<Notifications.NotifyOwner>();
         }
         return builder;
     }

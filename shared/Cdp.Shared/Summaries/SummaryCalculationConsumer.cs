@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Operations.Overview;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Shared.Summaries;
@@ -11,7 +12,8 @@ namespace Cdp.Shared.Summaries;
 /// dirty flag, so it is never lost and never computed twice at once.
 /// </summary>
 public sealed class SummaryCalculationConsumer(
-    SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger)
+    SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger,
+    OpsRecorder? ops = null)
     : ICoalescingTopicHandler
 {
     public string Topic => Topics.SummaryCalculation;
@@ -33,7 +35,14 @@ public sealed class SummaryCalculationConsumer(
             logger.LogError(e, "Summary message {MessageId} is not {{entityType, entityId, reason}}; dropped", message.MessageId);
             return Task.CompletedTask;
         }
-        return RecalculateAsync(request, ct);
+        return RecordLagAsync(RecalculateAsync(request, ct), message.CreatedAt);
+    }
+
+    /// <summary>Publication to handled, into the per-minute rollup (the overview's summary lag p50/p99).</summary>
+    async Task RecordLagAsync(Task calculation, DateTimeOffset publishedAt)
+    {
+        await calculation;
+        ops?.Record(OpsMetrics.SummaryLag, "", Math.Max(0, (DateTimeOffset.UtcNow - publishedAt).TotalMilliseconds));
     }
 
     public async Task RecalculateAsync(SummaryRecalculation request, CancellationToken ct)

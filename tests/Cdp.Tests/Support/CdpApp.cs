@@ -52,6 +52,8 @@ public class CdpBackend : IAsyncLifetime
             ["Topics:Default:LeaseDuration"] = "00:00:05",
             ["Auth:SessionKey"] = SessionKey,
             ["Auth:BootstrapAdminKey"] = AdminKey,
+            // The alert timers post to the robot stand-in, which other tests count: tests that want them turn them on.
+            ["Alerts:Enabled"] = "false",
         };
     }
 
