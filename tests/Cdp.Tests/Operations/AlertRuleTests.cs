@@ -207,10 +207,7 @@ public sealed class AlertRuleTests(AlertApp app) : IClassFixture<AlertApp>
         var from = app.WeCom.Alerts.Count;
         var evaluator = Evaluator(AlertRules.DeadLetters);
         var topic = "ops-dead-" + Guid.NewGuid().ToString("N")[..8];
-        await Execute("""
-            insert into topic_message (topic, message_key, payload, status, attempts, last_error, dead_at)
-            values (@topic, 'k', '{}'::jsonb, 'dead', 4, 'boom', now())
-            """, new { topic });
+        await InsertDeadAsync(topic);
 
         await EvaluateTimes(evaluator, 3);
         var opened = Assert.Single(Opened(from, AlertRules.DeadLetters));
@@ -228,10 +225,7 @@ public sealed class AlertRuleTests(AlertApp app) : IClassFixture<AlertApp>
         var a = Evaluator(AlertRules.DeadLetters);
         var b = Evaluator(AlertRules.DeadLetters);
         var topic = "ops-race-" + Guid.NewGuid().ToString("N")[..8];
-        await Execute("""
-            insert into topic_message (topic, message_key, payload, status, attempts, last_error, dead_at)
-            values (@topic, 'k', '{}'::jsonb, 'dead', 4, 'boom', now())
-            """, new { topic });
+        await InsertDeadAsync(topic);
         // The robot answers slowly (within the client's 3 s attempt timeout): the first evaluator is still posting,
         // holding the lock, when the other tries.
         app.WeCom.DelayNext(TimeSpan.FromSeconds(1.5), 1, WeComStandIn.RobotPath);
@@ -276,6 +270,11 @@ public sealed class AlertRuleTests(AlertApp app) : IClassFixture<AlertApp>
     List<string> Opened(int from, string rule) => [.. app.WeCom.Alerts.Skip(from).Where(a => a.Contains($"CDP 告警: {rule}<", StringComparison.Ordinal))];
 
     List<string> Resolved(int from, string rule) => [.. app.WeCom.Alerts.Skip(from).Where(a => a.Contains($"CDP 告警已恢复: {rule}<", StringComparison.Ordinal))];
+
+    Task InsertDeadAsync(string topic) => Execute("""
+        insert into topic_message (topic, message_key, payload, status, attempts, last_error, dead_at)
+        values (@topic, 'k', '{}'::jsonb, 'dead', 4, 'boom', now())
+        """, new { topic });
 
     async Task Publish(string topic)
     {

@@ -167,10 +167,8 @@ public sealed partial class AlertEvaluator(
             update ops_alert set notified_at = now(), resolution_notified_at = now(), detail = coalesce(detail || '; ', '') || 'not announced (resolved first)'
             where notified_at is null and resolved_at is not null
             """, transaction: tx, cancellationToken: ct));
-        var due = (await conn.QueryAsync<AlertRow>(new CommandDefinition("""
-            select alert_id as AlertId, rule as Rule, level as Level, value as Value, threshold as Threshold, detail as Detail,
-                   opened_at as OpenedAt, last_value as LastValue, resolved_at as ResolvedAt, notified_at as NotifiedAt
-            from ops_alert where notified_at is null or (resolved_at is not null and resolution_notified_at is null)
+        var due = (await conn.QueryAsync<AlertRow>(new CommandDefinition($"""
+            select {AlertRow.Columns} from ops_alert where notified_at is null or (resolved_at is not null and resolution_notified_at is null)
             order by alert_id
             """, transaction: tx, cancellationToken: ct))).ToList();
         var url = wecom.Value.AlertWebhookUrl;
@@ -236,20 +234,6 @@ public sealed partial class AlertEvaluator(
     static string Time(DateTime at) => DbTime.Utc(at).ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 
     static string Minutes(TimeSpan window) => $"{window.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture)} min";
-
-    sealed class AlertRow
-    {
-        public long AlertId { get; set; }
-        public string Rule { get; set; } = "";
-        public string Level { get; set; } = "";
-        public double Value { get; set; }
-        public double Threshold { get; set; }
-        public string? Detail { get; set; }
-        public DateTime OpenedAt { get; set; }
-        public double LastValue { get; set; }
-        public DateTime? ResolvedAt { get; set; }
-        public DateTime? NotifiedAt { get; set; }
-    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Alert [{Level}] {Rule} {Transition}: value {Value}, threshold {Threshold} (no WeCom:AlertWebhookUrl, logged only)")]
     private static partial void LogNoWebhook(ILogger logger, string level, string rule, double value, double threshold, string transition);
