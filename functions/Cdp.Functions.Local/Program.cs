@@ -6,6 +6,7 @@ using Cdp.Orchestrations.Summaries;
 using Cdp.Orchestrations.Sync;
 using Cdp.Orchestrations.VirtualNumbers;
 using Cdp.Shared;
+using Cdp.Shared.Operations.Alerts;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddLocalSettings(builder.Environment.ContentRootPath);
@@ -17,6 +18,7 @@ builder.Services.AddPrivacyErasure();
 builder.Services.AddVirtualNumbers();
 builder.Services.AddSummaryRecalculation().AddHostedService<SummaryRecalculationTimer>();
 builder.Services.AddHousekeeping().AddHostedService<HousekeepingTimer>();
+builder.Services.AddHostedService<AlertTimer>();
 builder.AddLocalHost();
 
 var app = builder.Build();

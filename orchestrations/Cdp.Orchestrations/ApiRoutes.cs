@@ -10,6 +10,7 @@ using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Operations;
+using Cdp.Shared.Operations.Overview;
 using Cdp.Shared.Search;
 using Cdp.Shared.Sync;
 
@@ -21,7 +22,7 @@ public static class ApiRoutes
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
         .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
-        .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All,
+        .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All, .. OpsRoutes.All,
         .. AccessRoutes.All, .. PrivacyRoutes.All, .. WeComRoutes.All, .. VirtualNumberRoutes.All, .. CorsRoutes.All,
     ];
 }

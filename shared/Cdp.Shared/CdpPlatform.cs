@@ -35,6 +35,7 @@ public static class CdpPlatform
         services.AddHostedService<ConnectRedisOnStart>();
         services.AddSingleton<HealthCheck>();
         builder.AddCdpTelemetry();
+        services.AddOps();
         services.AddAccess();
         services.AddStrongSecrets();
 
@@ -60,6 +61,7 @@ public static class CdpPlatform
         {
             services.AddTopicConsumer<ProcessIngestion>();
             services.AddTopicConsumer<IdentityResolutionConsumer>();
+            services.AddTopicConsumer<Notifications.NotifyOwner>();
         }
         return builder;
     }

@@ -1,6 +1,7 @@
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Operations;
+using Cdp.Shared.Operations.Overview;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
@@ -14,6 +15,16 @@ public sealed class OperationsFunctions(AzureApi api)
     public Task<IResult> Health(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OperationsRoutes.HealthPath)] HttpRequest request) =>
         api.RunAsync(OperationsRoutes.Health, request);
+
+    [Function(nameof(OpsRoutes.OpsOverview))]
+    public Task<IResult> OpsOverview(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OpsRoutes.OverviewPath)] HttpRequest request) =>
+        api.RunAsync(OpsRoutes.OpsOverview, request);
+
+    [Function(nameof(OpsRoutes.OpsAlerts))]
+    public Task<IResult> OpsAlerts(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = OpsRoutes.AlertsPath)] HttpRequest request) =>
+        api.RunAsync(OpsRoutes.OpsAlerts, request);
 
     [Function(nameof(SummaryRoutes.RecalculateSummaries))]
     public Task<IResult> RecalculateSummaries(

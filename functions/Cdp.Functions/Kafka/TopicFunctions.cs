@@ -2,6 +2,7 @@ using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Notifications;
 using Cdp.Shared.Summaries;
 using Microsoft.Azure.Functions.Worker;
 
@@ -15,7 +16,7 @@ namespace Cdp.Functions.Kafka;
 /// </summary>
 public sealed class TopicFunctions(
     BrokerDelivery delivery, ProcessIngestion ingestion, IdentityResolutionConsumer identity, SummaryCalculationConsumer summaries,
-    EventStreamWriter events)
+    EventStreamWriter events, NotifyOwner notifications)
 {
     const string Broker = "KafkaBrokerList";
     const string Password = "EventHubConnectionString";
@@ -46,6 +47,14 @@ public sealed class TopicFunctions(
             AuthenticationMode = BrokerAuthenticationMode.Plain, Username = User, Password = Password, IsBatched = true)] KafkaRecord[] records,
         FunctionContext context) =>
         delivery.DeliverAsync(summaries, KafkaRecords.ToMessages(Topics.SummaryCalculation, records), context.CancellationToken);
+
+    [Function("NotificationTopic")]
+    [ExponentialBackoffRetry(-1, "00:00:05", "00:05:00")]
+    public Task Notification(
+        [KafkaTrigger(Broker, Topics.Notification, ConsumerGroup = Group, Protocol = BrokerProtocol.SaslSsl,
+            AuthenticationMode = BrokerAuthenticationMode.Plain, Username = User, Password = Password, IsBatched = true)] KafkaRecord[] records,
+        FunctionContext context) =>
+        delivery.DeliverAsync(notifications, KafkaRecords.ToMessages(Topics.Notification, records), context.CancellationToken);
 
     /// <summary>ClickHouse wants few large inserts and no order per key: the whole batch is one insert; a failed insert retries the batch.</summary>
     [Function("EventStreamTopic")]

@@ -2,6 +2,7 @@ using Cdp.Functions.Durable;
 using Cdp.Orchestrations;
 using Cdp.Orchestrations.Summaries;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Operations.Alerts;
 using Cdp.Shared.Summaries;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
@@ -46,5 +47,18 @@ public sealed class OutboxSweepFunction(OutboxRelay relay, IOptions<OutboxRelayO
         OutboxRelayResult round;
         do round = await relay.RelayOnceAsync(cancellationToken);
         while (!round.Failed && round.Read >= options.Value.BatchSize);
+    }
+}
+
+/// <summary>
+/// The local host's AlertTimer as a timer trigger: evaluates the alert rules every 30 s (Alerts:Enabled still applies);
+/// the evaluation lock lets one instance act per turn however many run.
+/// </summary>
+public sealed class AlertTimerFunction(AlertEvaluator evaluator, IOptions<AlertOptions> options)
+{
+    [Function(nameof(AlertTimer))]
+    public async Task Run([TimerTrigger("*/30 * * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    {
+        if (options.Value.Enabled) await evaluator.EvaluateAsync(cancellationToken);
     }
 }

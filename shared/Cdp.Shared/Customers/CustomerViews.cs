@@ -1,4 +1,5 @@
 using Cdp.Shared.Events;
+using Cdp.Shared.Operations.Overview;
 using Microsoft.Extensions.Options;
 
 namespace Cdp.Shared.Customers;
@@ -11,7 +12,7 @@ namespace Cdp.Shared.Customers;
 /// </summary>
 public sealed class CustomerViews(
     AccountReads accounts, ContactReads contacts, LeadReads leads, BehaviourQueries behaviour, CustomerViewCache cache,
-    IOptions<CustomerViewOptions> options)
+    IOptions<CustomerViewOptions> options, OpsRecorder? ops = null)
 {
     readonly CustomerViewOptions settings = options.Value;
     int loads;
@@ -42,12 +43,25 @@ public sealed class CustomerViews(
     Task<CachedView?> GetAsync<T>(
         CustomerRef customer, bool masked, BehaviourSubject subject, Func<Task<T?>> read, Func<T, BehaviourCounts?, T> withBehaviour,
         Func<T, T> mask, Func<T, bool> isPartial) where T : class =>
-        cache.GetOrLoadAsync(customer, masked, async () =>
+        Timed(cache.GetOrLoadAsync(customer, masked, async () =>
         {
             Interlocked.Increment(ref loads);
             var counts = behaviour.CountsByTypeAsync(subject, customer.Id, settings.BehaviourDays, CancellationToken.None);
             var stored = await read();
             var byType = await counts;
             return stored is null ? null : withBehaviour(stored, byType is null ? null : new BehaviourCounts(settings.BehaviourDays, byType));
-        }, mask, isPartial);
+        }, mask, isPartial));
+
+    /// <summary>The answer time and the cache outcome into the per-minute rollup (ops_minute), for the overview and the P99 alert.</summary>
+    async Task<CachedView?> Timed(Task<CachedView?> view)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = await view;
+        if (ops is not null && result is not null)
+        {
+            ops.Record(OpsMetrics.ViewLatency, result.Cached ? "cached" : "uncached", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            ops.Record(OpsMetrics.ViewCache, result.Cached ? "hit" : "miss", 1);
+        }
+        return result;
+    }
 }

@@ -52,6 +52,7 @@ public sealed class TopicConsumer : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Enabled) return;
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {

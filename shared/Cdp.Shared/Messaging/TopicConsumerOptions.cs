@@ -9,6 +9,9 @@ namespace Cdp.Shared.Messaging;
 /// </summary>
 public sealed class TopicConsumerOptions
 {
+    /// <summary>False: this host leaves the topic to other hosts (its messages wait in topic_message).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Most messages taken in one claim round (at most one per key, the key's head).</summary>
     public int BatchSize { get; set; } = 64;
 

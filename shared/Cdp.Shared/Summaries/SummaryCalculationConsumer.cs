@@ -2,6 +2,7 @@ using System.Text.Json;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Telemetry;
+using Cdp.Shared.Operations.Overview;
 using Microsoft.Extensions.Logging;
 
 namespace Cdp.Shared.Summaries;
@@ -12,7 +13,8 @@ namespace Cdp.Shared.Summaries;
 /// dirty flag, so it is never lost and never computed twice at once.
 /// </summary>
 public sealed class SummaryCalculationConsumer(
-    SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger)
+    SummaryCalculator calculator, SummaryLock summaryLock, CustomerViewCache views, ILogger<SummaryCalculationConsumer> logger,
+    OpsRecorder? ops = null)
     : ICoalescingTopicHandler
 {
     public string Topic => Topics.SummaryCalculation;
@@ -37,11 +39,13 @@ public sealed class SummaryCalculationConsumer(
         return RecalculateAndMeasureAsync(request, message.CreatedAt, ct);
     }
 
+    /// <summary>Publication to handled: the summary-lag instrument and the per-minute rollup (the overview's p50/p99).</summary>
     async Task RecalculateAndMeasureAsync(SummaryRecalculation request, DateTimeOffset publishedAt, CancellationToken ct)
     {
         await RecalculateAsync(request, ct);
-        CdpTelemetry.SummaryLag.Record(Math.Max(0, (DateTimeOffset.UtcNow - publishedAt).TotalSeconds),
-            new KeyValuePair<string, object?>("entity_type", request.EntityType));
+        var lag = TimeSpan.FromTicks(Math.Max(0, (DateTimeOffset.UtcNow - publishedAt).Ticks));
+        CdpTelemetry.SummaryLag.Record(lag.TotalSeconds, new KeyValuePair<string, object?>("entity_type", request.EntityType));
+        ops?.Record(OpsMetrics.SummaryLag, "", lag.TotalMilliseconds);
     }
 
     public async Task RecalculateAsync(SummaryRecalculation request, CancellationToken ct)

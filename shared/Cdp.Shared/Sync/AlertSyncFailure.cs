@@ -11,16 +11,28 @@ namespace Cdp.Shared.Sync;
 /// <summary>Posts a text message to a WeCom group robot (WeCom:AlertWebhookUrl, the full URL with its key).</summary>
 public sealed class SyncAlertClient(HttpClient http)
 {
-    public async Task PostTextAsync(string webhookUrl, string content, CancellationToken ct)
+    public Task PostTextAsync(string webhookUrl, string content, CancellationToken ct) =>
+        PostAsync(webhookUrl, new RobotMessage("text", new RobotText(content)), ct);
+
+    /// <summary>A markdown message (the ops alerts: level, rule, value, threshold, since).</summary>
+    public Task PostMarkdownAsync(string webhookUrl, string content, CancellationToken ct) =>
+        PostAsync(webhookUrl, new RobotMessage("markdown", Markdown: new RobotText(content)), ct);
+
+    async Task PostAsync(string webhookUrl, RobotMessage message, CancellationToken ct)
     {
-        using var response = await http.PostAsJsonAsync(webhookUrl, new RobotMessage("text", new RobotText(content)), ct);
+        using var response = await http.PostAsJsonAsync(webhookUrl, message, RobotJson, ct);
         response.EnsureSuccessStatusCode();
         var answer = await response.Content.ReadFromJsonAsync<RobotAnswer>(ct);
         if (answer is { ErrCode: not 0 })
             throw new HttpRequestException($"The alert robot refused the message: errcode {answer.ErrCode}, {answer.ErrMsg}");
     }
 
-    sealed record RobotMessage([property: JsonPropertyName("msgtype")] string MsgType, [property: JsonPropertyName("text")] RobotText Text);
+    static readonly System.Text.Json.JsonSerializerOptions RobotJson = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    sealed record RobotMessage(
+        [property: JsonPropertyName("msgtype")] string MsgType,
+        [property: JsonPropertyName("text")] RobotText? Text = null,
+        [property: JsonPropertyName("markdown")] RobotText? Markdown = null);
 
     sealed record RobotText([property: JsonPropertyName("content")] string Content);
 

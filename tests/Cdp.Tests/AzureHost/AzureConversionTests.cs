@@ -15,9 +15,10 @@ namespace Cdp.Tests.AzureHost;
 
 /// <summary>
 /// Lead conversion through the Azure host's ConvertLeadOrchestrator and ConvertLeadActivity functions on the real
-/// Durable worker, beside the same conversion on the local engine (the local host, its own database).
+/// Durable worker, beside the same conversion on the local engine (the local host, its own database, leaving the
+/// notification topic unconsumed so both outboxes can be compared).
 /// </summary>
-public sealed class AzureConversionTests(AzureHostApp azure, CdpApp local) : IClassFixture<AzureHostApp>, IClassFixture<CdpApp>
+public sealed class AzureConversionTests(AzureHostApp azure, ConvertLeadApp local) : IClassFixture<AzureHostApp>, IClassFixture<ConvertLeadApp>
 {
     [Fact]
     public async Task A_lead_converts_on_the_Durable_worker_with_replay_and_the_outcome_of_the_local_engine()

@@ -27,7 +27,7 @@ public sealed class AzureTimerApp : AzureHostApp
     public RecordingSink Sink { get; } = new();
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings =>
-        [.. SyncParity.Settings(WeCom, TimeSpan.FromSeconds(90)), new("Outbox:BatchSize", "2")];
+        [.. SyncParity.Settings(WeCom, TimeSpan.FromSeconds(90)), new("Outbox:BatchSize", "2"), new("Alerts:Enabled", "true")];
 
     protected override void ConfigureServices(IServiceCollection services) =>
         services.Replace(ServiceDescriptor.Singleton<IOutboxSink>(Sink));
@@ -43,7 +43,7 @@ public sealed class AzureTimerApp : AzureHostApp
 /// <summary>
 /// The Azure host's timer functions, called as the worker calls them, have the effect of the local host's hosted
 /// services: SummaryRecalculationTimer and HousekeepingTimer (orchestrations/, on Durable here), and OutboxSweep
-/// (the sweep of the host's own relay loop, OutboxRelayService).
+/// (the sweep of the host's own relay loop, OutboxRelayService), and AlertTimer (Operations/Alerts).
 /// </summary>
 public sealed class AzureTimerTests(AzureTimerApp azure) : IClassFixture<AzureTimerApp>
 {
@@ -129,6 +129,27 @@ public sealed class AzureTimerTests(AzureTimerApp azure) : IClassFixture<AzureTi
         foreach (var key in new[] { "c1", "c2" })
             Assert.Equal([1, 2, 3], azure.Sink.Sent.Where(m => m.Topic == topic && m.Key == key)
                 .Select(m => System.Text.Json.JsonDocument.Parse(m.Payload).RootElement.GetProperty("n").GetInt32()));
+    }
+
+    [Fact]
+    public async Task AlertTimer_evaluates_the_rules_like_the_local_timer_one_message_while_open_and_one_resolution()
+    {
+        var topic = NewTopic();
+        await using var conn = await azure.Database.DataSource.OpenConnectionAsync();
+        await conn.ExecuteAsync("""
+            insert into topic_message (topic, message_key, payload, status, attempts, last_error, dead_at)
+            values (@topic, 'k', '{}'::jsonb, 'dead', 4, 'boom', now())
+            """, new { topic });
+        bool Opened(string a) => a.Contains("CDP 告警: dead_letters<", StringComparison.Ordinal) && a.Contains(topic, StringComparison.Ordinal);
+        var from = azure.WeCom.Alerts.Count;
+
+        for (var i = 0; i < 3; i++) await azure.InvokeAsync<AlertTimerFunction>(f => f.Run(new TimerInfo(), CancellationToken.None));
+        Assert.Single(azure.WeCom.Alerts.Skip(from), Opened);
+
+        await conn.ExecuteAsync("delete from topic_message where topic = @topic", new { topic });
+        for (var i = 0; i < 2; i++) await azure.InvokeAsync<AlertTimerFunction>(f => f.Run(new TimerInfo(), CancellationToken.None));
+        Assert.Single(azure.WeCom.Alerts.Skip(from), a => a.Contains("CDP 告警已恢复: dead_letters<", StringComparison.Ordinal));
+        Assert.Single(azure.WeCom.Alerts.Skip(from), Opened);
     }
 
     /// <summary>Saves a tag on a new contact (the push fails once when <paramref name="failFirst"/>); the run's instance id.</summary>

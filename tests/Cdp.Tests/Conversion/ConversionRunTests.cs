@@ -12,7 +12,9 @@ namespace Cdp.Tests.Conversion;
 /// <summary>A host that does not wait for conversions to finish.</summary>
 public sealed class NoWaitApp : CdpApp
 {
-    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [new("Conversion:WaitTimeout", "00:00:00")];
+    /// <summary>The notification topic is left unconsumed: the tests count its messages.</summary>
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings =>
+        [new("Conversion:WaitTimeout", "00:00:00"), new("Topics:notification:Enabled", "false")];
 }
 
 /// <summary>The activity's idempotency and the endpoint's 202 answer (a host that does not wait).</summary>

@@ -12,8 +12,17 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Cdp.Tests.Conversion;
 
+/// <summary>
+/// The local host with no notification consumer, so the published notification stays in topic_message to be read
+/// (Notifications/NotifyOwnerTests has the consumer's side).
+/// </summary>
+public sealed class ConvertLeadApp : CdpApp
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [new("Topics:notification:Enabled", "false")];
+}
+
 /// <summary>POST /api/leads/{id}/convert end to end: the local host in-process, its durable engine, real Postgres.</summary>
-public sealed class ConvertLeadTests(CdpApp app) : IClassFixture<CdpApp>
+public sealed class ConvertLeadTests(ConvertLeadApp app) : IClassFixture<ConvertLeadApp>
 {
     const string City = ConversionData.City;
 

@@ -105,6 +105,15 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
     }
 
     [Fact]
+    public async Task The_alert_history_and_its_refusals_answer_alike()
+    {
+        await Same(() => new HttpRequestMessage(HttpMethod.Get, "/api/ops/alerts?state=open"));
+        await Same(() => new HttpRequestMessage(HttpMethod.Get, "/api/ops/alerts?state=maybe"));
+        var (local, azure) = await hosts.SendBothAsync(() => new HttpRequestMessage(HttpMethod.Get, "/api/ops/overview"));
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (local.StatusCode, azure.StatusCode));
+    }
+
+    [Fact]
     public async Task Unsigned_wrongly_signed_and_stale_pushes_get_the_same_401()
     {
         var json = Payloads.Crm("lead", new { LastName = "郑", MobilePhone = TestData.Mobile() });

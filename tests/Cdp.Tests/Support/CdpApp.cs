@@ -50,6 +50,8 @@ public class CdpBackend : IAsyncLifetime
             ["Topics:Default:LeaseDuration"] = "00:00:05",
             ["Auth:SessionKey"] = SessionKey,
             ["Auth:BootstrapAdminKey"] = AdminKey,
+            // The alert timers post to the robot stand-in, which other tests count: tests that want them turn them on.
+            ["Alerts:Enabled"] = "false",
         };
         foreach (var channel in ChannelRegistry.All.Where(c => c.Signature == SignatureScheme.Hmac))
             Settings[$"{channel.SettingsSection}:SigningSecret"] = CdpApp.SecretOf(channel.Name);

@@ -20,6 +20,7 @@ namespace Cdp.Tests.Support;
 /// <summary>
 /// A real HTTP server on 127.0.0.1 that plays the WeCom API: gettoken, auth/getuserinfo (sign-in codes),
 /// externalcontact/get, mark_tag, remark, get_corp_tag_list, add_corp_tag (mark_tag and remark change the stored contact),
+/// message/send (recorded, see AppMessages),
 /// the JS-SDK tickets (get_jsapi_ticket, ticket/get?type=agent_config; a new ticket per fetch) and the group robot webhook.
 /// Counts calls per path, records request bodies, and misbehaves on cue (HTTP errors, delays, errcodes, hangs).
 /// One per test: <c>await using var wecom = await WeComStandIn.StartAsync();</c>
@@ -36,6 +37,7 @@ public sealed class WeComStandIn : IAsyncDisposable
     public const string UserInfoPath = "/cgi-bin/auth/getuserinfo";
     public const string JsApiTicketPath = "/cgi-bin/get_jsapi_ticket";
     public const string AgentTicketPath = "/cgi-bin/ticket/get";
+    public const string MessageSendPath = "/cgi-bin/message/send";
 
     public const string DefaultCorpId = "wwstandincorp0001";
     public const string DefaultSecret = "stand-in-secret-0123456789abcdefghij";
@@ -179,9 +181,12 @@ public sealed class WeComStandIn : IAsyncDisposable
     /// <summary>The URL to configure as WeCom:AlertWebhookUrl; bodies posted to it are in <see cref="Alerts"/>.</summary>
     public string RobotUrl => new Uri(BaseUrl, RobotPath + "?key=stand-in-robot").ToString();
 
-    /// <summary>The text contents of the group robot messages received.</summary>
-    public IReadOnlyList<string> Alerts => [.. Bodies(RobotPath).Select(b =>
-        JsonNode.Parse(b)?["text"]?["content"]?.GetValue<string>() ?? "")];
+    /// <summary>The text (or markdown) contents of the group robot messages received.</summary>
+    public IReadOnlyList<string> Alerts => [.. Bodies(RobotPath).Select(b => JsonNode.Parse(b) is { } m
+        ? m["text"]?["content"]?.GetValue<string>() ?? m["markdown"]?["content"]?.GetValue<string>() ?? "" : "")];
+
+    /// <summary>The app messages (message/send) received, as posted.</summary>
+    public IReadOnlyList<JsonNode> AppMessages => [.. Bodies(MessageSendPath).Select(b => JsonNode.Parse(b)!)];
 
     /// <summary>
     /// The names of the corp tags employee <paramref name="userId"/> has on the contact (mark_tag applies to it), of
@@ -423,6 +428,7 @@ public sealed class WeComStandIn : IAsyncDisposable
             }));
         app.MapPost(AddCorpTagPath, (HttpContext ctx, string? access_token) =>
             TokenError(access_token) is { } error ? WriteJson(ctx, error) : WriteJson(ctx, AddCorpTags((string)ctx.Items["body"]!)));
+        app.MapPost(MessageSendPath, (HttpContext ctx, string? access_token) => Acknowledge(ctx, access_token));
         app.MapPost(RobotPath, (HttpContext ctx, string? key) => WriteJson(ctx, string.IsNullOrEmpty(key)
             ? new JsonObject { ["errcode"] = 93000, ["errmsg"] = "invalid webhook url" }
             : new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok" }));

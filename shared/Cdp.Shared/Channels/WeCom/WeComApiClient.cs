@@ -150,6 +150,24 @@ public sealed partial class WeComApiClient(
         return (response.Ticket, TimeSpan.FromSeconds(response.ExpiresIn > 0 ? response.ExpiresIn : 7200));
     }
 
+    /// <summary>
+    /// Sends an app message (<c>message/send</c>, msgtype textcard) from app <paramref name="agentId"/> to the staff
+    /// members in <paramref name="toUser"/> ('|'-separated userids).
+    /// </summary>
+    public async Task SendTextCardAsync(
+        string agentId, string toUser, string title, string description, string url, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(agentId);
+        ArgumentException.ThrowIfNullOrEmpty(toUser);
+        var body = new TextCardMessage(toUser, "textcard", int.TryParse(agentId, out var id) ? id : 0,
+            new TextCard(title, description, url, "详情"));
+        await CallAsync<WeComResponse>(
+            "message/send",
+            token => Post($"cgi-bin/message/send?access_token={Escape(token)}", body),
+            tolerated: null,
+            cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<(string Token, TimeSpan ExpiresIn)> FetchTokenAsync(CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get,
@@ -267,6 +285,18 @@ public sealed partial class WeComApiClient(
         [property: JsonPropertyName("tag")] IReadOnlyList<AddCorpTagName> Tag);
 
     private sealed record AddCorpTagName([property: JsonPropertyName("name")] string Name);
+
+    private sealed record TextCardMessage(
+        [property: JsonPropertyName("touser")] string ToUser,
+        [property: JsonPropertyName("msgtype")] string MsgType,
+        [property: JsonPropertyName("agentid")] int AgentId,
+        [property: JsonPropertyName("textcard")] TextCard TextCard);
+
+    private sealed record TextCard(
+        [property: JsonPropertyName("title")] string Title,
+        [property: JsonPropertyName("description")] string Description,
+        [property: JsonPropertyName("url")] string Url,
+        [property: JsonPropertyName("btntxt")] string BtnTxt);
 
     private sealed record MarkTagRequest(
         [property: JsonPropertyName("userid")] string UserId,
