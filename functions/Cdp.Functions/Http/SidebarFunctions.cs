@@ -20,6 +20,11 @@ public sealed class SidebarFunctions(AzureApi api)
         [DurableClient] DurableTaskClient client) =>
         api.RunAsync(SyncRoutes.AddFollowUp, request, client, ("contactId", contactId));
 
+    [Function(nameof(SyncRoutes.ListContactSyncTasks))]
+    public Task<IResult> ListContactSyncTasks(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SyncRoutes.ContactSyncTasksPath)] HttpRequest request, string contactId) =>
+        api.RunAsync(SyncRoutes.ListContactSyncTasks, request, ("contactId", contactId));
+
     [Function(nameof(SyncRoutes.ListSyncTasks))]
     public Task<IResult> ListSyncTasks(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = SyncRoutes.SyncTasksPath)] HttpRequest request) =>

@@ -13,6 +13,7 @@ public static class SyncRoutes
     public const string SyncTasksPath = "sync-tasks";
     public const string SyncTaskPath = "sync-tasks/{id:guid}";
     public const string RetryPath = "sync-tasks/{id:guid}/retry";
+    public const string ContactSyncTasksPath = "contacts/{contactId:guid}/sync-tasks";
 
     public static readonly ApiRoute SaveContactTags = ApiRoute.Put(nameof(SaveContactTags), TagsPath, Permissions.CustomersWrite, async call =>
     {
@@ -32,6 +33,17 @@ public static class SyncRoutes
         return ApiResults.At(StatusCodes.Status201Created, $"/api/sync-tasks/{saved.SyncTaskId}", saved);
     });
 
+    /// <summary>
+    /// The sync state of a contact's latest changes, for whoever may see the contact (the sidebar's salesperson holds
+    /// customers:read, not sync:manage); newest first, at most <c>limit</c> (default 5). A failed one is retried by saving again.
+    /// </summary>
+    public static readonly ApiRoute ListContactSyncTasks = ApiRoute.Get(nameof(ListContactSyncTasks), ContactSyncTasksPath, Permissions.CustomersRead, async call =>
+    {
+        var contactId = call.RouteId("contactId");
+        await call.EnsureVisibleAsync(CustomerRef.ContactKind, contactId);
+        return ApiResults.Json(await call.Service<SyncTaskStore>().ListForEntityAsync(CustomerRef.ContactKind, contactId, call.QueryInt("limit") ?? 5, call.Aborted));
+    });
+
     public static readonly ApiRoute ListSyncTasks = ApiRoute.Get(nameof(ListSyncTasks), SyncTasksPath, Permissions.SyncManage, async call =>
         ApiResults.Json(await call.Service<SyncTaskStore>().ListAsync(SyncStatus.Parse(call.Query("status")), call.QueryInt("limit") ?? 100, call.Aborted)));
 
@@ -48,5 +60,5 @@ public static class SyncRoutes
         return ApiResults.At(StatusCodes.Status202Accepted, $"/api/sync-tasks/{id}", await call.Service<RetrySyncTask>().RunAsync(id, call.Actor, call.Aborted));
     });
 
-    public static IEnumerable<ApiRoute> All => [SaveContactTags, AddFollowUp, ListSyncTasks, GetSyncTask, RetrySyncTask];
+    public static IEnumerable<ApiRoute> All => [SaveContactTags, AddFollowUp, ListContactSyncTasks, ListSyncTasks, GetSyncTask, RetrySyncTask];
 }

@@ -81,6 +81,18 @@ public sealed class SyncTaskStore(NpgsqlDataSource db)
         return [.. rows.Select(r => r.ToView())];
     }
 
+    /// <summary>One record's tasks, newest first: the sidebar shows the state of the last change it made.</summary>
+    public async Task<IReadOnlyList<SyncTaskView>> ListForEntityAsync(string entityType, Guid entityId, int limit, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var rows = await conn.QueryAsync<Row>(new CommandDefinition($"""
+            select {Columns} from sync_task
+             where entity_type = @entityType and entity_id = @entityId
+             order by created_at desc, sync_task_id desc limit @limit
+            """, new { entityType, entityId, limit = Math.Clamp(limit, 1, 100) }, cancellationToken: ct));
+        return [.. rows.Select(r => r.ToView())];
+    }
+
     /// <summary>Tasks still waiting for their first push since before <paramref name="before"/>, oldest first.</summary>
     public async Task<IReadOnlyList<Guid>> PendingSinceAsync(DateTimeOffset before, int limit, CancellationToken ct)
     {

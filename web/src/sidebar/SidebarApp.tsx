@@ -7,7 +7,6 @@ import { contactFromUrl, currentExternalContact, insideWeCom, resolveContactId }
 import type { Contact360, LeadDetails, Account360, SyncTask } from '../lib/types';
 
 const MAX_ATTEMPTS = 5;
-const lastTaskKey = (contactId: string) => `cdp.sync.${contactId}`;
 
 /** The sidebar: who the chat is with, then that contact's profile. */
 export function SidebarApp() {
@@ -53,10 +52,9 @@ function SignIn() {
 
 function Profile({ contactId, me }: { contactId: string; me: Me }) {
   const view = useAsync(() => api<Contact360>(`/api/contacts/${contactId}/360`), [contactId]);
-  const [taskId, setTaskId] = useState<string | null>(() => localStorage.getItem(lastTaskKey(contactId)));
-  const changed = (id: string) => {
-    localStorage.setItem(lastTaskKey(contactId), id);
-    setTaskId(id);
+  const [version, setVersion] = useState(0);
+  const changed = () => {
+    setVersion((n) => n + 1);
     view.reload();
   };
   const canReveal = me.permissions.includes('pii:reveal');
@@ -67,7 +65,7 @@ function Profile({ contactId, me }: { contactId: string; me: Me }) {
         <>
           <Header view={v} canReveal={canReveal} />
           <Score view={v} />
-          {canWrite && <SyncState taskId={taskId} canManage={me.permissions.includes('sync:manage')} />}
+          {canWrite && <SyncState contactId={contactId} version={version} tags={v.tags} onSaved={changed} />}
           <Tags contactId={contactId} tags={v.tags} computed={v.computedTags} canWrite={canWrite} onSaved={changed} />
           <FollowUps contactId={contactId} view={v} canWrite={canWrite} onSaved={changed} />
           <Touchpoints view={v} />
@@ -115,45 +113,53 @@ function Score({ view }: { view: Contact360 }) {
   );
 }
 
-function SyncState({ taskId, canManage }: { taskId: string | null; canManage: boolean }) {
+/**
+ * The sync state of the contact's last change (GET /api/contacts/{id}/sync-tasks?limit=1), polled while it moves.
+ * Retry re-drives the task for a caller with sync:manage; a salesperson's retry saves the tags again (a new change).
+ */
+function SyncState({ contactId, version, tags, onSaved }: { contactId: string; version: number; tags: string[]; onSaved: (taskId: string) => void }) {
   useLang();
-  const [task, setTask] = useState<SyncTask | null>(null);
+  const [task, setTask] = useState<SyncTask | null | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
-    if (!taskId) return;
     let live = true;
     let timer: number | undefined;
     const poll = async () => {
       try {
-        const next = await api<SyncTask>(`/api/sync-tasks/${taskId}`);
+        const [latest] = itemsOf<SyncTask>(await api(`/api/contacts/${contactId}/sync-tasks?limit=1`));
         if (!live) return;
-        setTask(next);
+        setTask(latest ?? null);
         setError(null);
-        if (syncStillMoving(next.status)) timer = window.setTimeout(poll, 1000);
+        if (latest && syncStillMoving(latest.status)) timer = window.setTimeout(poll, 1000);
       } catch (e) {
         if (live) setError(e);
       }
     };
     poll();
     return () => { live = false; window.clearTimeout(timer); };
-  }, [taskId, tick]);
-  if (!taskId) return null;
+  }, [contactId, version, tick]);
+  if (task === null) return null;
   const retry = async () => {
+    if (!task) return;
     try {
-      await api(`/api/sync-tasks/${taskId}/retry`, { method: 'POST' });
+      await api(`/api/sync-tasks/${task.id}/retry`, { method: 'POST' });
       setTick((n) => n + 1);
-    } catch (e) { setError(e); }
+    } catch (e) {
+      if (e instanceof ApiError && e.forbidden && task.target.includes('tag')) {
+        const r = await api<{ syncTaskId: string }>(`/api/contacts/${contactId}/tags`, { method: 'PUT', body: { tags } }).catch((err) => { setError(err); return null; });
+        if (r) onSaved(r.syncTaskId);
+      } else setError(e);
+    }
   };
   return (
     <section class="card sync" aria-live="polite" aria-label={t('sync.lastChange')}>
       <span class="label">{t('sync.lastChange')}</span>{' '}
-      {error instanceof ApiError && error.forbidden
-        ? <span class="muted">{t('sync.notVisible')}</span>
-        : error ? <ErrorText error={error} />
-        : <strong class={`sync-state ${task?.status ?? ''}`} data-sync-status={task?.status}>{task ? syncStateText(task as SyncTaskLike, MAX_ATTEMPTS) : t('common.loading')}</strong>}
+      {error ? <ErrorText error={error} />
+        : <strong class={`sync-state ${task?.status ?? ''}`} data-sync-status={task?.status} data-attempts={task?.attempts}>{task ? syncStateText(task as SyncTaskLike, MAX_ATTEMPTS) : t('common.loading')}</strong>}
+      {task && <span class="muted"> · {formatAgo(task.updatedAt)}</span>}
       {task?.status === 'failed' && task.lastError && <p class="muted error-text">{task.lastError}</p>}
-      {task?.status === 'failed' && canManage && <button type="button" onClick={retry}>{t('common.retry')}</button>}
+      {task?.status === 'failed' && <button type="button" onClick={retry}>{t('common.retry')}</button>}
     </section>
   );
 }

@@ -1,10 +1,15 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../../lib/api';
 import { formatTime } from '../../lib/format';
-import { t } from '../../lib/i18n';
+import { t, type Key } from '../../lib/i18n';
 import { matchingFields, recordRows } from '../../lib/review';
 import { ErrorText, Loaded, useAsync, useLang } from '../../lib/ui';
 import type { Ingestion, ReviewItem } from '../../lib/types';
+
+const FIELD_LABELS: Record<string, Key> = {
+  name: 'field.name', company: 'field.company', mobile: 'field.mobile', email: 'field.email', phone: 'field.phone', city: 'field.city',
+  creditCode: 'field.creditCode', title: 'field.title', channel: 'field.channel', sourceId: 'field.sourceId',
+};
 
 export function ReviewsPage() {
   useLang();
@@ -50,8 +55,8 @@ function Review({ item }: { item: ReviewItem }) {
         <p class="muted">{item.entityType} · {formatTime(item.createdAt)}</p>
         <table>
           <tbody>
-            {rows.map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td>{v}</td></tr>)}
-            {item.record.companyShortName && <tr><th scope="row">short</th><td>{item.record.companyShortName}</td></tr>}
+            {rows.map(([k, v]) => <tr key={k}><th scope="row">{FIELD_LABELS[k] ? t(FIELD_LABELS[k]) : k}</th><td>{v}</td></tr>)}
+            {item.record.companyShortName && <tr><th scope="row">{t('field.shortName')}</th><td>{item.record.companyShortName}</td></tr>}
           </tbody>
         </table>
       </div>
