@@ -55,3 +55,12 @@ describe('api helpers', () => {
     expect(itemsOf(null)).toEqual([]);
   });
 });
+
+describe('paging', () => {
+  it('puts the next cursor on the same query', async () => {
+    const { withCursor } = await import('../src/lib/api');
+    expect(withCursor('/api/audit?actor=a&limit=100', 'abc')).toBe('/api/audit?actor=a&limit=100&cursor=abc');
+    expect(withCursor('/api/ingestions?cursor=old', 'new')).toBe('/api/ingestions?cursor=new');
+    expect(withCursor('/api/orchestrations', 'x+y')).toBe('/api/orchestrations?cursor=x%2By');
+  });
+});

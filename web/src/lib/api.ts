@@ -30,6 +30,27 @@ function csrfFromCookie(): string | null {
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+  return (await request<T>(path, init)).body;
+}
+
+/**
+ * One page of a list route (API.md: newest first, the body an array, the next page's cursor in X-Cdp-Next-Cursor).
+ * `next` is the path of the following page, or null on the last.
+ */
+export async function apiPage<T>(path: string): Promise<{ items: T[]; next: string | null }> {
+  const { body, headers } = await request<unknown>(path);
+  const cursor = headers.get('X-Cdp-Next-Cursor');
+  return { items: itemsOf<T>(body), next: cursor ? withCursor(path, cursor) : null };
+}
+
+export function withCursor(path: string, cursor: string): string {
+  const [base, search = ''] = path.split('?');
+  const q = new URLSearchParams(search);
+  q.set('cursor', cursor);
+  return `${base}?${q.toString()}`;
+}
+
+async function request<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<{ body: T; headers: Headers }> {
   const method = init.method ?? 'GET';
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (init.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -50,7 +71,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     const problem: Problem = json && typeof json === 'object' ? { status: response.status, ...(json as object) } : { status: response.status, title: response.statusText };
     throw new ApiError(response.status, problem);
   }
-  return json as T;
+  return { body: json as T, headers: response.headers };
 }
 
 function safeJson(text: string): unknown {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
-import { api, ApiError } from './api';
+import { api, apiPage, ApiError } from './api';
 import { onLangChange, t, lang, setLang } from './i18n';
 import { isMasked, maskField, type PiiField } from './format';
 
@@ -97,5 +97,41 @@ export function LangSwitch() {
 export function Field({ label, children }: { label: string; children: ComponentChildren }) {
   return (
     <div class="field"><dt>{label}</dt><dd>{children}</dd></div>
+  );
+}
+
+export interface Paged<T> {
+  items: T[] | undefined;
+  error: unknown;
+  more: (() => void) | null;
+  reload: () => void;
+}
+
+/** A list route read page by page: the first page on load, the next one on "more" (X-Cdp-Next-Cursor). */
+export function usePaged<T>(path: string): Paged<T> {
+  const [state, setState] = useState<{ items?: T[]; next: string | null; error?: unknown }>({ next: null });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState({ next: null });
+    apiPage<T>(path).then((p) => live && setState({ items: p.items, next: p.next }), (error) => live && setState({ error, next: null }));
+    return () => { live = false; };
+  }, [path, tick]);
+  const more = state.next ? () => {
+    const next = state.next!;
+    apiPage<T>(next).then((p) => setState((s) => ({ items: [...(s.items ?? []), ...p.items], next: p.next })), (error) => setState((s) => ({ ...s, error })));
+  } : null;
+  return { items: state.items, error: state.error, more, reload: () => setTick((n) => n + 1) };
+}
+
+export function PagedList<T>({ list, children }: { list: Paged<T>; children: (items: T[]) => ComponentChildren }) {
+  useLang();
+  if (list.error) return <ErrorText error={list.error} />;
+  if (!list.items) return <p class="muted" aria-busy="true">{t('common.loading')}</p>;
+  return (
+    <>
+      {children(list.items)}
+      {list.more && <p><button type="button" onClick={list.more}>{t('common.more')}</button></p>}
+    </>
   );
 }

@@ -70,13 +70,12 @@ export async function currentExternalContact(): Promise<string | null> {
   });
 }
 
-/** The CDP contact id for a page's contact reference (an external userid is looked up on the server). */
+/**
+ * The CDP contact id for a page's contact reference. An external userid is looked up on the server
+ * (GET /api/contacts/by-external/{id}), which answers only for a contact the signed-in staff member follows.
+ */
 export async function resolveContactId(ref: ContactRef): Promise<string> {
   if (ref.contactId) return ref.contactId;
-  const body = await api<unknown>(`/api/contacts${query({ externalUserId: ref.externalUserId })}`);
-  const list = Array.isArray(body) ? body : ((body as { items?: unknown[] })?.items ?? [body]);
-  const first = list[0] as { contactId?: string; id?: string } | undefined;
-  const id = first?.contactId ?? first?.id;
-  if (!id) throw new Error('not found');
-  return id;
+  const view = await api<{ contact: { contactId: string } }>(`/api/contacts/by-external/${encodeURIComponent(ref.externalUserId ?? '')}`);
+  return view.contact.contactId;
 }

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, itemsOf, query } from '../../lib/api';
 import { formatTime } from '../../lib/format';
 import { t } from '../../lib/i18n';
-import { ErrorText, Loaded, useAsync, useLang } from '../../lib/ui';
+import { ErrorText, Loaded, PagedList, useAsync, useLang, usePaged } from '../../lib/ui';
 import { navigate, usePath } from '../router';
 
 const ROLES = ['sales', 'manager', 'steward', 'ops', 'auditor', 'admin'];
@@ -106,7 +106,7 @@ export function AuditPage() {
   const { search } = usePath();
   const filters = { actor: search.get('actor') ?? '', action: search.get('action') ?? '', entityId: search.get('entityId') ?? '' };
   const [draft, setDraft] = useState(filters);
-  const list = useAsync(async () => itemsOf<AuditRow>(await api(`/api/audit${query({ ...filters, limit: 100 })}`)), [filters.actor, filters.action, filters.entityId]);
+  const list = usePaged<AuditRow>(`/api/audit${query({ ...filters, limit: 100 })}`);
   return (
     <>
       <h1>{t('admin.audit')}</h1>
@@ -116,7 +116,7 @@ export function AuditPage() {
         ))}
         <button type="submit">{t('common.filter')}</button>
       </form>
-      <Loaded state={list}>
+      <PagedList list={list}>
         {(rows) => (
           <table class="card">
             <thead><tr><th>{t('field.at')}</th><th>{t('field.actor')}</th><th>{t('field.action')}</th><th>{t('field.entity')}</th><th>request</th></tr></thead>
@@ -127,7 +127,7 @@ export function AuditPage() {
             </tbody>
           </table>
         )}
-      </Loaded>
+      </PagedList>
     </>
   );
 }

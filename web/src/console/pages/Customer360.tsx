@@ -29,7 +29,7 @@ export function AccountPage({ id, me }: { id: string; me: Me }) {
           </Section>
           <div class="grid2">
             <Section title={t('v360.contacts')} id="contacts">
-              <table>
+              {v.contacts.length === 0 ? <p class="muted">{t('common.none')}</p> : <table>
                 <thead><tr><th>{t('field.name')}</th><th>{t('field.title')}</th><th>{t('field.mobile')}</th><th>{t('field.email')}</th></tr></thead>
                 <tbody>
                   {v.contacts.map((c) => (
@@ -41,15 +41,15 @@ export function AccountPage({ id, me }: { id: string; me: Me }) {
                     </tr>
                   ))}
                 </tbody>
-              </table>
+              </table>}
             </Section>
             <Section title={t('v360.opportunities')} id="opportunities">
-              <table>
+              {v.opportunities.length === 0 ? <p class="muted">{t('common.none')}</p> : <table>
                 <thead><tr><th>{t('field.name')}</th><th>{t('field.stage')}</th><th>{t('field.amount')}</th></tr></thead>
                 <tbody>
                   {v.opportunities.map((o) => <tr key={o.opportunityId}><td>{o.name}</td><td>{o.stage}</td><td>{formatAmount(o.amount)}</td></tr>)}
                 </tbody>
-              </table>
+              </table>}
             </Section>
             <BehaviourCard behaviour={v.behaviour} />
             <Touchpoints items={v.touchpoints} />

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, itemsOf, query } from '../../lib/api';
 import { formatTime } from '../../lib/format';
 import { t } from '../../lib/i18n';
-import { ErrorText, Loaded, useAsync, useLang } from '../../lib/ui';
+import { ErrorText, PagedList, useLang, usePaged } from '../../lib/ui';
 import type { Ingestion, Orchestration } from '../../lib/types';
 import { navigate, usePath } from '../router';
 
@@ -12,7 +12,7 @@ export function IngestionsPage() {
   const { search } = usePath();
   const status = search.get('status') ?? '';
   const channel = search.get('channel') ?? '';
-  const list = useAsync(async () => itemsOf<Ingestion>(await api(`/api/ingestions${query({ status, channel, limit: 50 })}`)), [status, channel]);
+  const list = usePaged<Ingestion>(`/api/ingestions${query({ status, channel, limit: 50 })}`);
   return (
     <>
       <h1>{t('ingestions.title')}</h1>
@@ -34,7 +34,7 @@ export function IngestionsPage() {
           </select>
         </label>
       </div>
-      <Loaded state={list}>{(items) => <IngestionTable items={items} />}</Loaded>
+      <PagedList list={list}>{(items) => <IngestionTable items={items} />}</PagedList>
     </>
   );
 }
@@ -64,7 +64,7 @@ export function OrchestrationsPage() {
   const { search } = usePath();
   const status = search.get('status') ?? '';
   const name = search.get('name') ?? '';
-  const list = useAsync(async () => itemsOf<Orchestration>(await api(`/api/orchestrations${query({ status, name })}`)), [status, name]);
+  const list = usePaged<Orchestration>(`/api/orchestrations${query({ status, name, limit: 50 })}`);
   return (
     <>
       <h1>{t('orchestrations.title')}</h1>
@@ -77,7 +77,7 @@ export function OrchestrationsPage() {
           </select>
         </label>
       </div>
-      <Loaded state={list}>{(items) => <OrchestrationTable items={items} />}</Loaded>
+      <PagedList list={list}>{(items) => <OrchestrationTable items={items} />}</PagedList>
     </>
   );
 }
