@@ -44,11 +44,7 @@ public sealed class BrowserTests(WebHost web) : IClassFixture<WebHost>
     public async Task The_sidebar_saves_tags_that_sync_after_a_WeCom_failure_and_adds_a_follow_up()
     {
         var (contactId, external) = await web.NewContactAsync();
-        await using (var conn = await web.Database.DataSource.OpenConnectionAsync())
-            await conn.ExecuteAsync("""
-                insert into customer_owner (entity_type, entity_id, staff_user_id, source, source_ref, since)
-                values ('contact', @contactId, @user, 'wecom_follow', @external, now())
-                """, new { contactId, user = SalesUserId, external });
+        await web.FollowAsync(contactId, SalesUserId, external);
         await AsStaffAsync(SalesUserId, "sales");
         web.WeCom.ErrCodeNext(45033, count: 1, path: MarkTag, errMsg: "api concurrent out of limit");
 

@@ -32,11 +32,15 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
-/** What a failed load says: 404 on a route not served yet -> "暂不可用", 403 -> not allowed, otherwise the problem. */
+/**
+ * What a failed load says: 404 from a route this deployment does not serve (no detail) -> "暂不可用", 404 naming a record
+ * -> "未找到", 403 -> not allowed, otherwise the problem.
+ */
 export function ErrorText({ error }: { error: unknown }) {
   useLang();
   const text = error instanceof ApiError
-    ? error.notFound ? t('common.unavailable') : error.forbidden ? t('common.forbidden') : `${t('common.error')}: ${error.message}`
+    ? error.notFound ? (error.problem.detail ? t('common.notFound') : t('common.unavailable'))
+      : error.forbidden ? t('common.forbidden') : `${t('common.error')}: ${error.message}`
     : `${t('common.error')}: ${error instanceof Error ? error.message : String(error)}`;
   return <p class="notice" role="alert" data-status={error instanceof ApiError ? error.status : undefined}>{text}</p>;
 }

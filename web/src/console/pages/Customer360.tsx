@@ -51,8 +51,7 @@ export function AccountPage({ id, me }: { id: string; me: Me }) {
                 </tbody>
               </table>}
             </Section>
-            <BehaviourCard behaviour={v.behaviour} />
-            <Touchpoints items={v.touchpoints} />
+            <Activity behaviour={v.behaviour} touchpoints={v.touchpoints} />
           </div>
         </article>
       )}
@@ -88,8 +87,7 @@ export function ContactPage({ id, me }: { id: string; me: Me }) {
             <Section title={t('type.lead')} id="leads">
               <ul class="list">{v.leads.map((l) => <li key={l.leadId}><a href={`/leads/${l.leadId}`}>{l.name ?? l.leadId}</a> <span class="muted">{formatTime(l.convertedAt)}</span></li>)}</ul>
             </Section>
-            <BehaviourCard behaviour={v.behaviour} />
-            <Touchpoints items={v.touchpoints} />
+            <Activity behaviour={v.behaviour} touchpoints={v.touchpoints} />
           </div>
         </article>
       )}
@@ -165,6 +163,11 @@ function Convert({ leadId, name, onDone }: { leadId: string; name: string; onDon
 function Computed({ tags }: { tags: ComputedTag[] }) {
   if (tags.length === 0) return null;
   return <p aria-label={t('v360.computedTags')}>{tags.map((c) => <span class="chip computed" key={c.tag} title={c.reason}>{c.tag}</span>)}</p>;
+}
+
+/** The last 30 days' behaviour counts and the latest touchpoints, as both 360 pages end. */
+function Activity({ behaviour, touchpoints }: { behaviour?: Behaviour | null; touchpoints: Touchpoint[] }) {
+  return <><BehaviourCard behaviour={behaviour} /><Touchpoints items={touchpoints} /></>;
 }
 
 function BehaviourCard({ behaviour }: { behaviour?: Behaviour | null }) {
