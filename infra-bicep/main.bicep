@@ -18,6 +18,16 @@ param tags object = {
   app: 'cdp'
 }
 
+@description('Region of the Static Web App that serves web/ (the console and the WeCom sidebar); it has fewer regions than the rest.')
+@allowed([
+  'eastasia'
+  'eastus2'
+  'centralus'
+  'westus2'
+  'westeurope'
+])
+param staticWebAppLocation string = 'eastasia'
+
 // ---------- Function App ----------
 
 @description('Flex Consumption (serverless, per-function scaling) or Elastic Premium (EP1+, always-warm instances).')
@@ -199,6 +209,7 @@ var names = {
   clickhouseVm: '${prefix}-clickhouse'
   plan: '${prefix}-plan'
   functionApp: '${prefix}-func-${suffix}'
+  staticWebApp: '${prefix}-web-${suffix}'
 }
 
 var clickhousePrivateIp = '10.40.1.10' // inside network.bicep's default ClickHouse subnet 10.40.1.0/24
@@ -402,12 +413,27 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
+module staticWebApp 'modules/static-web-app.bicep' = {
+  name: 'static-web-app'
+  params: {
+    location: staticWebAppLocation
+    name: names.staticWebApp
+    functionAppId: functionApp.outputs.id
+    functionAppLocation: location
+    tags: tags
+  }
+}
+
 // ---------- outputs ----------
 
 var baseUrl = 'https://${functionApp.outputs.defaultHostName}'
 
 output functionAppName string = functionApp.outputs.name
 output functionAppUrl string = baseUrl
+
+@description('The console (/) and the WeCom sidebar (/sidebar/); /api reaches the Function App on the same origin.')
+output webUrl string = 'https://${staticWebApp.outputs.defaultHostName}'
+output staticWebAppName string = staticWebApp.outputs.name
 
 @description('Webhook URL per channel: CRM, ERP and the WeChat form post here; set the wecom one as the WeCom callback URL.')
 output webhookUrls object = {

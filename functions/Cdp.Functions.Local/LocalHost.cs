@@ -34,6 +34,7 @@ public static class LocalHost
             if (hosts is { Length: > 0 }) o.AllowedHosts = hosts;
         });
         builder.Services.AddProblemDetails();
+        builder.Services.AddWebPages();
         builder.Services.AddExceptionHandler<ApiProblemHandler>();
         builder.Services.AddOpenApi(o =>
         {

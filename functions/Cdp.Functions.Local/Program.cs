@@ -25,6 +25,7 @@ var app = builder.Build();
 app.UseHostFiltering();
 app.UseExceptionHandler();
 app.UseApiStatusPages();
+app.MapWebPages();
 app.MapApi();
 app.Run();
 

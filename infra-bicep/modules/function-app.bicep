@@ -234,5 +234,6 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
 }
 
 output name string = site.name
+output id string = site.id
 output defaultHostName string = site.properties.defaultHostName
 output principalId string = site.identity.principalId

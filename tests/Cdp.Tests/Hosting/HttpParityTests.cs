@@ -193,6 +193,7 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         { "GET", $"/api/sync-tasks/{Guid.NewGuid()}", null, null, 404 },
         { "GET", "/api/sync-tasks?limit=abc", null, null, 400 },
         { "GET", "/api/sync-tasks?status=lost", null, null, 422 },
+        { "GET", $"/api/contacts/{Guid.NewGuid()}/sync-tasks?limit=abc", null, null, 400 },
         { "GET", "/api/identity/reviews?status=maybe", null, null, 422 },
         { "GET", "/api/search?q=", null, null, 400 },
         { "GET", "/api/ingest/crm", null, null, 405 },

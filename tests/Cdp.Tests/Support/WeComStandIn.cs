@@ -108,6 +108,13 @@ public sealed class WeComStandIn : IAsyncDisposable
         return code;
     }
 
+    /// <summary>Who "scans" the login QR (or passes WeCom's in-app OAuth2) when a browser comes to <see cref="QrLoginPath"/>.</summary>
+    public string? SignInAs { get; set; }
+
+    /// <summary>WeCom's web-login QR page and in-app OAuth2 page, as a browser reaches them (a test routes WeCom's hosts here).</summary>
+    public const string QrLoginPath = "/wwlogin/sso/login";
+    public const string OAuthAuthorizePath = "/connect/oauth2/authorize";
+
     public static async Task<WeComStandIn> StartAsync(string corpId = DefaultCorpId, string secret = DefaultSecret)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -398,6 +405,14 @@ public sealed class WeComStandIn : IAsyncDisposable
                 ? WriteRaw(ctx, json)
                 : WriteJson(ctx, new JsonObject { ["errcode"] = 84061, ["errmsg"] = "not external contact" });
         });
+
+        // The member scans (or WeCom's browser passes OAuth2 silently): back to redirect_uri with a fresh code and the state.
+        IResult SignInPage(string? appid, string? redirect_uri, string? state) =>
+            appid != CorpId || redirect_uri is null || SignInAs is null
+                ? Results.Text("stand-in: wrong appid, no redirect_uri, or nobody set to sign in", statusCode: 400)
+                : Results.Redirect($"{redirect_uri}{(redirect_uri.Contains('?') ? '&' : '?')}code={IssueSignInCode(SignInAs)}&state={Uri.EscapeDataString(state ?? "")}");
+        app.MapGet(QrLoginPath, (string? appid, string? redirect_uri, string? state) => SignInPage(appid, redirect_uri, state));
+        app.MapGet(OAuthAuthorizePath, (string? appid, string? redirect_uri, string? state) => SignInPage(appid, redirect_uri, state));
 
         app.MapGet(UserInfoPath, (HttpContext ctx, string? access_token, string? code) =>
             TokenError(access_token) is { } error ? WriteJson(ctx, error)
