@@ -65,7 +65,7 @@ function Profile({ contactId, me }: { contactId: string; me: Me }) {
         <>
           <Header view={v} canReveal={canReveal} />
           <Score view={v} />
-          {canWrite && <SyncState contactId={contactId} version={version} tags={v.tags} onSaved={changed} />}
+          {canWrite && <SyncState contactId={contactId} version={version} />}
           <Tags contactId={contactId} tags={v.tags} computed={v.computedTags} canWrite={canWrite} onSaved={changed} />
           <FollowUps contactId={contactId} view={v} canWrite={canWrite} onSaved={changed} />
           <Touchpoints view={v} />
@@ -115,9 +115,9 @@ function Score({ view }: { view: Contact360 }) {
 
 /**
  * The sync state of the contact's last change (GET /api/contacts/{id}/sync-tasks?limit=1), polled while it moves.
- * Retry re-drives the task for a caller with sync:manage; a salesperson's retry saves the tags again (a new change).
+ * Retry re-drives a failed push through the contact's own retry route (customers:write).
  */
-function SyncState({ contactId, version, tags, onSaved }: { contactId: string; version: number; tags: string[]; onSaved: (taskId: string) => void }) {
+function SyncState({ contactId, version }: { contactId: string; version: number }) {
   useLang();
   const [task, setTask] = useState<SyncTask | null | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
