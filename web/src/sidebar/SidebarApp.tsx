@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, fetchMe, itemsOf, signInUrl, type Me } from '../lib/api';
+import { api, fetchMe, itemsOf, signInUrl, type Me } from '../lib/api';
 import { addTag, formatAgo, formatAmount, formatTime, gradeTone, splitTags, syncStateText, syncStillMoving, type SyncTaskLike } from '../lib/format';
 import { t } from '../lib/i18n';
 import { ErrorText, LangSwitch, Loaded, Pii, Section, useAsync, useLang } from '../lib/ui';
