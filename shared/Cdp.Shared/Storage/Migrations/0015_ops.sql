@@ -55,5 +55,5 @@ create table notification_sent (
     sent_at          timestamptz not null default now()
 );
 
--- The overview's per-minute series and the failure-rate rule read the recent receipts.
-create index ingestion_receipt_received_ix on ingestion_receipt (received_at);
+-- The overview's per-minute series and the failure-rate rule read the recent receipts through
+-- ingestion_receipt_received_ix (0016: received_at desc, ingestion_id desc).
