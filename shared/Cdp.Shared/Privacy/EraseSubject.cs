@@ -160,7 +160,8 @@ public sealed class EraseSubject(
         await Run("lead", "delete from lead where lead_id = any(@leads)");
         await Run("contact", "delete from contact where contact_id = any(@contacts)");
         await Run("staff", "update staff set mobile = null, updated_at = now() where mobile = @mobile");
-        await Run("virtual_number_binding", "update virtual_number_binding set number_a = case when number_a = @mobile then null else number_a end, number_b = case when number_b = @mobile then '' else number_b end, updated_at = now() where number_a = @mobile or number_b = @mobile");
+        // Bindings keep their state and X for the provider's records; the person's number (A) goes, a staff member's own (B) is blanked.
+        await Run("virtual_binding", "update virtual_binding set phone_a = case when phone_a = @mobile then null else phone_a end, phone_b = case when phone_b = @mobile then '' else phone_b end, updated_at = now() where phone_a = @mobile or phone_b = @mobile");
         await TopicPublisher.PublishManyAsync(conn, tx, Topics.SummaryCalculation, records.Accounts.Select(a =>
             ($"{SummaryRecalculation.Account}:{a}", new SummaryRecalculation(SummaryRecalculation.Account, a, "erasure"))), ct);
 

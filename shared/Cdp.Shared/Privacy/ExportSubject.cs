@@ -44,7 +44,8 @@ public sealed class ExportSubject(
         ("topic_message", "message_key = any(@userHashes) or " + PrivacySubject.Mentions("message_key") + " or " + PrivacySubject.Mentions("payload::text")),
         ("orchestration_instance", PrivacySubject.Mentions("coalesce(input::text, '') || ' ' || coalesce(output::text, '')")),
         ("staff", "mobile = @mobile"),
-        ("virtual_number_binding", "number_a = @mobile or number_b = @mobile"),
+        ("virtual_binding", "phone_a = @mobile or phone_b = @mobile or contact_id = any(@contacts)"),
+        ("call_record", "contact_id = any(@contacts)"),
         ("audit_log", "entity_id = any(@entityTexts)"),
     ];
 

@@ -46,6 +46,12 @@ public sealed class PrivacyTests(PrivacyApp app) : IClassFixture<PrivacyApp>
                 Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync($"/api/contacts/{id}/360")).StatusCode);
             return await redis.KeyExistsAsync(CustomerViewCache.Keys.Of(CustomerRef.Contact(person)).Value);
         }, Slack, "the person's view cached");
+        // A privacy-number binding of the person (seed 002): A is their number.
+        await conn.ExecuteAsync("""
+            insert into virtual_binding (binding_id, request_id, mode, state, phone_a, phone_b, virtual_number, contact_id, expires_at)
+            values (gen_random_uuid(), @request, 'AXB', 'BIND', @mobile, @staff, '17100000000', @person, now() + interval '1 hour')
+            """, new { request = "privacy-" + person, mobile, staff = TestData.Mobile(), person });
+        Assert.Contains("virtual_binding.phone_a", await app.WhereInPostgresAsync(mobile));
         Assert.NotEmpty(await app.WhereInPostgresAsync(mobile));
 
         using var erase = await app.Client.PostAsJsonAsync("/api/privacy/subjects/erase", new { mobile, email, reason = "本人申请删除" });
