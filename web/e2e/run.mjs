@@ -124,6 +124,16 @@ const scenarios = {
     return { errors };
   },
 
+  /** The overview: charts drawn from the platform's own per-minute data, beside the open alerts. */
+  async dashboard() {
+    const { page, errors } = await newPage();
+    await signIn(page, '/overview');
+    await page.locator('figure.chart [data-drawn="true"]').first().waitFor();
+    const drawn = await page.locator('figure.chart:has([data-drawn="true"])').evaluateAll((fs) => fs.map((f) => f.getAttribute('aria-label')));
+    await shot(page, 'console-overview');
+    return { drawn, errors };
+  },
+
   /** A salesperson has no review page: not in the menu, and refused when opened by address. */
   async refused() {
     const { page, errors } = await newPage();

@@ -116,6 +116,21 @@ public sealed class BrowserTests(WebHost web) : IClassFixture<WebHost>
     }
 
     [Fact]
+    public async Task Operations_see_the_dashboard_charts_drawn_from_the_platforms_own_data()
+    {
+        var (ingestion, _) = await CdpApp.IngestAsync(web.Client, "crm", Payloads.Crm("account", new { Company = "上海" + TestData.CompanyWord() + "科技有限公司", City = "上海", CreditCode = TestData.CreditCode() }));
+        await CdpApp.SettledAsync(web.Client, ingestion);
+        await Eventually.Until(async () => (await web.Client.GetFromJsonAsync<JsonElement>("/api/ops/overview"))
+            .GetProperty("series").GetProperty("ingested").EnumerateObject().Any(), TimeSpan.FromSeconds(60), "the overview counts the ingestion");
+        await AsStaffAsync("ops02", "ops");
+
+        var seen = await web.RunAsync("dashboard", new { });
+
+        Assert.Contains("接入量（按渠道）", seen.GetProperty("drawn").EnumerateArray().Select(x => x.GetString()));
+        Assert.Empty(seen.GetProperty("errors").EnumerateArray());
+    }
+
+    [Fact]
     public async Task A_salesperson_is_refused_the_review_page_and_does_not_see_it_in_the_menu()
     {
         await AsStaffAsync("sales02", "sales");

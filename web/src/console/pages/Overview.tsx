@@ -1,17 +1,17 @@
 import { useMemo } from 'preact/hooks';
-import { api, ApiError, itemsOf, query } from '../../lib/api';
-import { counter, seriesOf } from '../../lib/charts';
+import { api, ApiError, query } from '../../lib/api';
+import { toChartData, toSeconds, type Overview } from '../../lib/charts';
 import { formatTime } from '../../lib/format';
 import { t } from '../../lib/i18n';
 import { ErrorText, Loaded, useAsync, useLang } from '../../lib/ui';
 import { LineChart } from './Chart';
 
-interface Alert { rule?: string; level?: string; value?: number; threshold?: number; openedAt?: string; opened?: string; resolvedAt?: string | null }
+interface Alert { rule: string; level: string; value: number; threshold: number; openedAt: string; resolvedAt: string | null }
 
 export function OverviewPage() {
   useLang();
-  const overview = useAsync(() => api<unknown>('/api/ops/overview'), []);
-  const alerts = useAsync(async () => itemsOf<Alert>(await api(`/api/ops/alerts${query({ state: 'open' })}`)), []);
+  const overview = useAsync(() => api<Overview>('/api/ops/overview'), []);
+  const alerts = useAsync(async () => (await api<{ alerts: Alert[] }>(`/api/ops/alerts${query({ state: 'open' })}`)).alerts, []);
   return (
     <>
       <h1>{t('overview.title')}</h1>
@@ -23,7 +23,7 @@ export function OverviewPage() {
             <thead><tr><th>{t('field.grade')}</th><th>{t('field.name')}</th><th>{t('field.amount')}</th><th>{t('field.at')}</th></tr></thead>
             <tbody>
               {(alerts.data ?? []).map((a, i) => (
-                <tr key={i}><td>{a.level}</td><td>{a.rule}</td><td>{a.value} / {a.threshold}</td><td>{formatTime(a.openedAt ?? a.opened)}</td></tr>
+                <tr key={i}><td>{a.level}</td><td>{a.rule}</td><td>{a.value} / {a.threshold}</td><td>{formatTime(a.openedAt)}</td></tr>
               ))}
             </tbody>
           </table>
@@ -33,27 +33,30 @@ export function OverviewPage() {
   );
 }
 
-function Dashboard({ overview }: { overview: unknown }) {
+function Dashboard({ overview }: { overview: Overview }) {
   const charts = useMemo(() => ({
-    ingested: seriesOf(overview, 'ingested', 'ingest', 'ingestRate'),
-    failed: seriesOf(overview, 'failed', 'failures'),
-    backlog: seriesOf(overview, 'backlog'),
-    lag: seriesOf(overview, 'summaryLag', 'lag'),
-    latency: seriesOf(overview, 'view360Latency', 'latency360', 'latency'),
+    ingested: toChartData(overview.series.ingested),
+    failed: toChartData(overview.series.failed),
+    backlog: toChartData(overview.series.backlog),
+    lag: toChartData(overview.series.summaryLagMs),
+    latency: toChartData(overview.series.viewLatencyMs),
   }), [overview]);
+  const from = toSeconds(overview.from);
+  const to = toSeconds(overview.to);
+  const range: [number, number] | undefined = from !== null && to !== null ? [from, to] : undefined;
   return (
     <>
       <div class="grid3">
-        <Stat label={t('overview.openReviews')} value={counter(overview, 'openReviews')} href="/reviews" />
-        <Stat label={t('overview.failedSyncs')} value={counter(overview, 'failedSyncs')} href="/sync?status=failed" />
-        <Stat label={t('overview.openAlerts')} value={counter(overview, 'openAlerts')} />
+        <Stat label={t('overview.openReviews')} value={overview.openReviews} href="/reviews" />
+        <Stat label={t('overview.failedSyncs')} value={overview.failedSyncs.last24Hours} href="/sync?status=failed" />
+        <Stat label={t('overview.openAlerts')} value={overview.openAlerts.length} />
       </div>
       <div class="grid2">
-        <LineChart title={t('overview.ingested')} data={charts.ingested} />
-        <LineChart title={t('overview.failed')} data={charts.failed} />
-        <LineChart title={t('overview.backlog')} data={charts.backlog} />
-        <LineChart title={t('overview.lag')} data={charts.lag} />
-        <LineChart title={t('overview.latency')} data={charts.latency} />
+        <LineChart title={t('overview.ingested')} data={charts.ingested} range={range} />
+        <LineChart title={t('overview.failed')} data={charts.failed} range={range} />
+        <LineChart title={t('overview.backlog')} data={charts.backlog} range={range} />
+        <LineChart title={t('overview.lag')} data={charts.lag} range={range} />
+        <LineChart title={t('overview.latency')} data={charts.latency} range={range} />
       </div>
     </>
   );
