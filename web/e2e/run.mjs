@@ -98,6 +98,19 @@ const scenarios = {
     return { url: page.url(), errors };
   },
 
+  /** Sidebar: "call" binds a privacy number; a slow provider shows "binding..." until X arrives to dial. */
+  async call() {
+    const { page, errors } = await newPage({ width: 390, height: 844 });
+    await signIn(page, `/sidebar/?contactId=${input.contactId}`);
+    await page.getByRole('button', { name: '拨打（隐私号）' }).click();
+    const state = page.locator('[data-call-state]');
+    await state.waitFor();
+    const firstState = await state.getAttribute('data-call-state');
+    await page.locator('[data-call-state="BIND"]').waitFor();
+    await shot(page, 'sidebar-call');
+    return { firstState, virtualNumber: await page.locator('[data-virtual-number]').textContent(), errors };
+  },
+
   /** The review queue: the incoming record beside its candidates; merge into one; the ingestion becomes processed. */
   async review() {
     const { page, errors } = await newPage();

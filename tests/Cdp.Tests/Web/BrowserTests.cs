@@ -57,6 +57,26 @@ public sealed class BrowserTests(WebHost web) : IClassFixture<WebHost>
     }
 
     [Fact]
+    public async Task A_salesperson_calls_from_the_sidebar_through_a_privacy_number_bound_in_the_background()
+    {
+        var (contactId, external) = await web.NewContactAsync();
+        await web.FollowAsync(contactId, "sales03", external);
+        var ownMobile = TestData.Mobile();
+        using (var granted = await web.Client.PutAsJsonAsync("/api/admin/staff/sales03", new { roles = new[] { "sales" }, mobile = ownMobile }))
+            Assert.Equal(HttpStatusCode.OK, granted.StatusCode);
+        web.WeCom.SignInAs = "sales03";
+        web.Provider.DelayNext(1, TimeSpan.FromSeconds(4));
+
+        var seen = await web.RunAsync("call", new { contactId });
+
+        Assert.Equal("OPERATION", seen.GetProperty("firstState").GetString());
+        var subscription = Assert.Single(web.Provider.Subscriptions, s => s.PhoneB == ownMobile);
+        Assert.Equal(subscription.SecretNo, seen.GetProperty("virtualNumber").GetString());
+        Assert.Single(web.Provider.BindCalls(), c => c.OutId == subscription.OutId);
+        Assert.Empty(seen.GetProperty("errors").EnumerateArray());
+    }
+
+    [Fact]
     public async Task The_console_finds_an_account_by_a_misspelt_short_name_and_opens_its_360()
     {
         var (ingestion, _) = await CdpApp.IngestAsync(web.Client, "crm", Payloads.Crm("account", new { Company = "深圳市腾讯计算机系统有限公司", City = "深圳", CreditCode = TestData.CreditCode() }));

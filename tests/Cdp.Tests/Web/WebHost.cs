@@ -14,6 +14,7 @@ public sealed class WebHost : CdpBackend
 {
     public HostProcess Host { get; private set; } = null!;
     public HttpClient Client => Host.Client;
+    public PrivacyNumberStandIn Provider { get; private set; } = null!;
 
     public static string WebDir => Path.Combine(Repo.Root, "web");
     public static string Screenshots => Path.Combine(Repo.Root, "docs", "screenshots");
@@ -22,18 +23,24 @@ public sealed class WebHost : CdpBackend
     {
         await base.InitializeAsync();
         await WebBuild.EnsureAsync();
+        Provider = await PrivacyNumberStandIn.StartAsync();
         var settings = new Dictionary<string, string?>(Settings)
         {
             ["Web:Root"] = Path.Combine(WebDir, "dist"),
         };
         foreach (var (key, value) in SyncApp.SyncSettings(WeCom, TimeSpan.FromSeconds(1))) settings[key] = value;
         settings["Sync:MaxRetryInterval"] = "00:00:04";
+        foreach (var (key, value) in VirtualNumbers.VirtualNumberApp.VirtualNumberSettings(Provider, WeCom, TimeSpan.FromMinutes(30))) settings[key] = value;
+        // The call button's first answer comes before a slow provider's: the page shows "binding..." and polls.
+        settings["VirtualNumbers:WaitTimeout"] = "00:00:01";
+        settings["VirtualNumbers:AttemptTimeout"] = "00:00:20";
         Host = await HostProcess.StartAsync(settings);
     }
 
     public override async Task DisposeAsync()
     {
         await Host.DisposeAsync();
+        await Provider.DisposeAsync();
         await base.DisposeAsync();
     }
 

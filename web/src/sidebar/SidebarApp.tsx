@@ -59,11 +59,13 @@ function Profile({ contactId, me }: { contactId: string; me: Me }) {
   };
   const canReveal = me.permissions.includes('pii:reveal');
   const canWrite = me.permissions.includes('customers:write');
+  const canCall = me.permissions.includes('calls:bind');
   return (
     <Loaded state={view}>
       {(v) => (
         <>
           <Header view={v} canReveal={canReveal} />
+          {canCall && <Call contactId={contactId} />}
           <Score view={v} />
           {canWrite && <SyncState contactId={contactId} version={version} />}
           <Tags contactId={contactId} tags={v.tags} computed={v.computedTags} canWrite={canWrite} onSaved={changed} />
@@ -87,6 +89,45 @@ function Header({ view, canReveal }: { view: Contact360; canReveal: boolean }) {
         <span class="label">{t('field.mobile')}</span>{' '}
         <Pii entityType="contact" entityId={c.contactId} field="mobilePhone" value={c.mobilePhone} canReveal={canReveal} />
       </p>
+    </section>
+  );
+}
+
+interface Binding { bindingId: string; state: 'NOT_BIND' | 'OPERATION' | 'BIND'; virtualNumber: string | null; expiresAt: string; attempts: number; failureCode: string | null }
+
+/**
+ * Call through a privacy number (seed 002): binds AXB (the customer, the salesperson's own mobile, an X from the pool)
+ * and shows X to dial; while the provider is slow the binding completes in the background and this polls it.
+ * One request id per press, so a double click gives one binding.
+ */
+function Call({ contactId }: { contactId: string }) {
+  const [binding, setBinding] = useState<Binding | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (binding?.state !== 'OPERATION') return;
+    const timer = window.setTimeout(async () => {
+      try { setBinding(await api<Binding>(`/api/virtual-numbers/bindings/${binding.bindingId}`)); } catch (e) { setError(e); }
+    }, 1500);
+    return () => window.clearTimeout(timer);
+  }, [binding]);
+  const call = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setBinding(await api<Binding>('/api/virtual-numbers/bindings', { method: 'POST', body: { mode: 'AXB', contactId, requestId: crypto.randomUUID() } }));
+    } catch (e) { setError(e); } finally { setBusy(false); }
+  };
+  return (
+    <section class="card call" aria-live="polite" aria-label={t('call.title')}>
+      <button type="button" class="primary" onClick={call} disabled={busy || binding?.state === 'OPERATION'}>{t('call.button')}</button>{' '}
+      {binding?.state === 'OPERATION' && <span data-call-state="OPERATION">{t('call.binding')}</span>}
+      {binding?.state === 'BIND' && binding.virtualNumber && (
+        <span data-call-state="BIND">{t('call.dial')} <a href={`tel:${binding.virtualNumber}`} data-virtual-number>{binding.virtualNumber}</a>{' '}
+          <span class="muted">{t('call.until', { at: formatTime(binding.expiresAt) })}</span></span>
+      )}
+      {binding?.state === 'NOT_BIND' && <span data-call-state="NOT_BIND" class="error">{t('call.failed')}</span>}
+      {error != null && <ErrorText error={error} />}
     </section>
   );
 }
