@@ -134,12 +134,15 @@ namespace Cdp.Bench
                 ["Auth:SessionKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Auth:BootstrapAdminKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
             };
-            foreach (var channel in new[] { "crm", "wechat", "erp" }) all[$"Channels:{channel}:SigningSecret"] = SecretOf(channel);
+            foreach (var channel in SignedChannels) all[$"{channel.SettingsSection}:SigningSecret"] = SecretOf(channel.Name);
             foreach (var (key, value) in settings) all[key] = value;
             return HostProcess.StartAsync(all);
         }
 
-        static readonly Dictionary<string, string> ChannelSecrets = new[] { "crm", "wechat", "erp" }.ToDictionary(c => c, _ => RandomSecret());
+        static readonly Cdp.Shared.Ingestion.ChannelDescriptor[] SignedChannels =
+            [.. Cdp.Shared.Ingestion.ChannelRegistry.All.Where(c => c.Signature == Cdp.Shared.Ingestion.SignatureScheme.Hmac)];
+
+        static readonly Dictionary<string, string> ChannelSecrets = SignedChannels.ToDictionary(c => c.Name, _ => RandomSecret());
 
         /// <summary>The bench host's signing secret for a channel (each channel has its own; the host refuses shared ones).</summary>
         public static string SecretOf(string channel) => ChannelSecrets[channel];
