@@ -21,8 +21,7 @@ public sealed class MigrationsTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await db.DisposeAsync();
-        await using var admin = NpgsqlDataSource.Create(PostgresDatabase.ServerConnectionString);
-        await admin.CreateCommand($"drop database if exists {name} with (force)").ExecuteNonQueryAsync();
+        await PostgresDatabase.DropAsync(name);
     }
 
     [Fact]

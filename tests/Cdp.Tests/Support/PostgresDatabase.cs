@@ -48,7 +48,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
     {
         await DataSource.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
-        await Admin($"drop database if exists {Name} with (force)");
+        await DropAsync(Name);
     }
 
     static async Task EnsureTemplateAsync()
@@ -61,7 +61,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
             if ((long)(await cmd.ExecuteScalarAsync())! == 0)
             {
                 var building = TemplateName + "_build";
-                await Admin($"drop database if exists {building} with (force)");
+                await DropAsync(building);
                 await Admin($"create database {building}");
                 var cs = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = building, Pooling = false }.ToString();
                 await using (var db = NpgsqlDataSource.Create(cs)) await Migrations.ApplyAsync(db, appRole: AppRole);
@@ -70,6 +70,26 @@ public sealed class PostgresDatabase : IAsyncLifetime
             }
         }
         templateReady = true;
+    }
+
+    /// <summary>
+    /// Drops a database and ends its sessions. An autovacuum worker busy in a freshly migrated database is no session
+    /// of a role the owner may end (42501): it finishes on its own within moments, so the drop is tried again.
+    /// </summary>
+    public static async Task DropAsync(string name)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Admin($"drop database if exists {name} with (force)");
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 50)
+            {
+                await Task.Delay(200);
+            }
+        }
     }
 
     static async Task Admin(string sql)

@@ -11,7 +11,7 @@ namespace Cdp.Tests.Web;
 /// <summary>
 /// The people's surfaces in a real browser (Debian's Chromium through playwright-core) against the local host on a real
 /// port, with real Postgres, Redis and ClickHouse and the WeCom stand-in. Every scenario signs in through WeCom's QR
-/// login as the stand-in plays it and saves a screenshot under docs/screenshots/.
+/// login as the stand-in plays it and saves a screenshot (WebHost.Screenshots).
 /// </summary>
 [Trait("Category", "Browser")]
 public sealed class BrowserTests(WebHost web) : IClassFixture<WebHost>

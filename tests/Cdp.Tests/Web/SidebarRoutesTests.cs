@@ -55,6 +55,10 @@ public sealed class SidebarRoutesTests(CdpApp app) : IClassFixture<CdpApp>
 
         var industry = Assert.Single(groups!, g => g.GetProperty("groupName").GetString() == "行业");
         Assert.Contains(industry.GetProperty("tags").EnumerateArray(), t => t.GetProperty("name").GetString() == "制造业" && t.GetProperty("id").GetString() == "et-manufacturing");
+        // The next sidebar opens within a minute read the kept list: WeCom was asked once.
+        var fetched = app.WeCom.Calls(WeComStandIn.CorpTagListPath);
+        for (var i = 0; i < 3; i++) Assert.Single(await sales.GetFromJsonAsync<List<JsonElement>>("/api/wecom/corp-tags") ?? [], g => g.GetProperty("groupName").GetString() == "行业");
+        Assert.Equal(fetched, app.WeCom.Calls(WeComStandIn.CorpTagListPath));
 
         using var other = await ApiKeyCaller.CreateAsync(app, Permissions.AuditRead);
         using var refused = await other.Client.GetAsync("/api/wecom/corp-tags");

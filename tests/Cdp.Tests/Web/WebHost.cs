@@ -17,7 +17,13 @@ public sealed class WebHost : CdpBackend
     public PrivacyNumberStandIn Provider { get; private set; } = null!;
 
     public static string WebDir => Path.Combine(Repo.Root, "web");
-    public static string Screenshots => Path.Combine(Repo.Root, "docs", "screenshots");
+    /// <summary>
+    /// Where each scenario saves its screenshot: .cdp/screenshots (not tracked), or CDP_SCREENSHOTS_DIR — README's
+    /// pictures are refreshed with <c>CDP_SCREENSHOTS_DIR=docs/screenshots ./cdp test</c>.
+    /// </summary>
+    public static string Screenshots => Environment.GetEnvironmentVariable("CDP_SCREENSHOTS_DIR") is { Length: > 0 } dir
+        ? Path.GetFullPath(dir, Repo.Root)
+        : Path.Combine(Repo.Root, ".cdp", "screenshots");
 
     public override async Task InitializeAsync()
     {

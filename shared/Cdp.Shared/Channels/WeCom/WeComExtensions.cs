@@ -24,6 +24,8 @@ public static class WeComExtensions
         services.TryAddSingleton<WeComAccessTokenCache>();
         services.TryAddSingleton<Storage.RedisConnection>();
         services.TryAddSingleton<WeComJsSdk>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<CorpTagCatalog>();
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WeComOptions>>().Value;

@@ -44,7 +44,7 @@ public static class WeComRoutes
         IReadOnlyList<WeComTagGroup> groups;
         try
         {
-            groups = await call.Service<WeComApiClient>().GetCorpTagListAsync(call.Aborted);
+            groups = await call.Service<CorpTagCatalog>().GetAsync(call.Service<WeComApiClient>(), call.Aborted);
         }
         catch (Exception e) when (e is WeComApiException or HttpRequestException)
         {
