@@ -18,7 +18,9 @@ namespace Cdp.Tests.Conversion;
 /// </summary>
 public sealed class ConvertLeadApp : CdpApp
 {
-    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings => [new("Topics:notification:Enabled", "false")];
+    // These tests read the 200 answer: 30 s of waiting (not 5) so a busy machine's slow conversion is not a 202.
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings =>
+        [new("Topics:notification:Enabled", "false"), new("Conversion:WaitTimeout", "00:00:30")];
 }
 
 /// <summary>POST /api/leads/{id}/convert end to end: the local host in-process, its durable engine, real Postgres.</summary>
