@@ -33,6 +33,8 @@ static class CallsBench
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["VirtualNumbers:ProviderBaseUrl"] = provider.DyplsUrl,
+            ["VirtualNumbers:AccessKeyId"] = provider.AccessKeyId,
+            ["VirtualNumbers:AccessKeySecret"] = provider.AccessKeySecret,
             ["VirtualNumbers:LegacyBaseUrl"] = provider.LegacyUrl,
             ["VirtualNumbers:GreyCities"] = "*",
             ["VirtualNumbers:DefaultPoolKey"] = "FC-bench",

@@ -11,13 +11,17 @@ namespace Cdp.Shared.Access;
 
 /// <summary>
 /// The start-up check on every secret the platform holds (channel signing secrets, WeCom Token/EncodingAesKey/Secret,
-/// Auth:SessionKey, Auth:BootstrapAdminKey and Events:SiteSecret when set). Outside Development a host refuses to start
+/// Auth:SessionKey, Auth:BootstrapAdminKey, Events:SiteSecret when set, VirtualNumbers:AccessKeySecret when the new
+/// privacy-number adapter has an endpoint). Outside Development a host refuses to start
 /// while one is a sample value from the repository or shorter than 32 bytes; in Development it logs one warning line.
 /// Two channels sharing a signing secret are refused everywhere. Messages name the setting, never the value.
 /// </summary>
 public sealed class StrongSecrets
 {
     public const int MinBytes = 32;
+
+    /// <summary>Alibaba Cloud issues 30-character AccessKey secrets, so VirtualNumbers:AccessKeySecret is held to that.</summary>
+    public const int AlibabaSecretBytes = 30;
 
     /// <summary>The secret values in local.settings.sample.json and functions/Cdp.Functions/local.settings.sample.json.</summary>
     public static readonly IReadOnlySet<string> SampleValues = new HashSet<string>(StringComparer.Ordinal)
@@ -45,12 +49,12 @@ public sealed class StrongSecrets
     {
         var weak = new List<string>();
         var invalid = new List<string>();
-        void Judge(string setting, bool required)
+        void Judge(string setting, bool required, int minBytes = MinBytes)
         {
             var value = config[setting];
             if (string.IsNullOrEmpty(value)) { if (required) weak.Add($"{setting} is not set"); return; }
             if (IsSample(value)) weak.Add($"{setting} is a sample value from the repository");
-            else if (Encoding.UTF8.GetByteCount(value) < MinBytes) weak.Add($"{setting} is shorter than {MinBytes} bytes");
+            else if (Encoding.UTF8.GetByteCount(value) < minBytes) weak.Add($"{setting} is shorter than {minBytes} bytes");
         }
 
         foreach (var (_, setting) in ChannelSecretSettings()) Judge(setting, required: !setting.EndsWith(nameof(ChannelOptions.PreviousSigningSecret), StringComparison.Ordinal));
@@ -60,6 +64,7 @@ public sealed class StrongSecrets
         Judge($"{AccessOptions.Section}:{nameof(AccessOptions.SessionKey)}", required: true);
         Judge($"{AccessOptions.Section}:{nameof(AccessOptions.BootstrapAdminKey)}", required: false);
         Judge("Events:SiteSecret", required: false);
+        Judge("VirtualNumbers:AccessKeySecret", required: !string.IsNullOrEmpty(config["VirtualNumbers:ProviderBaseUrl"]), AlibabaSecretBytes);
 
         // A secret known to two channels lets one sign as the other.
         var byValue = ChannelSecretSettings()

@@ -16,11 +16,20 @@ public static class ProviderCodes
     public const string MobileNumberIllegal = "isv.MOBILE_NUMBER_ILLEGAL";
     public const string SubsNotExist = "isv.SUBS_NOT_EXIST";
     public const string BindConflict = "isv.BIND_CONFLICT";
+    /// <summary>Alibaba's answers to a request signed with the wrong AccessKey secret, or with an AccessKey it does not know.</summary>
+    public const string SignatureDoesNotMatch = "SignatureDoesNotMatch";
+    public const string InvalidAccessKeyIdNotFound = "InvalidAccessKeyId.NotFound";
+    public const string InvalidAccessKeyIdInactive = "InvalidAccessKeyId.Inactive";
+    public const string MissingAccessKeyId = "MissingAccessKeyId";
     /// <summary>Not the provider's: our own name for a call that did not answer within the attempt timeout.</summary>
     public const string Timeout = "timeout";
 
     /// <summary>Worth another attempt later: throttled, the provider's own failure, no answer.</summary>
     public static bool IsRetryable(string code) => code is FlowLimit or SystemError or Timeout;
+
+    /// <summary>This install's credentials are wrong: every request would be refused the same way until someone fixes the settings.</summary>
+    public static bool IsCredentialError(string code) =>
+        code is SignatureDoesNotMatch or InvalidAccessKeyIdNotFound or InvalidAccessKeyIdInactive or MissingAccessKeyId;
 }
 
 /// <summary>A bind as the platform asks for it. XB binds B alone (Alibaba's AXN with B as its A).</summary>
@@ -50,7 +59,8 @@ public interface IVirtualNumberProvider
 /// The new adapter, shaped after Alibaba Cloud Dyplsapi (2017-05-25): RPC-style form posts to the endpoint with
 /// <c>Action</c> = BindAxb / BindAxn / UnbindSubscription / QuerySubscriptionDetail, answers
 /// <c>{Code, Message, RequestId, SecretBindDTO:{SubsId, SecretNo, Extension}}</c>, errors with the same shape on 4xx/5xx.
-/// Request signing (AccessKey, SignatureMethod HMAC-SHA1) is not done here: see README.
+/// Every request carries the common parameters (Format, Version, RegionId) and Alibaba's RPC signature
+/// (<see cref="AlibabaRpcSigner"/>, AccessKeyId/AccessKeySecret, a fresh SignatureNonce each time, so a retry is signed anew).
 /// </summary>
 public sealed class DyplsProvider(HttpClient http, IOptionsMonitor<VirtualNumberOptions> options) : IVirtualNumberProvider
 {
@@ -84,11 +94,17 @@ public sealed class DyplsProvider(HttpClient http, IOptionsMonitor<VirtualNumber
 
     async Task<ProviderAnswer> PostAsync(Dictionary<string, string?> parameters, CancellationToken ct)
     {
+        var o = options.CurrentValue;
         parameters["Version"] = "2017-05-25";
         parameters["Format"] = "JSON";
-        var url = options.CurrentValue.ProviderBaseUrl;
+        parameters["RegionId"] = o.RegionId;
+        var url = o.ProviderBaseUrl;
         if (string.IsNullOrEmpty(url)) throw new InvalidOperationException("VirtualNumbers:ProviderBaseUrl is not set.");
-        using var content = new FormUrlEncodedContent(parameters.Where(p => p.Value is not null).Select(p => new KeyValuePair<string, string>(p.Key, p.Value!)));
+        if (string.IsNullOrEmpty(o.AccessKeyId) || string.IsNullOrEmpty(o.AccessKeySecret))
+            return new ProviderAnswer(ProviderCodes.MissingAccessKeyId, "VirtualNumbers:AccessKeyId and VirtualNumbers:AccessKeySecret must both be set.");
+        var signed = AlibabaRpcSigner.Signed("POST", parameters, o.AccessKeyId, o.AccessKeySecret,
+            DateTimeOffset.UtcNow, Guid.NewGuid().ToString());
+        using var content = new FormUrlEncodedContent(signed);
         using var response = await http.PostAsync(url, content, ct);
         DyplsAnswer? answer;
         try { answer = await response.Content.ReadFromJsonAsync<DyplsAnswer>(ct); }

@@ -80,6 +80,15 @@ public sealed partial class VirtualNumberBinder(
                 await store.MarkAttemptFailedAsync(b, provider.Name, answer.Code, error, ct);
                 return new(BindingAttempt.Retry, answer.Code, error);
             }
+            if (ProviderCodes.IsCredentialError(answer.Code))
+            {
+                // This install's AccessKey is wrong: no retry (each would be refused alike), one alert saying what to fix.
+                // The provider's own message is not kept: Alibaba's quotes its string to sign, phone numbers included.
+                var error = CredentialErrorText(answer.Code);
+                LogCredentialsRefused(logger, bindingId, provider.Name, answer.Code);
+                await store.MarkNotBoundAsync(b, answer.Code, error, true, ct);
+                return new(BindingAttempt.Final, answer.Code, error);
+            }
             // MOBILE_NUMBER_ILLEGAL and every other refusal: retrying would get the same answer.
             await store.MarkNotBoundAsync(b, answer.Code, answer.Message, true, ct);
             return new(BindingAttempt.Final, answer.Code, answer.Message);
@@ -142,6 +151,13 @@ public sealed partial class VirtualNumberBinder(
     public static string AlertText(Binding b) =>
         $"虚拟号绑定{b.Mode}重试{Math.Max(0, b.Attempts - 1)}次,仍未成功请排查。虚拟号: {b.VirtualNumber ?? "未分配"}; 客户号码: {PiiMask.Phone(b.PhoneA) ?? "-"}; " +
         $"员工号码: {PiiMask.Phone(b.PhoneB)}; 城市: {b.City ?? "-"}; 绑定: {b.BindingId}; attempts: {b.Attempts}; last error: {b.FailureCode} {PiiMask.Text(b.LastError)}";
+
+    /// <summary>What a binding refused for this install's credentials records (and its alert shows).</summary>
+    public static string CredentialErrorText(string code) =>
+        $"The provider refused this install's credentials ({code}): check VirtualNumbers:AccessKeyId and VirtualNumbers:AccessKeySecret; not retried.";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Binding {BindingId}: {Provider} refused this install's credentials ({Code}); check VirtualNumbers:AccessKeyId and VirtualNumbers:AccessKeySecret. Not retried.")]
+    private static partial void LogCredentialsRefused(ILogger logger, Guid bindingId, string provider, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Binding {BindingId} attempt {Attempt} on {Provider} failed: {Code}")]
     private static partial void LogAttemptFailed(ILogger logger, Guid bindingId, int attempt, string provider, string code);

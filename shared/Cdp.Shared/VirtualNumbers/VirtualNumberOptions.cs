@@ -8,6 +8,15 @@ public sealed class VirtualNumberOptions
     /// <summary>The new adapter's endpoint (Alibaba Cloud Dyplsapi 2017-05-25 RPC shape).</summary>
     public string ProviderBaseUrl { get; set; } = "";
 
+    /// <summary>The AccessKey the new adapter signs its requests with (Alibaba's RPC signature, <see cref="AlibabaRpcSigner"/>).</summary>
+    public string AccessKeyId { get; set; } = "";
+
+    /// <summary>The AccessKey's secret: a secret (StrongSecrets), never logged.</summary>
+    public string AccessKeySecret { get; set; } = "";
+
+    /// <summary>Sent as RegionId with every request of the new adapter.</summary>
+    public string RegionId { get; set; } = "cn-hangzhou";
+
     /// <summary>The current adapter's endpoint: every city not in <see cref="GreyCities"/>.</summary>
     public string LegacyBaseUrl { get; set; } = "";
 

@@ -33,7 +33,7 @@ public sealed class StrongSecretsTests(StrongSecretsTests.App app) : IClassFixtu
             foreach (var p in doc.RootElement.GetProperty("Values").EnumerateObject())
             {
                 var key = p.Name.Replace("__", ":", StringComparison.Ordinal);
-                if (key.StartsWith("Channels:", StringComparison.Ordinal) || key is "WeCom:Token" or "WeCom:EncodingAesKey" or "WeCom:Secret" or "Auth:SessionKey")
+                if (key.StartsWith("Channels:", StringComparison.Ordinal) || key is "WeCom:Token" or "WeCom:EncodingAesKey" or "WeCom:Secret" or "Auth:SessionKey" or "VirtualNumbers:AccessKeySecret")
                     samples[key] = p.Value.GetString();
             }
         }
@@ -66,6 +66,22 @@ public sealed class StrongSecretsTests(StrongSecretsTests.App app) : IClassFixtu
         using var host = builder.Build();
         try { await host.StartAsync(); await host.StopAsync(); return null; }
         catch (OptionsValidationException e) { return e; }
+    }
+
+    [Fact]
+    public void The_privacy_number_AccessKey_secret_is_required_with_the_new_adapter_and_held_to_Alibabas_30_characters()
+    {
+        var settings = Strong();
+        List<string> Weak() => StrongSecrets.Check(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()).Weak;
+        Assert.Empty(Weak());
+        settings["VirtualNumbers:ProviderBaseUrl"] = "https://dyplsapi.aliyuncs.com/";
+        Assert.Equal(["VirtualNumbers:AccessKeySecret is not set"], Weak());
+        settings["VirtualNumbers:AccessKeySecret"] = "local-alibaba-secret-change-me";
+        Assert.Equal(["VirtualNumbers:AccessKeySecret is a sample value from the repository"], Weak());
+        settings["VirtualNumbers:AccessKeySecret"] = new string('x', 29);
+        Assert.Equal(["VirtualNumbers:AccessKeySecret is shorter than 30 bytes"], Weak());
+        settings["VirtualNumbers:AccessKeySecret"] = new string('x', 30);
+        Assert.Empty(Weak());
     }
 
     [Fact]

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -15,10 +18,13 @@ namespace Cdp.Tests.Support;
 /// A loopback privacy-number provider playing both adapters: Alibaba Cloud Dyplsapi's RPC shape at <see cref="DyplsUrl"/>
 /// (form posts with Action = BindAxb / BindAxn / UnbindSubscription / QuerySubscriptionDetail) and the current
 /// vendor's JSON API under <see cref="LegacyUrl"/>. On cue it answers an error code, slowly, or runs a pool out of numbers.
+/// Like Alibaba it checks every Dyplsapi request's RPC signature against <see cref="AccessKeyId"/> / <see cref="AccessKeySecret"/>
+/// (recomputed here on its own, not through the platform's signer) and refuses a bad one as Alibaba does.
 /// </summary>
 public sealed class PrivacyNumberStandIn : IAsyncDisposable
 {
-    public sealed record Call(string Adapter, string Action, string? PoolKey, string? OutId, DateTimeOffset At);
+    /// <summary>One request; <paramref name="Refused"/> is the error code of one refused before its action ran (bad signature).</summary>
+    public sealed record Call(string Adapter, string Action, string? PoolKey, string? OutId, DateTimeOffset At, string? Refused = null);
 
     public sealed record Subscription(string SubsId, string SecretNo, string? PhoneA, string PhoneB, string PoolKey, string? OutId)
     {
@@ -31,6 +37,7 @@ public sealed class PrivacyNumberStandIn : IAsyncDisposable
     readonly ConcurrentDictionary<string, bool> exhaustedPools = new();
     readonly Lock cueLock = new();
     readonly Queue<Func<Task<(string Code, string Message)?>>> cues = new();
+    readonly ConcurrentDictionary<string, bool> nonces = new();
     int nextNumber;
 
     PrivacyNumberStandIn(WebApplication app) => this.app = app;
@@ -38,6 +45,10 @@ public sealed class PrivacyNumberStandIn : IAsyncDisposable
     public Uri BaseUrl { get; private set; } = null!;
     public string DyplsUrl => new Uri(BaseUrl, "/dypls").ToString();
     public string LegacyUrl => new Uri(BaseUrl, "/legacy").ToString();
+
+    /// <summary>The one AccessKey this provider knows. Set <see cref="AccessKeySecret"/> to play a key rotated at the provider.</summary>
+    public string AccessKeyId { get; } = "LTAI" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10));
+    public string AccessKeySecret { get; set; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(30))[..30];
 
     public IReadOnlyList<Call> Calls => [.. calls];
     public IReadOnlyList<Call> BindCalls(string? outId = null) =>
@@ -90,6 +101,11 @@ public sealed class PrivacyNumberStandIn : IAsyncDisposable
             var form = await http.Request.ReadFormAsync();
             string? F(string name) => form.TryGetValue(name, out var v) ? v.ToString() : null;
             var action = F("Action") ?? "";
+            if (Authenticate(http.Request.Method, form) is { } refused)
+            {
+                calls.Enqueue(new Call("dypls", action, F("PoolKey"), F("OutId"), DateTimeOffset.UtcNow, refused.Code));
+                return Results.Json(new { RequestId = Guid.NewGuid().ToString(), HostId = "dyplsapi.aliyuncs.com", refused.Code, refused.Message }, statusCode: refused.Status);
+            }
             var (code, message, subs) = await HandleAsync("dypls", action, F("PoolKey"), F("OutId"),
                 action == "BindAxb" ? F("PhoneNoA") : null, action == "BindAxb" ? F("PhoneNoB") : F("PhoneNoA"), F("SubsId"));
             return Results.Json(new
@@ -106,6 +122,30 @@ public sealed class PrivacyNumberStandIn : IAsyncDisposable
             var (code, message, subs) = await HandleAsync("legacy", action, F("pool"), F("outId"), F("a"), F("b"), F("bindId"));
             return Results.Json(new { code, message, bindId = subs?.SubsId, x = subs?.SecretNo });
         });
+    }
+
+    /// <summary>Alibaba's checks of an RPC request, with its error codes and HTTP statuses; null when it passes.</summary>
+    (string Code, string Message, int Status)? Authenticate(string method, IFormCollection form)
+    {
+        string? F(string name) => form.TryGetValue(name, out var v) ? v.ToString() : null;
+        if (F("AccessKeyId") is not { Length: > 0 } keyId) return ("MissingAccessKeyId", "AccessKeyId is mandatory for this action.", 400);
+        if (keyId != AccessKeyId) return ("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404);
+        if (F("SignatureMethod") != "HMAC-SHA1" || F("SignatureVersion") != "1.0" || F("Signature") is not { Length: > 0 } signature
+            || F("SignatureNonce") is not { Length: > 0 } nonce || F("Timestamp") is not { Length: > 0 } timestamp)
+            return ("IncompleteSignature", "The request signature does not conform to Aliyun standards.", 400);
+        if (!DateTimeOffset.TryParseExact(timestamp, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            || (DateTimeOffset.UtcNow - at).Duration() > TimeSpan.FromMinutes(15))
+            return ("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400);
+
+        // Recomputed from what arrived: every parameter but Signature, sorted, RFC 3986-encoded (Uri.EscapeDataString).
+        var canonical = string.Join('&', form.Where(p => p.Key != "Signature").OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => Uri.EscapeDataString(p.Key) + "=" + Uri.EscapeDataString(p.Value.ToString())));
+        var stringToSign = $"{method}&{Uri.EscapeDataString("/")}&{Uri.EscapeDataString(canonical)}";
+        var expected = Convert.ToBase64String(HMACSHA1.HashData(Encoding.UTF8.GetBytes(AccessKeySecret + "&"), Encoding.UTF8.GetBytes(stringToSign)));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature)))
+            return ("SignatureDoesNotMatch", $"Specified signature is not matched with our calculation. server string to sign is:{stringToSign}", 400);
+        if (!nonces.TryAdd(nonce, true)) return ("SignatureNonceUsed", "Specified signature nonce was used already.", 400);
+        return null;
     }
 
     async Task<(string Code, string Message, Subscription? Subs)> HandleAsync(

@@ -13,6 +13,8 @@ public class VirtualNumberApp : CdpApp
     public static Dictionary<string, string?> VirtualNumberSettings(PrivacyNumberStandIn provider, WeComStandIn wecom, TimeSpan lifetime) => new()
     {
         ["VirtualNumbers:ProviderBaseUrl"] = provider.DyplsUrl,
+        ["VirtualNumbers:AccessKeyId"] = provider.AccessKeyId,
+        ["VirtualNumbers:AccessKeySecret"] = provider.AccessKeySecret,
         ["VirtualNumbers:LegacyBaseUrl"] = provider.LegacyUrl,
         ["VirtualNumbers:GreyCities"] = "上海",
         ["VirtualNumbers:MaxRetries"] = "3",

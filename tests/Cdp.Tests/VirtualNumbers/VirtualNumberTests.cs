@@ -116,6 +116,54 @@ public sealed class VirtualNumberTests(VirtualNumberApp app) : IClassFixture<Vir
     }
 
     [Fact]
+    public async Task A_wrong_AccessKey_secret_is_refused_as_SignatureDoesNotMatch_once_not_retried_and_alerted_once_naming_the_setting()
+    {
+        var a = TestData.Mobile();
+        var secret = app.Provider.AccessKeySecret;
+        app.Provider.AccessKeySecret = "rotated-at-the-provider-" + Guid.NewGuid().ToString("N")[..8];
+        BindingView binding;
+        try
+        {
+            binding = await BindAndSettleAsync(new { mode = "AXB", a, b = TestData.Mobile(), city = "上海", requestId = NewRequestId() },
+                until: v => v.State == BindingStates.NotBind, expect: [HttpStatusCode.ServiceUnavailable, HttpStatusCode.Accepted]);
+            await UntilCompletedAsync(binding.BindingId);
+        }
+        finally { app.Provider.AccessKeySecret = secret; }
+
+        Assert.Equal((BindingStates.NotBind, 1, ProviderCodes.SignatureDoesNotMatch), (binding.State, binding.Attempts, binding.FailureCode));
+        Assert.Equal(ProviderCodes.SignatureDoesNotMatch, Assert.Single(app.Provider.BindCalls(binding.BindingId.ToString())).Refused);
+        Assert.Contains("VirtualNumbers:AccessKeySecret", binding.LastError);
+        var alert = Assert.Single(app.WeCom.Alerts, t => t.Contains(binding.BindingId.ToString(), StringComparison.Ordinal));
+        Assert.Contains("VirtualNumbers:AccessKeySecret", alert);
+        // Alibaba's message quotes its string to sign (the phone numbers in it): neither kept nor sent on.
+        Assert.DoesNotContain(a, alert);
+        Assert.DoesNotContain(a, binding.LastError);
+        Assert.Contains(app.Logs.Lines, l => l.Contains(binding.BindingId.ToString(), StringComparison.Ordinal) && l.Contains(ProviderCodes.SignatureDoesNotMatch, StringComparison.Ordinal));
+        Assert.DoesNotContain(app.Logs.Lines, l => l.Contains(secret, StringComparison.Ordinal));
+
+        // The right secret again: a failed attempt is re-signed (new nonce and timestamp) and the retry binds.
+        app.Provider.FailNext(1, ProviderCodes.SystemError);
+        var again = await BindAndSettleAsync(new { mode = "AXB", a, b = TestData.Mobile(), city = "上海", requestId = NewRequestId() });
+        Assert.Equal((BindingStates.Bind, 2), (again.State, again.Attempts));
+        Assert.All(app.Provider.BindCalls(again.BindingId.ToString()), c => Assert.Null(c.Refused));
+    }
+
+    [Fact]
+    public async Task An_AccessKey_the_provider_does_not_know_fails_at_once_without_retries()
+    {
+        app.SetSetting("VirtualNumbers:AccessKeyId", "LTAIunknown0000000000");
+        BindingView binding;
+        try
+        {
+            binding = await BindAndSettleAsync(new { mode = "XB", b = TestData.Mobile(), city = "上海", requestId = NewRequestId() },
+                until: v => v.State == BindingStates.NotBind, expect: [HttpStatusCode.ServiceUnavailable, HttpStatusCode.Accepted]);
+        }
+        finally { app.SetSetting("VirtualNumbers:AccessKeyId", app.Provider.AccessKeyId); }
+        Assert.Equal((1, ProviderCodes.InvalidAccessKeyIdNotFound), (binding.Attempts, binding.FailureCode));
+        Assert.Single(app.Provider.BindCalls(binding.BindingId.ToString()));
+    }
+
+    [Fact]
     public async Task A_number_the_provider_calls_illegal_is_refused_at_once_with_422_and_no_alert()
     {
         app.Provider.FailNext(1, ProviderCodes.MobileNumberIllegal);
