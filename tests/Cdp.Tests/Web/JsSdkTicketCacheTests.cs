@@ -1,5 +1,6 @@
 using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Storage;
+using Cdp.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,7 @@ public sealed class JsSdkTicketCacheTests
 {
     static RedisConnection Redis() => new(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
     {
-        ["ConnectionStrings:Redis"] = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379,abortConnect=false",
+        ["ConnectionStrings:Redis"] = LocalServers.Redis,
     }).Build());
 
     /// <summary>A process's cache of one WeCom app of its own (a unique API URL keys its tickets apart from other tests').</summary>
