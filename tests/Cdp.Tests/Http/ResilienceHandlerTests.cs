@@ -15,7 +15,7 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
 
     private static readonly OutboundHttpOptions Fast = new()
     {
-        AttemptTimeout = TimeSpan.FromSeconds(2),   // never tripped by a slow machine, only by cued delays
+        AttemptTimeout = TimeSpan.FromSeconds(10),   // never tripped by a slow machine (2 s was, at load 35), only by cued delays
         MaxRetries = 2,
         RetryBaseDelay = TimeSpan.FromMilliseconds(5),
         MinimumThroughput = 1000,
@@ -119,7 +119,7 @@ public sealed class ResilienceHandlerTests : IAsyncLifetime
     public async Task A_slow_attempt_is_cut_off_and_retried()
     {
         using var http = Client();
-        _server.DelayNext(TimeSpan.FromSeconds(10), path: Path);
+        _server.DelayNext(TimeSpan.FromMinutes(2), path: Path);   // cut off by the attempt timeout, which aborts it
 
         using var response = await http.PostAsync(Path, new StringContent("{}"));
 
