@@ -41,7 +41,7 @@ public class CdpBackend : IAsyncLifetime
             ["WeCom:EncodingAesKey"] = WeComStandIn.DefaultEncodingAesKey,
             ["WeCom:Secret"] = WeComStandIn.DefaultSecret,
             ["WeCom:ApiBaseUrl"] = WeCom.BaseUrl.ToString(),
-            ["WeCom:Http:AttemptTimeout"] = "00:00:01",
+            ["WeCom:Http:AttemptTimeout"] = "00:00:03",   // cued hangs trip it; a loaded CI machine must not
             ["WeCom:Http:RetryBaseDelay"] = "00:00:00.050",
             ["Topics:Default:PollInterval"] = "00:00:00.200",
             ["Topics:Default:RetryBaseDelay"] = "00:00:00.100",

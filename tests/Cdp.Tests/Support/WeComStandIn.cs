@@ -297,7 +297,7 @@ public sealed class WeComStandIn : IAsyncDisposable
     /// </summary>
     public static OutboundHttpOptions FastHttp() => new()
     {
-        AttemptTimeout = TimeSpan.FromSeconds(2),
+        AttemptTimeout = TimeSpan.FromSeconds(5),
         MaxRetries = 2,
         RetryBaseDelay = TimeSpan.FromMilliseconds(10),
         MinimumThroughput = 1000,

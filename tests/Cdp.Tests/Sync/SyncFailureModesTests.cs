@@ -13,7 +13,7 @@ public sealed class SyncFailureModesTests(SyncApp app) : IClassFixture<SyncApp>
     public async Task A_push_that_times_out_is_a_failed_attempt_and_is_retried()
     {
         var (contact, external) = await app.NewContactAsync();
-        app.WeCom.HangNext(1, WeComStandIn.MarkTagPath);   // longer than WeCom:Http:AttemptTimeout (1 s)
+        app.WeCom.HangNext(1, WeComStandIn.MarkTagPath);   // longer than WeCom:Http:AttemptTimeout (3 s)
 
         var taskId = await app.PutTagsAsync(contact, "超时重试");
 
