@@ -19,7 +19,7 @@ public sealed class BehaviourQueries(ClickHouseHttp clickHouse, IOptions<EventsO
         BehaviourSubject subject, Guid id, int days = 30, CancellationToken ct = default)
     {
         var sql = $"""
-            SELECT event_type, uniqExact(event_id) AS n FROM {clickHouse.EventsTable}
+            SELECT event_type, uniqExact(event_id) AS n FROM {clickHouse.EventsTableFor(Column(subject))}
             WHERE {Column(subject)} = toUUID('{id}') AND occurred_at >= now() - INTERVAL {Math.Clamp(days, 1, 3650)} DAY
             GROUP BY event_type ORDER BY event_type FORMAT JSONEachRow
             """;

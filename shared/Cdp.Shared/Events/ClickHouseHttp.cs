@@ -66,10 +66,81 @@ public sealed partial class ClickHouseHttp
         ORDER BY (account_id, user_id, occurred_at, event_id)
         """;
 
+    /// <summary>
+    /// Copies of the events ordered for contact and lead reads (the events table's sort key starts with account_id, so
+    /// a contact's or lead's events were a scan of every account's range). Each is fed by a materialized view on insert
+    /// into the events table, has the same partitions (retention drops them alike) and every column but properties
+    /// (the erase and retention filters run on it unchanged). Rows without the id (zero UUID) are not copied.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Table, string Column)> OrderedCopies =
+        [("behaviour_event_by_contact", "contact_id"), ("behaviour_event_by_lead", "lead_id")];
+
+    /// <summary>The events table and its ordered copies: what an erase or retention deletes from.</summary>
+    public IReadOnlyList<string> AllEventTables => [Table, .. OrderedCopies.Select(c => c.Table)];
+
+    /// <summary>The table a count by <paramref name="column"/> reads: its ordered copy when there is one.</summary>
+    public string EventsTableFor(string column) =>
+        OrderedCopies.FirstOrDefault(c => c.Column == column).Table is { } copy ? $"{Database}.{copy}" : EventsTable;
+
+    /// <summary>
+    /// The DDL of the events table, its ordered copies and the views feeding them, in order (one statement each), for
+    /// database <paramref name="database"/>; 18.16 syntax, checked against the running server. A copy's backfill
+    /// (<see cref="BackfillSql"/>) is run once, when its view is created.
+    /// </summary>
+    public static IEnumerable<(string Sql, string? View, string? Backfill)> SchemaSqlFor(string database)
+    {
+        yield return (CreateTableSqlFor($"{database}.{Table}"), null, null);
+        foreach (var (copy, column) in OrderedCopies)
+        {
+            yield return ($"""
+                CREATE TABLE IF NOT EXISTS {database}.{copy} (
+                    event_id String, user_id String, account_id UUID, contact_id UUID, lead_id UUID, event_type String,
+                    occurred_at DateTime('UTC'), ingested_at DateTime('UTC')
+                ) ENGINE = ReplacingMergeTree(ingested_at)
+                PARTITION BY toYYYYMM(occurred_at)
+                ORDER BY ({column}, occurred_at, event_id)
+                SETTINGS index_granularity = 1024
+                """, null, null);
+            yield return ($"""
+                CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{copy}_mv TO {database}.{copy}
+                AS {CopySelect(database, column)}
+                """, $"{copy}_mv", BackfillSql(database, copy, column));
+        }
+    }
+
+    static string CopySelect(string database, string column) => $"""
+        SELECT event_id, user_id, account_id, contact_id, lead_id, event_type, occurred_at, ingested_at
+        FROM {database}.{Table} WHERE {column} != toUUID('00000000-0000-0000-0000-000000000000')
+        """;
+
+    /// <summary>Copies the rows the events table held before the copy's view existed (a row counted twice is harmless: reads count distinct event ids).</summary>
+    public static string BackfillSql(string database, string copy, string column) =>
+        $"INSERT INTO {database}.{copy} {CopySelect(database, column)}";
+
     public async Task EnsureSchemaAsync(CancellationToken ct)
     {
         await ExecuteAsync($"CREATE DATABASE IF NOT EXISTS {Database}", ct);
-        await ExecuteAsync(CreateTableSql, ct);
+        foreach (var (sql, view, backfill) in SchemaSqlFor(Database))
+        {
+            // A view created now (not there before) starts with the rows inserted from now on: backfill the older ones.
+            var fresh = view is not null && !await TableExistsAsync(view, ct);
+            await ExecuteAsync(sql, ct);
+            if (fresh) await ExecuteAsync(backfill!, ct);
+        }
+    }
+
+    /// <summary>
+    /// ALTER TABLE … DELETE WHERE <paramref name="where"/> on the events table and each ordered copy that exists, then
+    /// waits for the mutations (they run in the background).
+    /// </summary>
+    public async Task DeleteEventsAsync(string where, TimeSpan wait, CancellationToken ct)
+    {
+        foreach (var table in AllEventTables)
+        {
+            if (table != Table && !await TableExistsAsync(table, ct)) continue;
+            await ExecuteAsync($"ALTER TABLE {Database}.{table} DELETE WHERE {where}", ct);
+        }
+        await WaitForMutationsAsync(wait, ct);
     }
 
     public async Task ExecuteAsync(string sql, CancellationToken ct)
@@ -110,7 +181,7 @@ public sealed partial class ClickHouseHttp
         while (true)
         {
             var pending = await QueryLinesAsync(
-                $"SELECT count() AS n FROM system.mutations WHERE database = '{Database}' AND table = '{Table}' AND is_done = 0 FORMAT JSONEachRow", ct);
+                $"SELECT count() AS n FROM system.mutations WHERE database = '{Database}' AND table IN ({string.Join(",", AllEventTables.Select(t => $"'{t}'"))}) AND is_done = 0 FORMAT JSONEachRow", ct);
             if (pending.Count == 0 || System.Text.Json.JsonDocument.Parse(pending[0]).RootElement.GetProperty("n").GetInt64() == 0) return;
             if (waited.Elapsed > timeout) throw new TimeoutException($"A ClickHouse mutation of {EventsTable} has not finished after {timeout}.");
             await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
@@ -118,10 +189,13 @@ public sealed partial class ClickHouseHttp
     }
 
     /// <summary>True when the events table exists (nothing was ever written when it does not).</summary>
-    public async Task<bool> EventsTableExistsAsync(CancellationToken ct)
+    public Task<bool> EventsTableExistsAsync(CancellationToken ct) => TableExistsAsync(Table, ct);
+
+    /// <summary>True when table (or view) <paramref name="name"/> exists in the database.</summary>
+    public async Task<bool> TableExistsAsync(string name, CancellationToken ct)
     {
         var lines = await QueryLinesAsync(
-            $"SELECT count() AS n FROM system.tables WHERE database = '{Database}' AND name = '{Table}' FORMAT JSONEachRow", ct);
+            $"SELECT count() AS n FROM system.tables WHERE database = '{Database}' AND name = '{name}' FORMAT JSONEachRow", ct);
         return lines.Count > 0 && System.Text.Json.JsonDocument.Parse(lines[0]).RootElement.GetProperty("n").GetInt64() > 0;
     }
 

@@ -107,8 +107,7 @@ public sealed partial class EventStreamWriter(
                        event_type, occurred_at, properties, ingested_at
                 FROM {table} WHERE user_id IN ({from})
                 """, ct);
-            await clickHouse.ExecuteAsync($"ALTER TABLE {table} DELETE WHERE user_id IN ({from})", ct);
-            await clickHouse.WaitForMutationsAsync(TimeSpan.FromMinutes(5), ct);
+            await clickHouse.DeleteEventsAsync($"user_id IN ({from})", TimeSpan.FromMinutes(5), ct);   // the ordered copies too
             total += raws.Count;
             logger.LogInformation("Re-keyed the events of {Count} user id(s) stored before hashing in {Table}", raws.Count, table);
         }

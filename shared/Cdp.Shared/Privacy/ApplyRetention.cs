@@ -79,17 +79,27 @@ public sealed class ApplyRetention(
                 WHERE database = '{db}' AND table = '{ClickHouseHttp.Table}' AND active
                 GROUP BY partition_id HAVING toUnixTimestamp(max(max_time)) < {cutoffUnix} FORMAT JSONEachRow
                 """, ct);
+            // The ordered copies (ClickHouseHttp.OrderedCopies) share the partitions and hold no row the events table
+            // does not: the same partitions go, and the same boundary rows.
+            var copies = new List<string>();
+            foreach (var (copy, _) in ClickHouseHttp.OrderedCopies)
+                if (await clickHouse.TableExistsAsync(copy, ct)) copies.Add(copy);
             foreach (var line in old)
             {
                 var partition = JsonDocument.Parse(line).RootElement.GetProperty("partition_id").GetString()!;
                 if (!partition.All(char.IsAsciiDigit)) continue;   // toYYYYMM ids only; anything else is not ours to drop
                 await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.EventsTable} DROP PARTITION ID '{partition}'", ct);
+                foreach (var copy in copies) await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{copy} DROP PARTITION ID '{partition}'", ct);
             }
 
             var count = await clickHouse.QueryLinesAsync(
                 $"SELECT count() AS n FROM {clickHouse.EventsTable} WHERE occurred_at < toDateTime({cutoffUnix}) FORMAT JSONEachRow", ct);
             var rows = count.Count > 0 && JsonDocument.Parse(count[0]).RootElement.GetProperty("n").GetInt64() > 0;
-            if (rows) await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.EventsTable} DELETE WHERE occurred_at < toDateTime({cutoffUnix})", ct);
+            if (rows)
+            {
+                await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.EventsTable} DELETE WHERE occurred_at < toDateTime({cutoffUnix})", ct);
+                foreach (var copy in copies) await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{copy} DELETE WHERE occurred_at < toDateTime({cutoffUnix})", ct);
+            }
             return (old.Count, rows);
         }
         catch (Exception e) when (e is ClickHouseException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)

@@ -195,8 +195,7 @@ public sealed class EraseSubject(
     {
         if (ExportSubject.EventsWhere(records) is not { } where) return "nothing to delete";
         if (!await clickHouse.EventsTableExistsAsync(ct)) return "no events table";
-        await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.EventsTable} DELETE WHERE {where}", ct);
-        await clickHouse.WaitForMutationsAsync(MutationWait, ct);
+        await clickHouse.DeleteEventsAsync(where, MutationWait, ct);   // the ordered copies too
         return "deleted";
     }
 

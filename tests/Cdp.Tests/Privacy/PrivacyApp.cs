@@ -47,6 +47,14 @@ public sealed class PrivacyApp : CdpApp
 
     public async Task<long> ClickHouseCount(string where) => long.Parse(await ClickHouseSql($"SELECT count() FROM {EventsTable} WHERE {where}"));
 
+    /// <summary>Rows matching <paramref name="where"/> in the events' ordered copies (ClickHouseHttp.OrderedCopies), all summed.</summary>
+    public async Task<long> ClickHouseCopiesCount(string where)
+    {
+        long n = 0;
+        foreach (var (copy, _) in ClickHouseHttp.OrderedCopies) n += long.Parse(await ClickHouseSql($"SELECT count() FROM {ClickHouseDatabase}.{copy} WHERE {where}"));
+        return n;
+    }
+
     /// <summary>A person as the CRM sends them: a contact at <paramref name="company"/>, settled; their contact id.</summary>
     public async Task<Guid> CrmContactAsync(string company, string mobile, string email, string? spelledMobile = null)
     {

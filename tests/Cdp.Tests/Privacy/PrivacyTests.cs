@@ -63,6 +63,7 @@ public sealed class PrivacyTests(PrivacyApp app) : IClassFixture<PrivacyApp>
         Assert.Empty(await app.WhereInPostgresAsync(mobile));
         Assert.Empty(await app.WhereInPostgresAsync(email));
         Assert.Equal(0, await app.ClickHouseCount($"contact_id = toUUID('{person}') OR user_id = '{app.UserHash("web-" + person)}'"));
+        Assert.Equal(0, await app.ClickHouseCopiesCount($"contact_id = toUUID('{person}') OR user_id = '{app.UserHash("web-" + person)}'"));
         Assert.False(await redis.KeyExistsAsync(CustomerViewCache.Keys.Of(CustomerRef.Contact(person)).Value));
         Assert.False(await redis.KeyExistsAsync(CustomerViewCache.Keys.Of(CustomerRef.Contact(person)).Masked));
         Assert.Equal(HttpStatusCode.NotFound, (await app.Client.GetAsync($"/api/contacts/{person}/360")).StatusCode);
@@ -70,6 +71,7 @@ public sealed class PrivacyTests(PrivacyApp app) : IClassFixture<PrivacyApp>
         // The colleague: every row, event and view still there.
         Assert.Contains("contact.mobile_phone", await app.WhereInPostgresAsync(otherMobile));
         Assert.Equal(1, await app.ClickHouseCount($"contact_id = toUUID('{colleague}')"));
+        Assert.Equal(1, await app.ClickHouseCopiesCount($"contact_id = toUUID('{colleague}')"));
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync($"/api/contacts/{colleague}/360")).StatusCode);
         await Eventually.Until(async () => await conn.QuerySingleAsync<int?>(
             "select total_contacts from account_summary where account_id = @account", new { account }) == 1, Slack, "the account recounted");

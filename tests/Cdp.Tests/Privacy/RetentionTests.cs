@@ -72,7 +72,8 @@ public sealed class RetentionTests(PrivacyApp app) : IClassFixture<PrivacyApp>
     public async Task Events_past_retention_are_deleted_from_ClickHouse_by_partition_and_by_row_and_newer_ones_stay()
     {
         var user = app.UserHash(TestData.Id("old"));
-        string Row(string id, DateTimeOffset at) => $$"""{"event_id":"{{id}}","user_id":"{{user}}","account_id":"{{Guid.Empty}}","contact_id":"{{Guid.Empty}}","lead_id":"{{Guid.Empty}}","event_type":"page_view","occurred_at":"{{EventRow.ClickHouseTime(at)}}","properties":"{}","ingested_at":"{{EventRow.ClickHouseTime(DateTimeOffset.UtcNow)}}"}""";
+        var contact = Guid.NewGuid();   // so the rows are in the contact-ordered copy too, which retention must cover alike
+        string Row(string id, DateTimeOffset at) => $$"""{"event_id":"{{id}}","user_id":"{{user}}","account_id":"{{Guid.Empty}}","contact_id":"{{contact}}","lead_id":"{{Guid.Empty}}","event_type":"page_view","occurred_at":"{{EventRow.ClickHouseTime(at)}}","properties":"{}","ingested_at":"{{EventRow.ClickHouseTime(DateTimeOffset.UtcNow)}}"}""";
         var now = DateTimeOffset.UtcNow;
         await app.ClickHouseSql($"INSERT INTO {app.EventsTable} FORMAT JSONEachRow\n" + string.Join("\n",
             Row("three-years", now.AddDays(-1100)), Row("just-past", now.AddDays(-732)), Row("just-inside", now.AddDays(-700)), Row("today", now)));
@@ -82,6 +83,8 @@ public sealed class RetentionTests(PrivacyApp app) : IClassFixture<PrivacyApp>
 
         Assert.True(result.EventPartitionsDropped >= 1);
         Assert.Equal("just-inside\ntoday", await app.ClickHouseSql($"SELECT event_id FROM {app.EventsTable} WHERE user_id = '{user}' ORDER BY occurred_at"));
+        Assert.Equal("just-inside\ntoday", await app.ClickHouseSql(
+            $"SELECT event_id FROM {app.ClickHouseDatabase}.{ClickHouseHttp.OrderedCopies[0].Table} WHERE user_id = '{user}' ORDER BY occurred_at"));
     }
 
     [Fact]
