@@ -83,6 +83,34 @@ static class OrchestrationStore
         """, instanceId);
 
     /// <summary>
+    /// <see cref="Poke"/>, and when the orchestrator row's lease is free (no episode running or claimed), leases it to
+    /// <paramref name="owner"/> in the same statement and returns it for the owner to run at once. Call it holding
+    /// the instance lock, like every poke.
+    /// </summary>
+    public static async Task<WorkItem?> PokeAndLease(NpgsqlConnection conn, string instanceId, string owner, TimeSpan lease)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with old as (
+                select lease_owner is null or lease_until < now() as free
+                  from orchestration_work where instance_id = $1 and kind = 'orchestrator' for update)
+            insert into orchestration_work (instance_id, kind, lease_owner, lease_until) values ($1, 'orchestrator', $2, now() + $3)
+            on conflict (instance_id) where kind = 'orchestrator'
+            do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()),
+                   lease_owner = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
+                                      then excluded.lease_owner else orchestration_work.lease_owner end,
+                   lease_until = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
+                                      then excluded.lease_until else orchestration_work.lease_until end
+            returning work_id, generation, coalesce((select free from old), true)
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        cmd.Parameters.Add(new() { Value = owner });
+        cmd.Parameters.Add(new() { Value = lease });
+        await using var reader = await cmd.ExecuteReaderAsync();
+        if (!await reader.ReadAsync() || !reader.GetBoolean(2)) return null;
+        return new WorkItem(reader.GetInt64(0), instanceId, "orchestrator", null, null, null, reader.GetInt32(1));
+    }
+
+    /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
     /// and its result is discarded), and its parent told.
     /// </summary>

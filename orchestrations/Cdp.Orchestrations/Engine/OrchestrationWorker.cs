@@ -73,7 +73,7 @@ public sealed class OrchestrationWorker : BackgroundService
                     foreach (var item in await ClaimAsync(free))
                     {
                         found++;
-                        inFlight[item.WorkId] = Task.Run(() => ProcessAsync(item));
+                        Dispatch(item);
                     }
                 if (DateTime.UtcNow - lastRenewal >= renewEvery)
                 {
@@ -170,12 +170,28 @@ public sealed class OrchestrationWorker : BackgroundService
         return fired;
     }
 
-    internal async Task ProcessAsync(WorkItem item)
+    /// <summary>
+    /// Runs a work item we hold the lease of in the background, handing off what it leads to (the instance's next
+    /// episode after an activity, the activities an episode schedules) straight to this worker.
+    /// </summary>
+    void Dispatch(WorkItem item)
+    {
+        var task = Task.Run(() => ProcessAsync(item, handOff: true));
+        inFlight[item.WorkId] = task;
+        if (task.IsCompleted) inFlight.TryRemove(item.WorkId, out _); // finished before it was recorded
+    }
+
+    /// <summary>
+    /// Runs one claimed item. With <paramref name="handOff"/> the next steps are leased to this worker in the same
+    /// transaction that creates them and run at once, without a claim round trip or a poll (the hot path); their
+    /// leases work like a claim's, so a killed process's hand-offs are taken over the same way.
+    /// </summary>
+    internal async Task ProcessAsync(WorkItem item, bool handOff = false)
     {
         try
         {
-            if (item.Kind == "orchestrator") await RunEpisodeAsync(item);
-            else await RunActivityAsync(item);
+            var next = item.Kind == "orchestrator" ? await RunEpisodeAsync(item, handOff) : await RunActivityAsync(item, handOff);
+            foreach (var step in next) Dispatch(step);
         }
         catch (Exception ex)
         {
@@ -191,8 +207,9 @@ public sealed class OrchestrationWorker : BackgroundService
         }
     }
 
-    internal async Task RunEpisodeAsync(WorkItem item)
+    internal async Task<List<WorkItem>> RunEpisodeAsync(WorkItem item, bool handOff = false)
     {
+        var next = new List<WorkItem>();
         (string Name, string Status, string? Input, long ReplayedUpto)? instance;
         List<HistoryEvent> history;
         await using (var conn = await db.OpenConnectionAsync())
@@ -226,30 +243,39 @@ public sealed class OrchestrationWorker : BackgroundService
             if (await owned.ExecuteScalarAsync() is null)
             {
                 logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
-                return;
+                return next;
             }
         }
         if (result is null || status is null || IsFinished(status))
         {
             await Exec(commit, "delete from orchestration_work where work_id = $1", item.WorkId);
             await tx.CommitAsync();
-            return;
+            return next;
         }
 
+        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
+        var handOffSlots = handOff ? Math.Max(0, options.Concurrency - inFlight.Count + 1) : 0;
         foreach (var action in result.Actions)
         {
             await Append(commit, item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId);
             switch (action.Kind)
             {
                 case EventKind.ActivityScheduled:
-                    await using (var cmd = new NpgsqlCommand(
-                        "insert into orchestration_work (instance_id, kind, name, seq, input) values ($1, 'activity', $2, $3, $4::jsonb)", commit))
+                    await using (var cmd = new NpgsqlCommand("""
+                        insert into orchestration_work (instance_id, kind, name, seq, input, lease_owner, lease_until)
+                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else now() + $6 end)
+                        returning work_id
+                        """, commit))
                     {
+                        var mine = next.Count < handOffSlots;
                         cmd.Parameters.Add(new() { Value = item.InstanceId });
                         cmd.Parameters.Add(new() { Value = action.Name! });
                         cmd.Parameters.Add(new() { Value = action.Seq });
                         cmd.Parameters.Add(Text(action.Input));
-                        await cmd.ExecuteNonQueryAsync();
+                        cmd.Parameters.Add(Text(mine ? WorkerId : null));
+                        cmd.Parameters.Add(new() { Value = options.LeaseDuration });
+                        var workId = (long)(await cmd.ExecuteScalarAsync())!;
+                        if (mine) next.Add(new WorkItem(workId, item.InstanceId, "activity", action.Name, action.Seq, action.Input, 0));
                     }
                     break;
                 case EventKind.TimerCreated:
@@ -294,10 +320,12 @@ public sealed class OrchestrationWorker : BackgroundService
                 await Exec(commit, "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1", item.WorkId);
         }
         await tx.CommitAsync();
+        return next;
     }
 
-    internal async Task RunActivityAsync(WorkItem item)
+    internal async Task<List<WorkItem>> RunActivityAsync(WorkItem item, bool handOff = false)
     {
+        var next = new List<WorkItem>();
         string? output = null;
         FailureDetails? failure = null;
         try
@@ -325,15 +353,18 @@ public sealed class OrchestrationWorker : BackgroundService
         if (await take.ExecuteNonQueryAsync() == 0)
         {
             logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded", item.Name, item.Seq, item.InstanceId);
-            return;
+            return next;
         }
         if (status is not null && !IsFinished(status))
         {
             if (failure is null) await Append(conn, item.InstanceId, EventKind.ActivityCompleted, item.Seq, item.Name, output);
             else await Append(conn, item.InstanceId, EventKind.ActivityFailed, item.Seq, item.Name, failure: failure);
-            await Poke(conn, item.InstanceId);
+            if (!handOff) await Poke(conn, item.InstanceId);
+            else if (await PokeAndLease(conn, item.InstanceId, WorkerId, options.LeaseDuration) is { } episode)
+                next.Add(episode);
         }
         await tx.CommitAsync();
+        return next;
     }
 
     async Task RenewAsync()
