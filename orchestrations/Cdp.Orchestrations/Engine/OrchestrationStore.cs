@@ -59,10 +59,19 @@ static class OrchestrationStore
         NpgsqlConnection conn, string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
         FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
     {
-        await using var cmd = new NpgsqlCommand("""
+        await using var batch = new NpgsqlBatch(conn) { BatchCommands = { AppendCommand(instanceId, kind, seq, name, payload, failure, fireAt, childId) } };
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The insert <see cref="Append"/> runs, for a batch of several.</summary>
+    public static NpgsqlBatchCommand AppendCommand(
+        string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
+        FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
+    {
+        var cmd = new NpgsqlBatchCommand("""
             insert into orchestration_history (instance_id, kind, seq, name, child_id, payload, error_type, error_message, fire_at)
             values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
-            """, conn);
+            """);
         cmd.Parameters.Add(new() { Value = instanceId });
         cmd.Parameters.Add(new() { Value = kind });
         cmd.Parameters.Add(new() { Value = (object?)seq ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
@@ -72,7 +81,7 @@ static class OrchestrationStore
         cmd.Parameters.Add(Text(failure?.ErrorType));
         cmd.Parameters.Add(Text(failure?.ErrorMessage));
         cmd.Parameters.Add(new() { Value = (object?)fireAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        await cmd.ExecuteNonQueryAsync();
+        return cmd;
     }
 
     /// <summary>Asks for an episode. generation counts pokes, so one landing while an episode runs is not lost.</summary>
@@ -157,25 +166,15 @@ static class OrchestrationStore
         await Poke(conn, parentId);
     }
 
-    public static async Task<(string Name, string Status, string? Input, long ReplayedUpto)?> LoadInstance(NpgsqlConnection conn, string instanceId)
-    {
-        await using var cmd = new NpgsqlCommand(
-            "select name, status, input::text, replayed_upto from orchestration_instance where instance_id = $1", conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
-        await using var reader = await cmd.ExecuteReaderAsync();
-        if (!await reader.ReadAsync()) return null;
-        return (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3));
-    }
+    public const string HistorySql = """
+        select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at
+          from orchestration_history where instance_id = $1 order by event_id
+        """;
 
-    public static async Task<List<HistoryEvent>> LoadHistory(NpgsqlConnection conn, string instanceId)
+    /// <summary>Reads the rows of <see cref="HistorySql"/>.</summary>
+    public static async Task<List<HistoryEvent>> ReadHistory(NpgsqlDataReader reader)
     {
-        await using var cmd = new NpgsqlCommand("""
-            select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at
-              from orchestration_history where instance_id = $1 order by event_id
-            """, conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
         var events = new List<HistoryEvent>();
-        await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             events.Add(new HistoryEvent(
                 reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
