@@ -59,10 +59,19 @@ static class OrchestrationStore
         NpgsqlConnection conn, string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
         FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
     {
-        await using var cmd = new NpgsqlCommand("""
+        await using var batch = new NpgsqlBatch(conn) { BatchCommands = { AppendCommand(instanceId, kind, seq, name, payload, failure, fireAt, childId) } };
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The insert <see cref="Append"/> runs, for a batch of several.</summary>
+    public static NpgsqlBatchCommand AppendCommand(
+        string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
+        FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
+    {
+        var cmd = new NpgsqlBatchCommand("""
             insert into orchestration_history (instance_id, kind, seq, name, child_id, payload, error_type, error_message, fire_at)
             values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
-            """, conn);
+            """);
         cmd.Parameters.Add(new() { Value = instanceId });
         cmd.Parameters.Add(new() { Value = kind });
         cmd.Parameters.Add(new() { Value = (object?)seq ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
@@ -72,7 +81,7 @@ static class OrchestrationStore
         cmd.Parameters.Add(Text(failure?.ErrorType));
         cmd.Parameters.Add(Text(failure?.ErrorMessage));
         cmd.Parameters.Add(new() { Value = (object?)fireAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        await cmd.ExecuteNonQueryAsync();
+        return cmd;
     }
 
     /// <summary>Asks for an episode. generation counts pokes, so one landing while an episode runs is not lost.</summary>
@@ -81,6 +90,34 @@ static class OrchestrationStore
         on conflict (instance_id) where kind = 'orchestrator'
         do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
         """, instanceId);
+
+    /// <summary>
+    /// <see cref="Poke"/>, and when the orchestrator row's lease is free (no episode running or claimed), leases it to
+    /// <paramref name="owner"/> in the same statement and returns it for the owner to run at once. Call it holding
+    /// the instance lock, like every poke.
+    /// </summary>
+    public static async Task<WorkItem?> PokeAndLease(NpgsqlConnection conn, string instanceId, string owner, TimeSpan lease)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with old as (
+                select lease_owner is null or lease_until < now() as free
+                  from orchestration_work where instance_id = $1 and kind = 'orchestrator' for update)
+            insert into orchestration_work (instance_id, kind, lease_owner, lease_until) values ($1, 'orchestrator', $2, now() + $3)
+            on conflict (instance_id) where kind = 'orchestrator'
+            do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()),
+                   lease_owner = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
+                                      then excluded.lease_owner else orchestration_work.lease_owner end,
+                   lease_until = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
+                                      then excluded.lease_until else orchestration_work.lease_until end
+            returning work_id, generation, coalesce((select free from old), true)
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        cmd.Parameters.Add(new() { Value = owner });
+        cmd.Parameters.Add(new() { Value = lease });
+        await using var reader = await cmd.ExecuteReaderAsync();
+        if (!await reader.ReadAsync() || !reader.GetBoolean(2)) return null;
+        return new WorkItem(reader.GetInt64(0), instanceId, "orchestrator", null, null, null, reader.GetInt32(1));
+    }
 
     /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
@@ -129,25 +166,15 @@ static class OrchestrationStore
         await Poke(conn, parentId);
     }
 
-    public static async Task<(string Name, string Status, string? Input, long ReplayedUpto)?> LoadInstance(NpgsqlConnection conn, string instanceId)
-    {
-        await using var cmd = new NpgsqlCommand(
-            "select name, status, input::text, replayed_upto from orchestration_instance where instance_id = $1", conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
-        await using var reader = await cmd.ExecuteReaderAsync();
-        if (!await reader.ReadAsync()) return null;
-        return (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3));
-    }
+    public const string HistorySql = """
+        select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at
+          from orchestration_history where instance_id = $1 order by event_id
+        """;
 
-    public static async Task<List<HistoryEvent>> LoadHistory(NpgsqlConnection conn, string instanceId)
+    /// <summary>Reads the rows of <see cref="HistorySql"/>.</summary>
+    public static async Task<List<HistoryEvent>> ReadHistory(NpgsqlDataReader reader)
     {
-        await using var cmd = new NpgsqlCommand("""
-            select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at
-              from orchestration_history where instance_id = $1 order by event_id
-            """, conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
         var events = new List<HistoryEvent>();
-        await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             events.Add(new HistoryEvent(
                 reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),

@@ -73,7 +73,7 @@ public sealed class OrchestrationWorker : BackgroundService
                     foreach (var item in await ClaimAsync(free))
                     {
                         found++;
-                        inFlight[item.WorkId] = Task.Run(() => ProcessAsync(item));
+                        Dispatch(item);
                     }
                 if (DateTime.UtcNow - lastRenewal >= renewEvery)
                 {
@@ -170,12 +170,28 @@ public sealed class OrchestrationWorker : BackgroundService
         return fired;
     }
 
-    internal async Task ProcessAsync(WorkItem item)
+    /// <summary>
+    /// Runs a work item we hold the lease of in the background, handing off what it leads to (the instance's next
+    /// episode after an activity, the activities an episode schedules) straight to this worker.
+    /// </summary>
+    void Dispatch(WorkItem item)
+    {
+        var task = Task.Run(() => ProcessAsync(item, handOff: true));
+        inFlight[item.WorkId] = task;
+        if (task.IsCompleted) inFlight.TryRemove(item.WorkId, out _); // finished before it was recorded
+    }
+
+    /// <summary>
+    /// Runs one claimed item. With <paramref name="handOff"/> the next steps are leased to this worker in the same
+    /// transaction that creates them and run at once, without a claim round trip or a poll (the hot path); their
+    /// leases work like a claim's, so a killed process's hand-offs are taken over the same way.
+    /// </summary>
+    internal async Task ProcessAsync(WorkItem item, bool handOff = false)
     {
         try
         {
-            if (item.Kind == "orchestrator") await RunEpisodeAsync(item);
-            else await RunActivityAsync(item);
+            var next = item.Kind == "orchestrator" ? await RunEpisodeAsync(item, handOff) : await RunActivityAsync(item, handOff);
+            foreach (var step in next) Dispatch(step);
         }
         catch (Exception ex)
         {
@@ -191,113 +207,163 @@ public sealed class OrchestrationWorker : BackgroundService
         }
     }
 
-    internal async Task RunEpisodeAsync(WorkItem item)
+    internal async Task<List<WorkItem>> RunEpisodeAsync(WorkItem item, bool handOff = false)
     {
-        (string Name, string Status, string? Input, long ReplayedUpto)? instance;
+        var next = new List<WorkItem>();
+        // One round trip: lock the instance, check the lease is still ours, read the instance and its history.
+        await using var commit = await db.OpenConnectionAsync();
+        await using var tx = await commit.BeginTransactionAsync();
+        string? status = null, name = null, input = null;
+        long replayedUpto = 0;
+        var generation = item.Generation;
         List<HistoryEvent> history;
-        await using (var conn = await db.OpenConnectionAsync())
+        await using (var load = new NpgsqlBatch(commit)
         {
-            instance = await LoadInstance(conn, item.InstanceId);
-            history = await LoadHistory(conn, item.InstanceId);
+            BatchCommands =
+            {
+                new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
+                    { Parameters = { new() { Value = item.InstanceId } } },
+                new("select generation from orchestration_work where work_id = $1 and lease_owner = $2 for update")
+                    { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
+                new(HistorySql) { Parameters = { new() { Value = item.InstanceId } } },
+            },
+        })
+        await using (var reader = await load.ExecuteReaderAsync())
+        {
+            if (await reader.ReadAsync())
+            {
+                status = reader.GetString(0);
+                name = reader.GetString(1);
+                input = reader.IsDBNull(2) ? null : reader.GetString(2);
+                replayedUpto = reader.GetInt64(3);
+            }
+            await reader.NextResultAsync();
+            var owned = await reader.ReadAsync();
+            // The generation as of our lock: pokes before it are in the history read here.
+            if (owned) generation = reader.GetInt32(0);
+            await reader.NextResultAsync();
+            history = await ReadHistory(reader);
+            if (!owned)
+            {
+                logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
+                return next;
+            }
         }
 
         EpisodeResult? result = null;
-        if (instance is { } i && !IsFinished(i.Status))
+        if (status is not null && !IsFinished(status))
         {
-            if (registry.Orchestrator(i.Name) is not { } type)
+            if (registry.Orchestrator(name!) is not { } type)
                 result = new(EpisodeOutcome.Failed, [], null, null,
-                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{i.Name}' is registered."));
+                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{name}' is registered."));
             else
             {
                 await using var scope = services.CreateAsyncScope();
                 var orchestrator = (IOrchestrator)scope.ServiceProvider.GetRequiredService(type);
-                result = Replayer.Run(orchestrator, item.InstanceId, i.Input, history, i.ReplayedUpto);
+                result = Replayer.Run(orchestrator, item.InstanceId, input, history, replayedUpto);
             }
         }
 
-        await using var commit = await db.OpenConnectionAsync();
-        await using var tx = await commit.BeginTransactionAsync();
-        var status = await LockInstance(commit, item.InstanceId);
-        await using (var owned = new NpgsqlCommand(
-            "select generation from orchestration_work where work_id = $1 and lease_owner = $2 for update", commit))
-        {
-            owned.Parameters.Add(new() { Value = item.WorkId });
-            owned.Parameters.Add(new() { Value = WorkerId });
-            if (await owned.ExecuteScalarAsync() is null)
-            {
-                logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
-                return;
-            }
-        }
         if (result is null || status is null || IsFinished(status))
         {
             await Exec(commit, "delete from orchestration_work where work_id = $1", item.WorkId);
             await tx.CommitAsync();
-            return;
+            return next;
+        }
+
+        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
+        var handOffSlots = handOff ? Math.Max(0, options.Concurrency - inFlight.Count + 1) : 0;
+        // The episode's writes go in batches (one round trip each), flushed before the steps that read as they go.
+        var writes = new List<NpgsqlBatchCommand>();
+        var handed = new Dictionary<int, WorkItem>();
+        async Task Flush()
+        {
+            if (writes.Count == 0) return;
+            await using var batch = new NpgsqlBatch(commit);
+            foreach (var write in writes) batch.BatchCommands.Add(write);
+            writes.Clear();
+            await using var reader = await batch.ExecuteReaderAsync();
+            do
+                while (await reader.ReadAsync()) // only the activity inserts return rows: work_id, seq
+                    if (handed.TryGetValue(reader.GetInt32(1), out var activity)) next.Add(activity with { WorkId = reader.GetInt64(0) });
+            while (await reader.NextResultAsync());
         }
 
         foreach (var action in result.Actions)
         {
-            await Append(commit, item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId);
+            writes.Add(AppendCommand(item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId));
             switch (action.Kind)
             {
                 case EventKind.ActivityScheduled:
-                    await using (var cmd = new NpgsqlCommand(
-                        "insert into orchestration_work (instance_id, kind, name, seq, input) values ($1, 'activity', $2, $3, $4::jsonb)", commit))
+                    var mine = handed.Count < handOffSlots;
+                    if (mine) handed[action.Seq] = new WorkItem(0, item.InstanceId, "activity", action.Name, action.Seq, action.Input, 0);
+                    writes.Add(new("""
+                        insert into orchestration_work (instance_id, kind, name, seq, input, lease_owner, lease_until)
+                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else now() + $6 end)
+                        returning work_id, seq
+                        """)
                     {
-                        cmd.Parameters.Add(new() { Value = item.InstanceId });
-                        cmd.Parameters.Add(new() { Value = action.Name! });
-                        cmd.Parameters.Add(new() { Value = action.Seq });
-                        cmd.Parameters.Add(Text(action.Input));
-                        await cmd.ExecuteNonQueryAsync();
-                    }
+                        Parameters =
+                        {
+                            new() { Value = item.InstanceId }, new() { Value = action.Name! }, new() { Value = action.Seq }, Text(action.Input),
+                            Text(mine ? WorkerId : null), new() { Value = options.LeaseDuration },
+                        },
+                    });
                     break;
                 case EventKind.TimerCreated:
-                    await using (var cmd = new NpgsqlCommand(
-                        "insert into orchestration_work (instance_id, kind, seq, visible_at) values ($1, 'timer', $2, $3)", commit))
+                    writes.Add(new("insert into orchestration_work (instance_id, kind, seq, visible_at) values ($1, 'timer', $2, $3)")
                     {
-                        cmd.Parameters.Add(new() { Value = item.InstanceId });
-                        cmd.Parameters.Add(new() { Value = action.Seq });
-                        cmd.Parameters.Add(new() { Value = action.FireAt!.Value });
-                        await cmd.ExecuteNonQueryAsync();
-                    }
+                        Parameters = { new() { Value = item.InstanceId }, new() { Value = action.Seq }, new() { Value = action.FireAt!.Value } },
+                    });
                     break;
                 case EventKind.SubOrchestrationScheduled:
+                    await Flush();
                     await StartInstance(commit, action.ChildId!, action.Name!, action.Input, item.InstanceId, action.Seq);
                     break;
             }
         }
 
         var seen = history.Count == 0 ? 0 : history[^1].EventId;
-        await Exec(commit, """
+        writes.Add(new("""
             update orchestration_instance set status = case when status = 'Pending' then 'Running' else status end,
                    custom_status = $2::jsonb, replayed_upto = greatest(replayed_upto, $3), updated_at = now()
              where instance_id = $1
-            """, item.InstanceId, result.CustomStatus, seen);
-        if (result.Outcome == EpisodeOutcome.Completed)
-            await Finish(commit, item.InstanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
-        else if (result.Outcome == EpisodeOutcome.Failed)
+            """)
         {
-            logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", item.InstanceId, result.Failure);
-            await Finish(commit, item.InstanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
+            Parameters = { new() { Value = item.InstanceId }, Text(result.CustomStatus), new() { Value = seen } },
+        });
+        if (result.Outcome is EpisodeOutcome.Completed or EpisodeOutcome.Failed)
+        {
+            await Flush();
+            if (result.Outcome == EpisodeOutcome.Completed)
+                await Finish(commit, item.InstanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
+            else
+            {
+                logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", item.InstanceId, result.Failure);
+                await Finish(commit, item.InstanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
+            }
+            next.Clear(); // Finish dropped the instance's pending work, handed-off activities included
         }
 
         // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
+        // The row is locked since the load, so the two statements below see the same generation: exactly one applies.
         var finished = result.Outcome != EpisodeOutcome.Blocked;
-        await using (var done = new NpgsqlCommand(
-            "delete from orchestration_work where work_id = $1 and ($2 or generation = $3)", commit))
+        writes.Add(new("update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)")
         {
-            done.Parameters.Add(new() { Value = item.WorkId });
-            done.Parameters.Add(new() { Value = finished });
-            done.Parameters.Add(new() { Value = item.Generation });
-            if (await done.ExecuteNonQueryAsync() == 0)
-                await Exec(commit, "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1", item.WorkId);
-        }
+            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
+        });
+        writes.Add(new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
+        {
+            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
+        });
+        await Flush();
         await tx.CommitAsync();
+        return next;
     }
 
-    internal async Task RunActivityAsync(WorkItem item)
+    internal async Task<List<WorkItem>> RunActivityAsync(WorkItem item, bool handOff = false)
     {
+        var next = new List<WorkItem>();
         string? output = null;
         FailureDetails? failure = null;
         try
@@ -318,22 +384,37 @@ public sealed class OrchestrationWorker : BackgroundService
         // executions that raced for it (only after a lost lease) gets to report.
         await using var conn = await db.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        var status = await LockInstance(conn, item.InstanceId);
-        await using var take = new NpgsqlCommand("delete from orchestration_work where work_id = $1 and lease_owner = $2", conn);
-        take.Parameters.Add(new() { Value = item.WorkId });
-        take.Parameters.Add(new() { Value = WorkerId });
-        if (await take.ExecuteNonQueryAsync() == 0)
+        // One round trip: lock the instance (always first), take the work row if it is still ours.
+        await using var take = new NpgsqlBatch(conn)
+        {
+            BatchCommands =
+            {
+                new("select status from orchestration_instance where instance_id = $1 for update") { Parameters = { new() { Value = item.InstanceId } } },
+                new("delete from orchestration_work where work_id = $1 and lease_owner = $2")
+                    { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
+            },
+        };
+        string? status = null;
+        await using (var reader = await take.ExecuteReaderAsync())
+        {
+            if (await reader.ReadAsync()) status = reader.GetString(0);
+            while (await reader.NextResultAsync()) { }
+        }
+        if (take.BatchCommands[1].RecordsAffected == 0)
         {
             logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded", item.Name, item.Seq, item.InstanceId);
-            return;
+            return next;
         }
         if (status is not null && !IsFinished(status))
         {
             if (failure is null) await Append(conn, item.InstanceId, EventKind.ActivityCompleted, item.Seq, item.Name, output);
             else await Append(conn, item.InstanceId, EventKind.ActivityFailed, item.Seq, item.Name, failure: failure);
-            await Poke(conn, item.InstanceId);
+            if (!handOff) await Poke(conn, item.InstanceId);
+            else if (await PokeAndLease(conn, item.InstanceId, WorkerId, options.LeaseDuration) is { } episode)
+                next.Add(episode);
         }
         await tx.CommitAsync();
+        return next;
     }
 
     async Task RenewAsync()
