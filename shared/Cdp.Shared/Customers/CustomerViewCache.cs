@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Cdp.Shared.Storage;
-using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -56,21 +55,6 @@ public sealed class CustomerViewCache(RedisConnection redis, IOptions<CustomerVi
     /// <paramref name="masked"/>, as <paramref name="mask"/> makes it.
     /// </summary>
     public async Task<CachedView?> GetOrLoadAsync<T>(CustomerRef customer, bool masked, Func<Task<T?>> load, Func<T, T> mask, Func<T, bool> isPartial)
-        where T : class
-    {
-        var started = Stopwatch.GetTimestamp();
-        var view = await GetOrLoadUnmeasuredAsync(customer, masked, load, mask, isPartial);
-        if (view is not null)
-        {
-            var cached = new KeyValuePair<string, object?>("cached", view.Cached);
-            var kind = new KeyValuePair<string, object?>("entity_type", customer.Kind);
-            CdpTelemetry.ViewLatency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, cached, kind);
-            (view.Cached ? CdpTelemetry.CacheHits : CdpTelemetry.CacheMisses).Add(1, kind);
-        }
-        return view;
-    }
-
-    async Task<CachedView?> GetOrLoadUnmeasuredAsync<T>(CustomerRef customer, bool masked, Func<Task<T?>> load, Func<T, T> mask, Func<T, bool> isPartial)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(load);

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Cdp.Shared.Events;
 using Cdp.Shared.Operations.Overview;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Cdp.Shared.Customers;
@@ -43,7 +45,7 @@ public sealed class CustomerViews(
     Task<CachedView?> GetAsync<T>(
         CustomerRef customer, bool masked, BehaviourSubject subject, Func<Task<T?>> read, Func<T, BehaviourCounts?, T> withBehaviour,
         Func<T, T> mask, Func<T, bool> isPartial) where T : class =>
-        Timed(cache.GetOrLoadAsync(customer, masked, async () =>
+        Timed(customer, () => cache.GetOrLoadAsync(customer, masked, async () =>
         {
             Interlocked.Increment(ref loads);
             var counts = behaviour.CountsByTypeAsync(subject, customer.Id, settings.BehaviourDays, CancellationToken.None);
@@ -52,16 +54,21 @@ public sealed class CustomerViews(
             return stored is null ? null : withBehaviour(stored, byType is null ? null : new BehaviourCounts(settings.BehaviourDays, byType));
         }, mask, isPartial));
 
-    /// <summary>The answer time and the cache outcome into the per-minute rollup (ops_minute), for the overview and the P99 alert.</summary>
-    async Task<CachedView?> Timed(Task<CachedView?> view)
+    /// <summary>
+    /// One measurement of the answer (time, cache hit or miss) into both places that read it: the OpenTelemetry
+    /// instruments and the per-minute rollup (ops_minute) behind the overview and the P99 alert.
+    /// </summary>
+    async Task<CachedView?> Timed(CustomerRef customer, Func<Task<CachedView?>> view)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var result = await view;
-        if (ops is not null && result is not null)
-        {
-            ops.Record(OpsMetrics.ViewLatency, result.Cached ? "cached" : "uncached", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            ops.Record(OpsMetrics.ViewCache, result.Cached ? "hit" : "miss", 1);
-        }
+        var started = Stopwatch.GetTimestamp();
+        var result = await view();
+        if (result is null) return null;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var kind = new KeyValuePair<string, object?>("entity_type", customer.Kind);
+        CdpTelemetry.ViewLatency.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("cached", result.Cached), kind);
+        (result.Cached ? CdpTelemetry.CacheHits : CdpTelemetry.CacheMisses).Add(1, kind);
+        ops?.Record(OpsMetrics.ViewLatency, result.Cached ? "cached" : "uncached", elapsed.TotalMilliseconds);
+        ops?.Record(OpsMetrics.ViewCache, result.Cached ? "hit" : "miss", 1);
         return result;
     }
 }
