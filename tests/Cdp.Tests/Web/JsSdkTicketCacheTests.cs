@@ -71,7 +71,7 @@ public sealed class JsSdkTicketCacheTests
         Assert.Equal("ticket-2", await cache.TicketAsync(WeComTicketKind.JsApi, Fetch, CancellationToken.None));
         Assert.Equal(2, fetches);
 
-        Assert.Equal(TimeSpan.FromSeconds(7200 - 300), WeComJsSdk.Keep(TimeSpan.FromSeconds(7200), TimeSpan.FromMinutes(5)));
+        Assert.Equal(TimeSpan.FromSeconds(7200 - 300), KeptValue<string>.LessMargin(TimeSpan.FromSeconds(7200), TimeSpan.FromMinutes(5)));
     }
 
     [Fact]

@@ -8,26 +8,9 @@ public sealed class CorpTagCatalog(TimeProvider clock)
 {
     public static readonly TimeSpan Fresh = TimeSpan.FromMinutes(1);
 
-    readonly SemaphoreSlim refresh = new(1, 1);
-    (IReadOnlyList<WeComTagGroup> Groups, DateTimeOffset At)? cached;
+    readonly KeptValue<IReadOnlyList<WeComTagGroup>> groups = new(clock);
 
     /// <param name="wecom">The caller's client (a typed HttpClient, so not held here).</param>
-    public async Task<IReadOnlyList<WeComTagGroup>> GetAsync(WeComApiClient wecom, CancellationToken ct)
-    {
-        if (Current() is { } groups) return groups;
-        await refresh.WaitAsync(ct);
-        try
-        {
-            if (Current() is { } fetchedMeanwhile) return fetchedMeanwhile;
-            var fresh = await wecom.GetCorpTagListAsync(ct);
-            cached = (fresh, clock.GetUtcNow());
-            return fresh;
-        }
-        finally
-        {
-            refresh.Release();
-        }
-    }
-
-    IReadOnlyList<WeComTagGroup>? Current() => cached is { } c && clock.GetUtcNow() - c.At < Fresh ? c.Groups : null;
+    public Task<IReadOnlyList<WeComTagGroup>> GetAsync(WeComApiClient wecom, CancellationToken ct) =>
+        groups.GetAsync(async c => (await wecom.GetCorpTagListAsync(c), Fresh), ct);
 }

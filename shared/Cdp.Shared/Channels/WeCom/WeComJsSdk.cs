@@ -97,7 +97,7 @@ public sealed partial class WeComJsSdk(RedisConnection redis, IOptions<WeComOpti
             try
             {
                 var (newTicket, expiresIn) = await fetch(ct);
-                var keep = Keep(expiresIn, options.Value.TokenRefreshMargin);
+                var keep = KeptValue<string>.LessMargin(expiresIn, options.Value.TokenRefreshMargin);
                 memory[kind] = new Entry(newTicket, time.GetUtcNow() + keep);
                 if (db is not null) await TryAsync(db.StringSetAsync(key, newTicket, keep, When.Always), "store");
                 return newTicket;
@@ -112,9 +112,6 @@ public sealed partial class WeComJsSdk(RedisConnection redis, IOptions<WeComOpti
             gate.Release();
         }
     }
-
-    /// <summary>A lifetime shorter than twice the margin would never be fresh: such a ticket is kept for half its life.</summary>
-    public static TimeSpan Keep(TimeSpan expiresIn, TimeSpan margin) => expiresIn > margin * 2 ? expiresIn - margin : expiresIn / 2;
 
     async Task<string?> FromRedisAsync(IDatabase db, WeComTicketKind kind, string key)
     {
