@@ -48,6 +48,25 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
     }
 
     /// <summary>
+    /// Resolves several records whose ingestion receipts exist, with the outcome of calling
+    /// <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/> for each in order (same
+    /// entities, identities, reviews, summary and owner messages), and returns the outcomes in input order. Safe to
+    /// call again for the same ingestion ids. The caller invalidates the changed customers' views.
+    /// </summary>
+    public async Task<IReadOnlyList<ResolutionOutcome>> ResolveBatchAsync(
+        IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var outcomes = new List<ResolutionOutcome>(items.Count);
+        foreach (var (ingestionId, record) in items)
+        {
+            outcomes.Add(await ResolveAsync(ingestionId, record, null, ct));
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>
     /// Provenance rule (FACTS.md, privacy numbers): a number that ever arrived as an X is never anyone's identity, so a
     /// record carrying one as its mobile or phone (a CRM user who copied the caller id) neither matches nor stores it.
     /// </summary>
