@@ -185,6 +185,27 @@ param authSessionKey string
 @description('Browser origins allowed to call the API besides the Static Web App that fronts it (comma-separated; usually empty).')
 param authAllowedOrigins string = ''
 
+@secure()
+@minLength(32)
+@description('Keys the hashes that stand in for phones/emails in logs and for user ids in ClickHouse (Logging:PiiHashKey); its own key, so rotating the session key changes neither.')
+param loggingPiiHashKey string
+
+@description('The new privacy-number adapter (Alibaba Dyplsapi RPC endpoint) for the grey-release cities; empty keeps every city on the legacy adapter.')
+param virtualNumbersProviderBaseUrl string = ''
+
+@description('AccessKey id the new privacy-number adapter signs with (required with virtualNumbersProviderBaseUrl).')
+param virtualNumbersAccessKeyId string = ''
+
+@secure()
+@description('That AccessKey\'s secret; goes to Key Vault (required with virtualNumbersProviderBaseUrl).')
+param virtualNumbersAccessKeySecret string = ''
+
+@description('The current privacy-number adapter\'s endpoint (every city not in virtualNumbersGreyCities).')
+param virtualNumbersLegacyBaseUrl string = ''
+
+@description('Comma-separated cities on the new adapter (grey release); * puts every city on it.')
+param virtualNumbersGreyCities string = ''
+
 // ---------- names ----------
 
 // The five topics of shared/Cdp.Shared/Messaging/Topics.cs; each is an event hub of the same name.
@@ -320,7 +341,7 @@ module clickhouse 'modules/clickhouse-vm.bicep' = {
 }
 
 // Channel credentials go to Key Vault under fixed names; the app settings below reference them.
-var channelSecrets = [
+var channelSecrets = concat([
   { name: 'crm-signing-secret', value: crmSigningSecret }
   { name: 'wechat-signing-secret', value: wechatSigningSecret }
   { name: 'erp-signing-secret', value: erpSigningSecret }
@@ -330,7 +351,10 @@ var channelSecrets = [
   { name: 'wecom-secret', value: wecomSecret }
   { name: 'wecom-alert-webhook-url', value: wecomAlertWebhookUrl }
   { name: 'auth-session-key', value: authSessionKey }
-]
+  { name: 'logging-pii-hash-key', value: loggingPiiHashKey }
+], empty(virtualNumbersAccessKeySecret) ? [] : [
+  { name: 'virtual-numbers-access-key-secret', value: virtualNumbersAccessKeySecret }
+])
 
 module channelSecretValues 'modules/key-vault-secret.bicep' = [
   for secret in channelSecrets: {
@@ -366,6 +390,13 @@ var productSettings = {
   WeCom__AgentId: wecomAgentId
   Auth__SessionKey: channelRef(keyVault.outputs.uri, 'auth-session-key')
   Auth__AllowedOrigins: authAllowedOrigins
+  Logging__PiiHashKey: channelRef(keyVault.outputs.uri, 'logging-pii-hash-key')
+
+  VirtualNumbers__ProviderBaseUrl: virtualNumbersProviderBaseUrl
+  VirtualNumbers__AccessKeyId: virtualNumbersAccessKeyId
+  VirtualNumbers__AccessKeySecret: empty(virtualNumbersAccessKeySecret) ? '' : channelRef(keyVault.outputs.uri, 'virtual-numbers-access-key-secret')
+  VirtualNumbers__LegacyBaseUrl: virtualNumbersLegacyBaseUrl
+  VirtualNumbers__GreyCities: virtualNumbersGreyCities
 
   Sync__MaxRetries: '5'
   Sync__FirstRetryInterval: '00:00:05'

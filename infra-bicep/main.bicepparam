@@ -38,3 +38,11 @@ param wecomAlertWebhookUrl = readEnvironmentVariable('CDP_WECOM_ALERT_WEBHOOK_UR
 param wecomAgentId = readEnvironmentVariable('CDP_WECOM_AGENT_ID', '')
 
 param authSessionKey = readEnvironmentVariable('CDP_AUTH_SESSION_KEY', '')
+param loggingPiiHashKey = readEnvironmentVariable('CDP_LOGGING_PII_HASH_KEY', '')
+
+// Optional: leave unset to keep every city on the legacy privacy-number adapter.
+param virtualNumbersProviderBaseUrl = readEnvironmentVariable('CDP_VIRTUAL_NUMBERS_PROVIDER_BASE_URL', '')
+param virtualNumbersAccessKeyId = readEnvironmentVariable('CDP_VIRTUAL_NUMBERS_ACCESS_KEY_ID', '')
+param virtualNumbersAccessKeySecret = readEnvironmentVariable('CDP_VIRTUAL_NUMBERS_ACCESS_KEY_SECRET', '')
+param virtualNumbersLegacyBaseUrl = readEnvironmentVariable('CDP_VIRTUAL_NUMBERS_LEGACY_BASE_URL', '')
+param virtualNumbersGreyCities = readEnvironmentVariable('CDP_VIRTUAL_NUMBERS_GREY_CITIES', '')

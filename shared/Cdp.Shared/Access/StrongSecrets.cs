@@ -64,6 +64,7 @@ public sealed class StrongSecrets
         Judge($"{AccessOptions.Section}:{nameof(AccessOptions.SessionKey)}", required: true);
         Judge($"{AccessOptions.Section}:{nameof(AccessOptions.BootstrapAdminKey)}", required: false);
         Judge("Events:SiteSecret", required: false);
+        Judge(PiiHash.SettingName, required: false);
         Judge("VirtualNumbers:AccessKeySecret", required: !string.IsNullOrEmpty(config["VirtualNumbers:ProviderBaseUrl"]), AlibabaSecretBytes);
 
         // A secret known to two channels lets one sign as the other.

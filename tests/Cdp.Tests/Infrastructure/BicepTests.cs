@@ -34,6 +34,7 @@ public sealed partial class BicepTests : IDisposable
         ["CDP_WECOM_ALERT_WEBHOOK_URL"] = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=sample",
         ["CDP_WECOM_AGENT_ID"] = "1000002",
         ["CDP_AUTH_SESSION_KEY"] = "sample-session-key-0123456789abcdef0123456789",
+        ["CDP_LOGGING_PII_HASH_KEY"] = "sample-pii-hash-key-0123456789abcdef0123456789",
     };
 
     readonly DirectoryInfo output = Directory.CreateTempSubdirectory("cdp-bicep-");
