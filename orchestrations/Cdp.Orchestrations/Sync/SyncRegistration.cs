@@ -59,8 +59,6 @@ public static class SyncRegistration
             })
             .AddOutboundResilience(sp => sp.GetRequiredService<IOptions<SyncOptions>>().Value.Finance.Http);
         services.AddTransient<ISyncTarget>(sp => sp.GetRequiredService<FinanceTarget>());
-        services.AddHttpClient<SyncAlertClient>()
-            .AddOutboundResilience(sp => sp.GetRequiredService<IOptions<SyncOptions>>().Value.AlertHttp);
 
         services.AddOrchestrator<SyncThenRetry>();
         services.AddActivity<PushSyncTask>();

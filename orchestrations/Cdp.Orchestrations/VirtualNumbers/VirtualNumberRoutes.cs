@@ -88,7 +88,6 @@ public static class VirtualNumberRegistration
         services.AddHttpClient<LegacyProvider>();
         services.AddTransient<IVirtualNumberProvider>(sp => sp.GetRequiredService<DyplsProvider>());
         services.AddTransient<IVirtualNumberProvider>(sp => sp.GetRequiredService<LegacyProvider>());
-        services.AddHttpClient<Cdp.Shared.Sync.SyncAlertClient>();
 
         services.AddOrchestrator<BindVirtualNumberOrchestrator>();
         services.AddActivity<AttemptVirtualNumberBinding>();

@@ -3,6 +3,9 @@ using Cdp.Shared.Operations.Alerts;
 using Cdp.Shared.Operations.Overview;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Cdp.Shared.Http;
+using Cdp.Shared.Sync;
 
 namespace Cdp.Shared.Operations;
 
@@ -11,7 +14,7 @@ public static class OpsExtensions
     /// <summary>
     /// The per-minute rollup (recorder + its flush and this host's heartbeat), the alert rules and their evaluator, the
     /// overview, and the notification topic's handler (its consumer is added by the caller where topics are consumed).
-    /// The evaluator posts through the sync alerts' robot client (registered by AddSync in both hosts).
+    /// The robot every alert goes out through, with the resilience of <c>Sync:AlertHttp</c>.
     /// </summary>
     public static IServiceCollection AddOps(this IServiceCollection services)
     {
@@ -25,6 +28,8 @@ public static class OpsExtensions
         services.TryAddSingleton<AlertHistory>();
         services.TryAddSingleton<OpsOverview>();
         services.TryAddSingleton<NotifyOwner>();
+        services.AddHttpClient<AlertRobot>()
+            .AddOutboundResilience(sp => sp.GetRequiredService<IOptions<SyncOptions>>().Value.AlertHttp);
         return services;
     }
 }

@@ -1,43 +1,11 @@
-using System.Net.Http.Json;
-using System.Text.Json.Serialization;
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Operations;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Cdp.Shared.Sync;
-
-/// <summary>Posts a text message to a WeCom group robot (WeCom:AlertWebhookUrl, the full URL with its key).</summary>
-public sealed class SyncAlertClient(HttpClient http)
-{
-    public Task PostTextAsync(string webhookUrl, string content, CancellationToken ct) =>
-        PostAsync(webhookUrl, new RobotMessage("text", new RobotText(content)), ct);
-
-    /// <summary>A markdown message (the ops alerts: level, rule, value, threshold, since).</summary>
-    public Task PostMarkdownAsync(string webhookUrl, string content, CancellationToken ct) =>
-        PostAsync(webhookUrl, new RobotMessage("markdown", Markdown: new RobotText(content)), ct);
-
-    async Task PostAsync(string webhookUrl, RobotMessage message, CancellationToken ct)
-    {
-        using var response = await http.PostAsJsonAsync(webhookUrl, message, RobotJson, ct);
-        response.EnsureSuccessStatusCode();
-        var answer = await response.Content.ReadFromJsonAsync<RobotAnswer>(ct);
-        if (answer is { ErrCode: not 0 })
-            throw new HttpRequestException($"The alert robot refused the message: errcode {answer.ErrCode}, {answer.ErrMsg}");
-    }
-
-    static readonly System.Text.Json.JsonSerializerOptions RobotJson = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-
-    sealed record RobotMessage(
-        [property: JsonPropertyName("msgtype")] string MsgType,
-        [property: JsonPropertyName("text")] RobotText? Text = null,
-        [property: JsonPropertyName("markdown")] RobotText? Markdown = null);
-
-    sealed record RobotText([property: JsonPropertyName("content")] string Content);
-
-    sealed record RobotAnswer([property: JsonPropertyName("errcode")] int ErrCode, [property: JsonPropertyName("errmsg")] string? ErrMsg);
-}
 
 /// <summary>What became of a failed run's alert.</summary>
 public static class SyncAlertStatus
@@ -55,7 +23,7 @@ public static class SyncAlertStatus
 /// (task id + generation), so a redelivered activity does not post twice.
 /// </summary>
 public sealed partial class AlertSyncFailure(
-    NpgsqlDataSource db, SyncTaskStore store, SyncAlertClient client, IOptions<SyncOptions> options,
+    NpgsqlDataSource db, SyncTaskStore store, AlertRobot client, IOptions<SyncOptions> options,
     IOptions<WeComOptions> wecom, ILogger<AlertSyncFailure> logger)
 {
     public async Task<string> RunAsync(Guid taskId, CancellationToken ct)

@@ -1,5 +1,6 @@
 using Cdp.Shared.Access;
 using Cdp.Shared.Channels.WeCom;
+using Cdp.Shared.Operations;
 using Cdp.Shared.Sync;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,7 +24,7 @@ public sealed record BindingAttempt(string Outcome, string? Code, string? Error)
 /// </summary>
 public sealed partial class VirtualNumberBinder(
     BindingStore store, VirtualNumberProviders providers, IOptionsMonitor<VirtualNumberOptions> options,
-    SyncAlertClient robot, IOptions<WeComOptions> wecom, ILogger<VirtualNumberBinder> logger)
+    AlertRobot robot, IOptions<WeComOptions> wecom, ILogger<VirtualNumberBinder> logger)
 {
     public async Task<BindingAttempt> AttemptAsync(Guid bindingId, int attempt, CancellationToken ct)
     {

@@ -29,7 +29,7 @@ public sealed record AlertEvaluation(bool Ran, IReadOnlyList<AlertReading> Readi
 /// and the sync alerts do); a host that finds it held skips its turn. A post that fails is retried by the next turn.
 /// </summary>
 public sealed partial class AlertEvaluator(
-    NpgsqlDataSource db, HealthCheck health, OpsRecorder recorder, SyncAlertClient robot, IOptions<AlertOptions> options,
+    NpgsqlDataSource db, HealthCheck health, OpsRecorder recorder, AlertRobot robot, IOptions<AlertOptions> options,
     IOptions<WeComOptions> wecom, ILogger<AlertEvaluator> logger)
 {
     public async Task<AlertEvaluation> EvaluateAsync(CancellationToken ct)
