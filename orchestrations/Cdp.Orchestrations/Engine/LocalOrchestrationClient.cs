@@ -2,13 +2,17 @@ using System.Diagnostics;
 using System.Text.Json;
 using Cdp.Shared;
 using Cdp.Shared.Api;
+using Cdp.Shared.Messaging;
 using Npgsql;
 using static Cdp.Orchestrations.Engine.OrchestrationStore;
 
 namespace Cdp.Orchestrations.Engine;
 
-/// <summary><see cref="IOrchestrationClient"/> over the local engine's tables.</summary>
-public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrationClient
+/// <summary>
+/// <see cref="IOrchestrationClient"/> over the local engine's tables. Work it creates wakes the workers: this
+/// process's through <paramref name="signal"/>, every process's through a Postgres NOTIFY sent with the commit.
+/// </summary>
+public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationSignal? signal = null) : IOrchestrationClient
 {
     public async Task<string> StartAsync(string name, object? input, string? instanceId = null)
     {
@@ -18,7 +22,9 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrati
         await using var conn = await db.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
         await StartInstance(conn, instanceId, name, inputJson);
+        await NotifyAsync(conn);
         await tx.CommitAsync();
+        signal?.Work.Pulse();
         Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
         return instanceId;
     }
@@ -79,7 +85,15 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrati
         if (IsFinished(status)) return; // like Durable: an event for a finished instance is dropped
         await Append(conn, instanceId, EventKind.EventRaised, name: eventName, payload: payload);
         await Poke(conn, instanceId);
+        await NotifyAsync(conn);
         await tx.CommitAsync();
+        signal?.Work.Pulse();
+    }
+
+    static async Task NotifyAsync(NpgsqlConnection conn)
+    {
+        await using var notify = new NpgsqlBatch(conn) { BatchCommands = { WorkSignal.NotifyCommand(OrchestrationSignal.Channel) } };
+        await notify.ExecuteNonQueryAsync();
     }
 
     public async Task TerminateAsync(string instanceId, string? reason)

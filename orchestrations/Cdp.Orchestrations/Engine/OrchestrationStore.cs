@@ -10,6 +10,9 @@ static class OrchestrationStore
 {
     public static bool IsFinished(string status) => status is "Completed" or "Failed" or "Terminated";
 
+    /// <summary><see cref="IsFinished"/> as an SQL list.</summary>
+    public const string FinishedStatuses = "'Completed', 'Failed', 'Terminated'";
+
     /// <summary>Status of the instance, locked for the rest of the transaction; null when it does not exist.</summary>
     public static async Task<string?> LockInstance(NpgsqlConnection conn, string instanceId)
     {
@@ -92,38 +95,10 @@ static class OrchestrationStore
         """, instanceId);
 
     /// <summary>
-    /// <see cref="Poke"/>, and when the orchestrator row's lease is free (no episode running or claimed), leases it to
-    /// <paramref name="owner"/> in the same statement and returns it for the owner to run at once. Call it holding
-    /// the instance lock, like every poke.
-    /// </summary>
-    public static async Task<WorkItem?> PokeAndLease(NpgsqlConnection conn, string instanceId, string owner, TimeSpan lease)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            with old as (
-                select lease_owner is null or lease_until < now() as free
-                  from orchestration_work where instance_id = $1 and kind = 'orchestrator' for update)
-            insert into orchestration_work (instance_id, kind, lease_owner, lease_until) values ($1, 'orchestrator', $2, now() + $3)
-            on conflict (instance_id) where kind = 'orchestrator'
-            do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()),
-                   lease_owner = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
-                                      then excluded.lease_owner else orchestration_work.lease_owner end,
-                   lease_until = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
-                                      then excluded.lease_until else orchestration_work.lease_until end
-            returning work_id, generation, coalesce((select free from old), true)
-            """, conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
-        cmd.Parameters.Add(new() { Value = owner });
-        cmd.Parameters.Add(new() { Value = lease });
-        await using var reader = await cmd.ExecuteReaderAsync();
-        if (!await reader.ReadAsync() || !reader.GetBoolean(2)) return null;
-        return new WorkItem(reader.GetInt64(0), instanceId, "orchestrator", null, null, null, reader.GetInt32(1));
-    }
-
-    /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
-    /// and its result is discarded), and its parent told.
+    /// and its result is discarded), and its parent told. True when the parent was poked.
     /// </summary>
-    public static async Task Finish(
+    public static async Task<bool> Finish(
         NpgsqlConnection conn, string instanceId, string status, string? output, FailureDetails? failure, string? customStatus, bool setCustomStatus)
     {
         string? parentId = null;
@@ -154,9 +129,9 @@ static class OrchestrationStore
             }
         }
         await Exec(conn, "delete from orchestration_work where instance_id = $1 and kind <> 'orchestrator'", instanceId);
-        if (parentId is null || parentSeq is null) return;
+        if (parentId is null || parentSeq is null) return false;
         var parentStatus = await LockInstance(conn, parentId);
-        if (parentStatus is null || IsFinished(parentStatus)) return;
+        if (parentStatus is null || IsFinished(parentStatus)) return false;
         if (status == "Completed")
             await Append(conn, parentId, EventKind.SubOrchestrationCompleted, parentSeq, name, output, childId: instanceId);
         else
@@ -164,6 +139,7 @@ static class OrchestrationStore
                 failure: failure ?? new FailureDetails("Terminated", $"Sub-orchestration '{instanceId}' was {status.ToLowerInvariant()}."),
                 childId: instanceId);
         await Poke(conn, parentId);
+        return true;
     }
 
     public const string HistorySql = """

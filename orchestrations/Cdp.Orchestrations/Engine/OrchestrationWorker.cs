@@ -25,18 +25,19 @@ public sealed class OrchestrationWorker : BackgroundService
     readonly NpgsqlDataSource db;
     readonly OrchestrationOptions options;
     readonly ILogger logger;
+    readonly OrchestrationSignal signal;
     readonly ConcurrentDictionary<long, Task> inFlight = new();
     // Activities see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
     readonly CancellationTokenSource activityCancellation = new();
 
     public OrchestrationWorker(
         IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, IOptions<OrchestrationOptions> options,
-        ILogger<OrchestrationWorker> logger)
-        : this(services, registry, db, options.Value, logger, null) { }
+        ILogger<OrchestrationWorker> logger, OrchestrationSignal signal)
+        : this(services, registry, db, options.Value, logger, null, signal) { }
 
     internal OrchestrationWorker(
         IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, OrchestrationOptions options,
-        ILogger logger, string? workerId)
+        ILogger logger, string? workerId, OrchestrationSignal? signal = null)
     {
         if (options.Errors().ToList() is { Count: > 0 } errors)
             throw new OptionsValidationException(OrchestrationOptions.Section, typeof(OrchestrationOptions), errors);
@@ -45,6 +46,7 @@ public sealed class OrchestrationWorker : BackgroundService
         this.db = db;
         this.options = options;
         this.logger = logger;
+        this.signal = signal ?? services.GetService<OrchestrationSignal>() ?? new OrchestrationSignal();
         WorkerId = workerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     }
 
@@ -59,56 +61,61 @@ public sealed class OrchestrationWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
-        var renewEvery = options.LeaseDuration / 3;
-        var lastRenewal = DateTime.UtcNow;
-        while (!stoppingToken.IsCancellationRequested)
+        // Work this process creates pulses the signal directly; work another process creates arrives by NOTIFY.
+        using var listening = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var listener = WorkSignal.ListenAsync(db, OrchestrationSignal.Channel, signal.Work, logger, listening.Token);
+        var loop = new LeasedWorkLoop($"Orchestration worker {WorkerId}", options.PollInterval, logger)
         {
-            var found = 0;
-            try
-            {
-                found += await FireDueTimersAsync();
-                var free = options.Concurrency - inFlight.Count;
-                if (free > 0)
-                    foreach (var item in await ClaimAsync(free))
-                    {
-                        found++;
-                        Dispatch(item);
-                    }
-                if (DateTime.UtcNow - lastRenewal >= renewEvery)
-                {
-                    await RenewAsync();
-                    lastRenewal = DateTime.UtcNow;
-                }
-                failures = 0;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                failures++;
-                var delay = RetryBackoff.Delay(failures, options.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
-                logger.LogError(ex, "Orchestration worker {Worker}: round failed ({Failures} in a row), retrying in {Delay}", WorkerId, failures, delay);
-                await DelayQuietly(delay, stoppingToken);
-                continue;
-            }
-            if (found == 0 || inFlight.Count >= options.Concurrency)
-            {
-                // Wake on the poll interval, or as soon as a slot frees up when all are busy.
-                var wait = Task.Delay(found == 0 ? options.PollInterval : renewEvery, stoppingToken);
-                await Task.WhenAny(inFlight.Values.Append(wait)).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
+            Wake = signal.Work,
+            UntilDue = UntilDueAsync,
+            Renew = RenewAsync,
+            RenewEvery = options.LeaseDuration / 3,
+        };
+        await loop.RunAsync(RoundAsync, stoppingToken);
         await DrainOnStopAsync();
+        await listening.CancelAsync();
+        await listener;
+    }
+
+    /// <summary>Fires due timers and claims up to the free slots; with every slot busy, waits for one to free first.</summary>
+    async Task<int> RoundAsync(CancellationToken stopping)
+    {
+        var found = await FireDueTimersAsync();
+        var free = options.Concurrency - inFlight.Count;
+        if (free <= 0)
+        {
+            await Task.WhenAny(inFlight.Values.Append(Task.Delay(options.LeaseDuration / 3, stopping))).ContinueWith(_ => { }, TaskScheduler.Default);
+            return 1; // look again at once
+        }
+        foreach (var item in await ClaimAsync(free))
+        {
+            found++;
+            Dispatch(item);
+        }
+        return found;
+    }
+
+    /// <summary>
+    /// When work no signal announces becomes due: a timer, a retry released for later, a lease of a dead worker
+    /// running out. Asked only when a round found nothing.
+    /// </summary>
+    async Task<TimeSpan?> UntilDueAsync(CancellationToken stopping)
+    {
+        await using var cmd = db.CreateCommand("""
+            select extract(epoch from min(case when lease_owner is null then visible_at else lease_until end) - now())::float8
+              from orchestration_work
+            """);
+        var seconds = await cmd.ExecuteScalarAsync(stopping);
+        // Never less than a few milliseconds: a row another worker has just locked must not make us spin.
+        return seconds is double s ? TimeSpan.FromSeconds(Math.Max(s, 0.005)) : null;
     }
 
     async Task DrainOnStopAsync()
     {
-        using var grace = new CancellationTokenSource(options.ShutdownGrace);
-        while (!inFlight.IsEmpty && !grace.IsCancellationRequested)
-        {
-            await Task.WhenAny(Task.WhenAll(inFlight.Values), Task.Delay(options.LeaseDuration / 3, grace.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
-            if (!inFlight.IsEmpty) await RenewAsync();
-        }
-        if (inFlight.IsEmpty) return;
+        var finished = await LeasedWorkLoop.FinishAsync(
+            () => inFlight.IsEmpty ? Task.CompletedTask : Task.WhenAll(inFlight.Values), options.LeaseDuration / 3, RenewAsync,
+            new CancellationToken(canceled: true), options.ShutdownGrace);
+        if (finished && inFlight.IsEmpty) return;
         await activityCancellation.CancelAsync();
         var unfinished = inFlight.Keys.ToArray();
         logger.LogWarning("Orchestration worker {Worker}: {Count} work item(s) still running after the shutdown grace; releasing them", WorkerId, unfinished.Length);
@@ -209,20 +216,17 @@ public sealed class OrchestrationWorker : BackgroundService
 
     internal async Task<List<WorkItem>> RunEpisodeAsync(WorkItem item, bool handOff = false)
     {
-        var next = new List<WorkItem>();
         // One round trip: lock the instance, check the lease is still ours, read the instance and its history.
         await using var commit = await db.OpenConnectionAsync();
         await using var tx = await commit.BeginTransactionAsync();
-        string? status = null, name = null, input = null;
-        long replayedUpto = 0;
+        Instance? instance;
         var generation = item.Generation;
         List<HistoryEvent> history;
         await using (var load = new NpgsqlBatch(commit)
         {
             BatchCommands =
             {
-                new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
-                    { Parameters = { new() { Value = item.InstanceId } } },
+                LoadInstanceCommand(item.InstanceId),
                 new("select generation from orchestration_work where work_id = $1 and lease_owner = $2 for update")
                     { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
                 new(HistorySql) { Parameters = { new() { Value = item.InstanceId } } },
@@ -230,13 +234,7 @@ public sealed class OrchestrationWorker : BackgroundService
         })
         await using (var reader = await load.ExecuteReaderAsync())
         {
-            if (await reader.ReadAsync())
-            {
-                status = reader.GetString(0);
-                name = reader.GetString(1);
-                input = reader.IsDBNull(2) ? null : reader.GetString(2);
-                replayedUpto = reader.GetInt64(3);
-            }
+            instance = await ReadInstance(reader);
             await reader.NextResultAsync();
             var owned = await reader.ReadAsync();
             // The generation as of our lock: pokes before it are in the history read here.
@@ -246,36 +244,81 @@ public sealed class OrchestrationWorker : BackgroundService
             if (!owned)
             {
                 logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
-                return next;
+                return [];
             }
         }
 
-        EpisodeResult? result = null;
-        if (status is not null && !IsFinished(status))
+        // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
+        // The row is locked since the load, so the two statements see the same generation: exactly one applies.
+        var release = new NpgsqlBatchCommand(
+            "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)");
+        var (next, wake) = await RunEpisodeInAsync(commit, item.InstanceId, instance, history, handOff, finished =>
         {
-            if (registry.Orchestrator(name!) is not { } type)
+            release.Parameters.Add(new() { Value = item.WorkId });
+            release.Parameters.Add(new() { Value = finished });
+            release.Parameters.Add(new() { Value = generation });
+            return
+            [
+                release,
+                new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
+                    { Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } } },
+            ];
+        });
+        await tx.CommitAsync();
+        // Left for another episode, or other work created: claim it now, not at the next poll.
+        if (wake || release.RecordsAffected > 0) signal.Work.Pulse();
+        return next;
+    }
+
+    sealed record Instance(string Status, string Name, string? Input, long ReplayedUpto);
+
+    static NpgsqlBatchCommand LoadInstanceCommand(string instanceId) =>
+        new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
+            { Parameters = { new() { Value = instanceId } } };
+
+    static async Task<Instance?> ReadInstance(NpgsqlDataReader reader) => await reader.ReadAsync()
+        ? new Instance(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3))
+        : null;
+
+    /// <summary>
+    /// Replays the instance (locked by <paramref name="commit"/>'s transaction) against <paramref name="history"/> and
+    /// writes what the episode did, plus <paramref name="settle"/>'s statements for the orchestrator row (given whether
+    /// the instance is done with it), in as few round trips as the actions allow. Returns the activities handed off
+    /// to this worker, and whether other work was created that this process should be woken for; the caller commits.
+    /// </summary>
+    async Task<(List<WorkItem> Next, bool Wake)> RunEpisodeInAsync(
+        NpgsqlConnection commit, string instanceId, Instance? instance, List<HistoryEvent> history, bool handOff,
+        Func<bool, NpgsqlBatchCommand[]> settle)
+    {
+        var next = new List<WorkItem>();
+        EpisodeResult? result = null;
+        if (instance is not null && !IsFinished(instance.Status))
+        {
+            if (registry.Orchestrator(instance.Name) is not { } type)
                 result = new(EpisodeOutcome.Failed, [], null, null,
-                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{name}' is registered."));
+                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{instance.Name}' is registered."));
             else
             {
                 await using var scope = services.CreateAsyncScope();
                 var orchestrator = (IOrchestrator)scope.ServiceProvider.GetRequiredService(type);
-                result = Replayer.Run(orchestrator, item.InstanceId, input, history, replayedUpto);
+                result = Replayer.Run(orchestrator, instanceId, instance.Input, history, instance.ReplayedUpto);
             }
         }
 
-        if (result is null || status is null || IsFinished(status))
+        if (result is null)
         {
-            await Exec(commit, "delete from orchestration_work where work_id = $1", item.WorkId);
-            await tx.CommitAsync();
-            return next;
+            await using var drop = new NpgsqlBatch(commit);
+            foreach (var command in settle(true)) drop.BatchCommands.Add(command);
+            await drop.ExecuteNonQueryAsync();
+            return (next, false);
         }
 
-        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
+        // Activities this worker takes on itself, up to its free slots (the slot of the item running this frees as it ends).
         var handOffSlots = handOff ? Math.Max(0, options.Concurrency - inFlight.Count + 1) : 0;
         // The episode's writes go in batches (one round trip each), flushed before the steps that read as they go.
         var writes = new List<NpgsqlBatchCommand>();
         var handed = new Dictionary<int, WorkItem>();
+        var wakeOthers = false;
         async Task Flush()
         {
             if (writes.Count == 0) return;
@@ -291,12 +334,13 @@ public sealed class OrchestrationWorker : BackgroundService
 
         foreach (var action in result.Actions)
         {
-            writes.Add(AppendCommand(item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId));
+            writes.Add(AppendCommand(instanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId));
             switch (action.Kind)
             {
                 case EventKind.ActivityScheduled:
                     var mine = handed.Count < handOffSlots;
-                    if (mine) handed[action.Seq] = new WorkItem(0, item.InstanceId, "activity", action.Name, action.Seq, action.Input, 0);
+                    if (mine) handed[action.Seq] = new WorkItem(0, instanceId, "activity", action.Name, action.Seq, action.Input, 0);
+                    else wakeOthers = true;
                     writes.Add(new("""
                         insert into orchestration_work (instance_id, kind, name, seq, input, lease_owner, lease_until)
                         values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else now() + $6 end)
@@ -305,7 +349,7 @@ public sealed class OrchestrationWorker : BackgroundService
                     {
                         Parameters =
                         {
-                            new() { Value = item.InstanceId }, new() { Value = action.Name! }, new() { Value = action.Seq }, Text(action.Input),
+                            new() { Value = instanceId }, new() { Value = action.Name! }, new() { Value = action.Seq }, Text(action.Input),
                             Text(mine ? WorkerId : null), new() { Value = options.LeaseDuration },
                         },
                     });
@@ -313,12 +357,13 @@ public sealed class OrchestrationWorker : BackgroundService
                 case EventKind.TimerCreated:
                     writes.Add(new("insert into orchestration_work (instance_id, kind, seq, visible_at) values ($1, 'timer', $2, $3)")
                     {
-                        Parameters = { new() { Value = item.InstanceId }, new() { Value = action.Seq }, new() { Value = action.FireAt!.Value } },
+                        Parameters = { new() { Value = instanceId }, new() { Value = action.Seq }, new() { Value = action.FireAt!.Value } },
                     });
                     break;
                 case EventKind.SubOrchestrationScheduled:
                     await Flush();
-                    await StartInstance(commit, action.ChildId!, action.Name!, action.Input, item.InstanceId, action.Seq);
+                    await StartInstance(commit, action.ChildId!, action.Name!, action.Input, instanceId, action.Seq);
+                    wakeOthers = true;
                     break;
             }
         }
@@ -330,40 +375,35 @@ public sealed class OrchestrationWorker : BackgroundService
              where instance_id = $1
             """)
         {
-            Parameters = { new() { Value = item.InstanceId }, Text(result.CustomStatus), new() { Value = seen } },
+            Parameters = { new() { Value = instanceId }, Text(result.CustomStatus), new() { Value = seen } },
         });
         if (result.Outcome is EpisodeOutcome.Completed or EpisodeOutcome.Failed)
         {
             await Flush();
             if (result.Outcome == EpisodeOutcome.Completed)
-                await Finish(commit, item.InstanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
+                wakeOthers |= await Finish(commit, instanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
             else
             {
-                logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", item.InstanceId, result.Failure);
-                await Finish(commit, item.InstanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
+                logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", instanceId, result.Failure);
+                wakeOthers |= await Finish(commit, instanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
             }
             next.Clear(); // Finish dropped the instance's pending work, handed-off activities included
         }
-
-        // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
-        // The row is locked since the load, so the two statements below see the same generation: exactly one applies.
-        var finished = result.Outcome != EpisodeOutcome.Blocked;
-        writes.Add(new("update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)")
-        {
-            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
-        });
-        writes.Add(new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
-        {
-            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
-        });
+        writes.AddRange(settle(result.Outcome != EpisodeOutcome.Blocked));
         await Flush();
-        await tx.CommitAsync();
-        return next;
+        // Work not handed to us (a child's or a parent's episode, activities beyond our slots) waits for a claim: the
+        // caller wakes this process's loop once it has committed.
+        return (next, wakeOthers);
     }
 
+    /// <summary>
+    /// Runs an activity, then in one transaction records its result and, when no episode of the instance is running
+    /// or claimed elsewhere, runs the instance's next episode right there (the hot path: the result and the next
+    /// step commit together, and the activities that step schedules are handed to this worker). Without
+    /// <paramref name="handOff"/> it only records the result and asks for an episode.
+    /// </summary>
     internal async Task<List<WorkItem>> RunActivityAsync(WorkItem item, bool handOff = false)
     {
-        var next = new List<WorkItem>();
         string? output = null;
         FailureDetails? failure = null;
         try
@@ -384,36 +424,70 @@ public sealed class OrchestrationWorker : BackgroundService
         // executions that raced for it (only after a lost lease) gets to report.
         await using var conn = await db.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        // One round trip: lock the instance (always first), take the work row if it is still ours.
-        await using var take = new NpgsqlBatch(conn)
+        // One round trip: lock the instance (always first); take the work row if it is still ours and record the
+        // result if the instance still runs; lock the instance's orchestrator row, if any; read the history.
+        var record = new NpgsqlBatchCommand($"""
+            with taken as (delete from orchestration_work where work_id = $2 and lease_owner = $3 returning instance_id)
+            insert into orchestration_history (instance_id, kind, seq, name, payload, error_type, error_message)
+            select taken.instance_id, $4, $5, $6, $7::jsonb, $8, $9 from taken
+             where exists (select from orchestration_instance i
+                            where i.instance_id = taken.instance_id and i.status not in ({FinishedStatuses}))
+            """)
+        {
+            Parameters =
+            {
+                new() { Value = item.InstanceId }, new() { Value = item.WorkId }, new() { Value = WorkerId },
+                new() { Value = failure is null ? EventKind.ActivityCompleted : EventKind.ActivityFailed },
+                new() { Value = (object?)item.Seq ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
+                Text(item.Name), Text(failure is null ? output : null), Text(failure?.ErrorType), Text(failure?.ErrorMessage),
+            },
+        };
+        Instance? instance;
+        (long WorkId, bool Free)? episodeRow = null;
+        List<HistoryEvent> history;
+        await using (var take = new NpgsqlBatch(conn)
         {
             BatchCommands =
             {
-                new("select status from orchestration_instance where instance_id = $1 for update") { Parameters = { new() { Value = item.InstanceId } } },
-                new("delete from orchestration_work where work_id = $1 and lease_owner = $2")
-                    { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
+                LoadInstanceCommand(item.InstanceId),
+                record,
+                new("""
+                    select work_id, lease_owner is null or lease_until < now() from orchestration_work
+                     where instance_id = $1 and kind = 'orchestrator' for update
+                    """) { Parameters = { new() { Value = item.InstanceId } } },
+                new(HistorySql) { Parameters = { new() { Value = item.InstanceId } } },
             },
-        };
-        string? status = null;
+        })
         await using (var reader = await take.ExecuteReaderAsync())
         {
-            if (await reader.ReadAsync()) status = reader.GetString(0);
-            while (await reader.NextResultAsync()) { }
+            instance = await ReadInstance(reader);
+            await reader.NextResultAsync(); // past the insert, which returns no result set, to the orchestrator row
+            if (await reader.ReadAsync()) episodeRow = (reader.GetInt64(0), reader.GetBoolean(1));
+            await reader.NextResultAsync();
+            history = await ReadHistory(reader);
         }
-        if (take.BatchCommands[1].RecordsAffected == 0)
+        if (record.RecordsAffected == 0)
         {
+            await tx.CommitAsync(); // the row, if the instance has ended meanwhile
             logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded", item.Name, item.Seq, item.InstanceId);
-            return next;
+            return [];
         }
-        if (status is not null && !IsFinished(status))
+
+        if (!handOff || episodeRow is { Free: false })
         {
-            if (failure is null) await Append(conn, item.InstanceId, EventKind.ActivityCompleted, item.Seq, item.Name, output);
-            else await Append(conn, item.InstanceId, EventKind.ActivityFailed, item.Seq, item.Name, failure: failure);
-            if (!handOff) await Poke(conn, item.InstanceId);
-            else if (await PokeAndLease(conn, item.InstanceId, WorkerId, options.LeaseDuration) is { } episode)
-                next.Add(episode);
+            // An episode runs or is claimed elsewhere (its generation moves, so it runs again), or we were asked only to
+            // record: leave the next episode to a claim.
+            await Poke(conn, item.InstanceId);
+            await tx.CommitAsync();
+            if (handOff) signal.Work.Pulse();
+            return [];
         }
+
+        var (next, wake) = await RunEpisodeInAsync(conn, item.InstanceId, instance, history, handOff: true, _ => episodeRow is { } row
+            ? [new("delete from orchestration_work where work_id = $1") { Parameters = { new() { Value = row.WorkId } } }]
+            : []);
         await tx.CommitAsync();
+        if (wake) signal.Work.Pulse();
         return next;
     }
 
@@ -446,11 +520,5 @@ public sealed class OrchestrationWorker : BackgroundService
         cmd.Parameters.Add(new() { Value = WorkerId });
         cmd.Parameters.Add(new() { Value = retryAfter ?? TimeSpan.Zero });
         await cmd.ExecuteNonQueryAsync();
-    }
-
-    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
-    {
-        try { await Task.Delay(delay, ct); }
-        catch (OperationCanceledException) { }
     }
 }
