@@ -20,10 +20,14 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationS
         instanceId ??= Guid.NewGuid().ToString("N");
         var inputJson = input is null ? null : JsonSerializer.Serialize(input, input.GetType(), CdpJson.Options);
         await using var conn = await db.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await StartInstance(conn, instanceId, name, inputJson);
-        await NotifyAsync(conn);
-        await tx.CommitAsync();
+        // A new id (the usual case) in one statement, which commits by itself; an existing one the careful way.
+        if (!await StartNewInstance(conn, instanceId, name, inputJson))
+        {
+            await using var tx = await conn.BeginTransactionAsync();
+            await StartInstance(conn, instanceId, name, inputJson);
+            await NotifyAsync(conn);
+            await tx.CommitAsync();
+        }
         signal?.Work.Pulse();
         Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
         return instanceId;

@@ -58,6 +58,33 @@ static class OrchestrationStore
         return true;
     }
 
+    /// <summary>
+    /// <see cref="StartInstance"/> for an id not in use, in one statement: the instance, its Started event, its first
+    /// orchestrator work and a NOTIFY to the workers on <see cref="OrchestrationSignal.Channel"/>. False (and nothing
+    /// written) when the id exists.
+    /// </summary>
+    public static async Task<bool> StartNewInstance(NpgsqlConnection conn, string instanceId, string name, string? inputJson)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with i as (
+                insert into orchestration_instance (instance_id, name, status, input) values ($1, $2, 'Pending', $3::jsonb)
+                on conflict (instance_id) do nothing
+                returning instance_id),
+            h as (insert into orchestration_history (instance_id, kind, name, payload) select instance_id, 'Started', $2, $3::jsonb from i),
+            w as (
+                insert into orchestration_work (instance_id, kind) select instance_id, 'orchestrator' from i
+                on conflict (instance_id) where kind = 'orchestrator'
+                do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())),
+            n as (select pg_notify($4, '') from i)
+            select count(*) from i, n
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        cmd.Parameters.Add(new() { Value = name });
+        cmd.Parameters.Add(Text(inputJson));
+        cmd.Parameters.Add(new() { Value = OrchestrationSignal.Channel });
+        return (long)(await cmd.ExecuteScalarAsync())! > 0;
+    }
+
     public static async Task Append(
         NpgsqlConnection conn, string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
         FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
@@ -88,11 +115,18 @@ static class OrchestrationStore
     }
 
     /// <summary>Asks for an episode. generation counts pokes, so one landing while an episode runs is not lost.</summary>
-    public static Task Poke(NpgsqlConnection conn, string instanceId) => Exec(conn, """
+    public static async Task Poke(NpgsqlConnection conn, string instanceId)
+    {
+        await using var batch = new NpgsqlBatch(conn) { BatchCommands = { PokeCommand(instanceId) } };
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The statement <see cref="Poke"/> runs, for a batch of several.</summary>
+    public static NpgsqlBatchCommand PokeCommand(string instanceId) => new("""
         insert into orchestration_work (instance_id, kind) values ($1, 'orchestrator')
         on conflict (instance_id) where kind = 'orchestrator'
         do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
-        """, instanceId);
+        """) { Parameters = { new() { Value = instanceId } } };
 
     /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
@@ -147,17 +181,28 @@ static class OrchestrationStore
           from orchestration_history where instance_id = $1 order by event_id
         """;
 
+    /// <summary><see cref="HistorySql"/> for several instances, with the instance id after the event's columns.</summary>
+    public const string HistoryOfManySql = """
+        select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at, instance_id
+          from orchestration_history where instance_id = any($1) order by instance_id, event_id
+        """;
+
+    /// <summary>How many columns an event has in <see cref="HistorySql"/>: the index of the instance id in <see cref="HistoryOfManySql"/>.</summary>
+    public const int HistoryEventColumns = 10;
+
     /// <summary>Reads the rows of <see cref="HistorySql"/>.</summary>
     public static async Task<List<HistoryEvent>> ReadHistory(NpgsqlDataReader reader)
     {
         var events = new List<HistoryEvent>();
-        while (await reader.ReadAsync())
-            events.Add(new HistoryEvent(
-                reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
-                Str(reader, 3), Str(reader, 4), Str(reader, 5), Str(reader, 6), Str(reader, 7),
-                reader.IsDBNull(8) ? null : reader.GetDateTime(8), reader.GetDateTime(9)));
+        while (await reader.ReadAsync()) events.Add(HistoryEventAt(reader));
         return events;
     }
+
+    /// <summary>The event on the reader's current row of <see cref="HistorySql"/> or <see cref="HistoryOfManySql"/>.</summary>
+    public static HistoryEvent HistoryEventAt(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
+        Str(reader, 3), Str(reader, 4), Str(reader, 5), Str(reader, 6), Str(reader, 7),
+        reader.IsDBNull(8) ? null : reader.GetDateTime(8), reader.GetDateTime(9));
 
     public static async Task<int> Exec(NpgsqlConnection conn, string sql, params object?[] args)
     {
