@@ -56,6 +56,18 @@ static class OrchestrationBench
         Console.WriteLine($"orchestrations (3-activity chain) : {instances / elapsed.TotalSeconds,10:N0} /s   ({instances:N0} in {elapsed.TotalSeconds:N1} s, {failed} not completed)");
         Report.Line("activity: scheduled -> result recorded", new Figures(latencies.Count, elapsed,
             Report.Percentile(latencies, 0.5), Report.Percentile(latencies, 0.99)));
+        // Where the time goes: the wait for an instance's first episode, and how many results each transaction records
+        // (history rows of one transaction share its created_at).
+        var firstEpisode = await LatenciesAsync(scratch.DataSource, """
+            select extract(epoch from s.created_at - b.created_at) * 1000
+            from orchestration_history b join orchestration_history s on s.instance_id = b.instance_id and s.kind = 'ActivityScheduled' and s.seq = 0
+            where b.kind = 'Started' order by 1
+            """);
+        Report.Line("first episode: started -> scheduled", new Figures(firstEpisode.Count, elapsed,
+            Report.Percentile(firstEpisode, 0.5), Report.Percentile(firstEpisode, 0.99)));
+        var perTransaction = (double)(await CountAsync(scratch.DataSource, "select count(*) from orchestration_history where kind = 'ActivityCompleted'"))
+            / Math.Max(1, await CountAsync(scratch.DataSource, "select count(distinct created_at) from orchestration_history where kind = 'ActivityCompleted'"));
+        Console.WriteLine($"activity results recorded per transaction: {perTransaction:N1}");
         if (rate > 0)
         {
             var chains = await LatenciesAsync(scratch.DataSource,

@@ -10,10 +10,12 @@ namespace Cdp.Orchestrations.Engine;
 
 /// <summary>
 /// <see cref="IOrchestrationClient"/> over the local engine's tables. Work it creates wakes the workers: this
-/// process's through <paramref name="signal"/>, every process's through a Postgres NOTIFY sent with the commit.
+/// process's through <paramref name="signal"/>, every process's through a Postgres NOTIFY sent after the commit.
 /// </summary>
 public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationSignal? signal = null) : IOrchestrationClient
 {
+    readonly PostgresNotifier notifier = new(db, OrchestrationSignal.Channel);
+
     public async Task<string> StartAsync(string name, object? input, string? instanceId = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -25,10 +27,9 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationS
         {
             await using var tx = await conn.BeginTransactionAsync();
             await StartInstance(conn, instanceId, name, inputJson);
-            await NotifyAsync(conn);
             await tx.CommitAsync();
         }
-        signal?.Work.Pulse();
+        Wake();
         Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
         return instanceId;
     }
@@ -89,15 +90,14 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationS
         if (IsFinished(status)) return; // like Durable: an event for a finished instance is dropped
         await Append(conn, instanceId, EventKind.EventRaised, name: eventName, payload: payload);
         await Poke(conn, instanceId);
-        await NotifyAsync(conn);
         await tx.CommitAsync();
-        signal?.Work.Pulse();
+        Wake();
     }
 
-    static async Task NotifyAsync(NpgsqlConnection conn)
+    void Wake()
     {
-        await using var notify = new NpgsqlBatch(conn) { BatchCommands = { WorkSignal.NotifyCommand(OrchestrationSignal.Channel) } };
-        await notify.ExecuteNonQueryAsync();
+        signal?.Work.Pulse();
+        notifier.Request();
     }
 
     public async Task TerminateAsync(string instanceId, string? reason)

@@ -59,9 +59,8 @@ static class OrchestrationStore
     }
 
     /// <summary>
-    /// <see cref="StartInstance"/> for an id not in use, in one statement: the instance, its Started event, its first
-    /// orchestrator work and a NOTIFY to the workers on <see cref="OrchestrationSignal.Channel"/>. False (and nothing
-    /// written) when the id exists.
+    /// <see cref="StartInstance"/> for an id not in use, in one statement: the instance, its Started event and its first
+    /// orchestrator work. False (and nothing written) when the id exists.
     /// </summary>
     public static async Task<bool> StartNewInstance(NpgsqlConnection conn, string instanceId, string name, string? inputJson)
     {
@@ -74,14 +73,12 @@ static class OrchestrationStore
             w as (
                 insert into orchestration_work (instance_id, kind) select instance_id, 'orchestrator' from i
                 on conflict (instance_id) where kind = 'orchestrator'
-                do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())),
-            n as (select pg_notify($4, '') from i)
-            select count(*) from i, n
+                do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()))
+            select count(*) from i
             """, conn);
         cmd.Parameters.Add(new() { Value = instanceId });
         cmd.Parameters.Add(new() { Value = name });
         cmd.Parameters.Add(Text(inputJson));
-        cmd.Parameters.Add(new() { Value = OrchestrationSignal.Channel });
         return (long)(await cmd.ExecuteScalarAsync())! > 0;
     }
 

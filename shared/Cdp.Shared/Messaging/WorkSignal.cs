@@ -17,8 +17,6 @@ public sealed class WorkSignal
 
     public void Pulse() => Interlocked.Exchange(ref current, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    /// <summary>The statement that wakes listeners of <paramref name="channel"/> in every process when its transaction commits.</summary>
-    public static NpgsqlBatchCommand NotifyCommand(string channel) => new("select pg_notify($1, '')") { Parameters = { new() { Value = channel } } };
 
     /// <summary>
     /// Pulses <paramref name="signal"/> on every Postgres NOTIFY on <paramref name="channel"/> (work created by another
@@ -52,6 +50,43 @@ public sealed class WorkSignal
                 try { await Task.Delay(delay, stopping); }
                 catch (OperationCanceledException) { return; }
             }
+        }
+    }
+}
+
+/// <summary>
+/// Sends Postgres NOTIFYs on a channel for work this process committed, coalesced: at most one in flight, and every
+/// <see cref="Request"/> is followed by a NOTIFY sent after it. A NOTIFY inside each transaction would serialise
+/// their commits (Postgres holds one lock for the notification queue until commit), so it goes after the commit,
+/// on its own.
+/// </summary>
+public sealed class PostgresNotifier(NpgsqlDataSource db, string channel, ILogger? logger = null)
+{
+    int requests;
+
+    /// <summary>Call after committing work; returns at once.</summary>
+    public void Request()
+    {
+        if (Interlocked.Increment(ref requests) == 1) _ = Task.Run(SendAsync);
+    }
+
+    async Task SendAsync()
+    {
+        while (true)
+        {
+            var seen = Volatile.Read(ref requests);
+            try
+            {
+                await using var cmd = db.CreateCommand("select pg_notify($1, '')");
+                cmd.Parameters.Add(new() { Value = channel });
+                await cmd.ExecuteNonQueryAsync();
+            }
+            catch (Exception ex)
+            {
+                // The listeners fall back to their poll interval.
+                logger?.LogWarning(ex, "NOTIFY on {Channel} failed", channel);
+            }
+            if (Interlocked.Add(ref requests, -seen) == 0) return;
         }
     }
 }
