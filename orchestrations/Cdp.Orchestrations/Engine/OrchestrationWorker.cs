@@ -95,6 +95,9 @@ public sealed class OrchestrationWorker : BackgroundService
             return 1; // look again at once
         }
         var claimed = await ClaimAsync(free);
+        // A lease of our own that ran out before its renewal (a slow commit on a busy machine) is claimed again: the
+        // claim renewed it; the item already runs here, so it is not started twice.
+        claimed.RemoveAll(w => inFlight.ContainsKey(w.WorkId));
         foreach (var activity in claimed.Where(w => w.Kind == "activity")) Dispatch(activity);
         if (claimed.Where(w => w.Kind == "orchestrator").ToList() is { Count: > 0 } episodes) DispatchEpisodes(episodes);
         return found + claimed.Count;
@@ -400,7 +403,7 @@ public sealed class OrchestrationWorker : BackgroundService
                     if (!mine) writes.Wake = true;
                     writes.Add(new("""
                         insert into orchestration_work (instance_id, kind, name, seq, input, lease_owner, lease_until)
-                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else now() + $6 end)
+                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else clock_timestamp() + $6 end)
                         returning work_id, instance_id, seq
                         """)
                     {
