@@ -48,6 +48,7 @@ public static class OrchestrationRegistrationExtensions
             .Validate(o => !o.Errors().Any(), "Invalid Orchestrations options (LeaseDuration >= 300 ms, PollInterval > 0, Concurrency >= 1)")
             .ValidateOnStart();
         services.TryAddSingleton<OrchestrationRegistry>();
+        services.TryAddSingleton<OrchestrationSignal>();
         services.TryAddSingleton<IOrchestrationClient, LocalOrchestrationClient>();
         services.AddSingleton<IHostedService, OrchestrationWorker>(sp => ActivatorUtilities.CreateInstance<OrchestrationWorker>(sp));
         return services;

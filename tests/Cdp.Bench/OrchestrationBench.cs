@@ -11,6 +11,8 @@ namespace Cdp.Bench;
 /// <summary>
 /// ./cdp bench orchestrations [--instances N] [--keep]: the local durable engine running N three-activity chains,
 /// beside a same-run baseline: the raw Postgres queue hop (claim one row with SKIP LOCKED and delete it).
+/// With --rate R --seconds S it offers R chains per second for S seconds instead (open loop: starts do not wait for
+/// completions) and prints activity and chain latencies at that load.
 /// </summary>
 static class OrchestrationBench
 {
@@ -18,9 +20,13 @@ static class OrchestrationBench
 
     public static async Task RunAsync(string[] args)
     {
-        var instances = Args.Int(args, "--instances", 1_000);
+        var rate = Args.Int(args, "--rate", 0);
+        var seconds = Args.Int(args, "--seconds", 10);
+        var instances = rate > 0 ? rate * seconds : Args.Int(args, "--instances", 1_000);
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
-        Console.WriteLine($"cdp bench orchestrations: {instances:N0} instances x 3 activities, {Environment.ProcessorCount} cores, database {scratch.Name}");
+        Console.WriteLine(rate > 0
+            ? $"cdp bench orchestrations: {rate:N0} chains/s offered for {seconds} s ({instances:N0} x 3 activities), {Environment.ProcessorCount} cores, database {scratch.Name}"
+            : $"cdp bench orchestrations: {instances:N0} instances x 3 activities, {Environment.ProcessorCount} cores, database {scratch.Name}");
 
         var baseline = await RawQueueAsync(scratch.DataSource, instances * 3);
         Report.Line("baseline: raw queue hop (SKIP LOCKED claim + delete)", baseline);
@@ -36,8 +42,10 @@ static class OrchestrationBench
         var client = host.Services.GetRequiredService<IOrchestrationClient>();
 
         var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, instances), new ParallelOptions { MaxDegreeOfParallelism = Workers },
-            async (i, _) => await client.StartAsync(nameof(BenchChain), i, $"bench-{i}"));
+        if (rate > 0) await OfferAsync(client, rate, instances, clock);
+        else
+            await Parallel.ForEachAsync(Enumerable.Range(0, instances), new ParallelOptions { MaxDegreeOfParallelism = Workers },
+                async (i, _) => await client.StartAsync(nameof(BenchChain), i, $"bench-{i}"));
         await Eventually.Until(async () => await CountAsync(scratch.DataSource,
             "select count(*) from orchestration_instance where status in ('Completed', 'Failed', 'Terminated')") == instances, TimeSpan.FromMinutes(30));
         var elapsed = clock.Elapsed;
@@ -48,7 +56,41 @@ static class OrchestrationBench
         Console.WriteLine($"orchestrations (3-activity chain) : {instances / elapsed.TotalSeconds,10:N0} /s   ({instances:N0} in {elapsed.TotalSeconds:N1} s, {failed} not completed)");
         Report.Line("activity: scheduled -> result recorded", new Figures(latencies.Count, elapsed,
             Report.Percentile(latencies, 0.5), Report.Percentile(latencies, 0.99)));
+        // Where the time goes: the wait for an instance's first episode, and how many results each transaction records
+        // (history rows of one transaction share its created_at).
+        var firstEpisode = await LatenciesAsync(scratch.DataSource, """
+            select extract(epoch from s.created_at - b.created_at) * 1000
+            from orchestration_history b join orchestration_history s on s.instance_id = b.instance_id and s.kind = 'ActivityScheduled' and s.seq = 0
+            where b.kind = 'Started' order by 1
+            """);
+        Report.Line("first episode: started -> scheduled", new Figures(firstEpisode.Count, elapsed,
+            Report.Percentile(firstEpisode, 0.5), Report.Percentile(firstEpisode, 0.99)));
+        var perTransaction = (double)(await CountAsync(scratch.DataSource, "select count(*) from orchestration_history where kind = 'ActivityCompleted'"))
+            / Math.Max(1, await CountAsync(scratch.DataSource, "select count(distinct created_at) from orchestration_history where kind = 'ActivityCompleted'"));
+        Console.WriteLine($"activity results recorded per transaction: {perTransaction:N1}");
+        if (rate > 0)
+        {
+            var chains = await LatenciesAsync(scratch.DataSource,
+                "select extract(epoch from completed_at - created_at) * 1000 from orchestration_instance where status = 'Completed' order by 1");
+            Report.Line("chain: started -> completed", new Figures(chains.Count, elapsed, Report.Percentile(chains, 0.5), Report.Percentile(chains, 0.99)));
+        }
         Console.WriteLine($"ratio activities/s / baseline hops/s: {latencies.Count / elapsed.TotalSeconds / baseline.PerSecond:P0}");
+    }
+
+    /// <summary>Starts chain i at i/rate seconds after the clock started, without waiting for earlier starts (an open loop).</summary>
+    static async Task OfferAsync(IOrchestrationClient client, int rate, int instances, Stopwatch clock)
+    {
+        var starts = new List<Task>(instances);
+        for (var i = 0; i < instances; i++)
+        {
+            var due = TimeSpan.FromSeconds((double)i / rate) - clock.Elapsed;
+            if (due > TimeSpan.FromMilliseconds(1)) await Task.Delay(due);
+            var n = i;
+            starts.Add(Task.Run(() => client.StartAsync(nameof(BenchChain), n, $"bench-{n}")));
+        }
+        await Task.WhenAll(starts);
+        var late = clock.Elapsed.TotalSeconds - (double)instances / rate;
+        if (late > 0.5) Console.WriteLine($"(starts fell {late:N1} s behind the offered rate: the machine could not offer it)");
     }
 
     static async Task<Figures> RawQueueAsync(NpgsqlDataSource db, int count)
@@ -79,16 +121,18 @@ static class OrchestrationBench
         return new Figures(count, elapsed, Report.Percentile(sorted, 0.5), Report.Percentile(sorted, 0.99));
     }
 
-    static async Task<List<double>> ActivityLatenciesAsync(NpgsqlDataSource db)
+    static Task<List<double>> ActivityLatenciesAsync(NpgsqlDataSource db) => LatenciesAsync(db, """
+        select extract(epoch from d.created_at - s.created_at) * 1000
+        from orchestration_history s
+        join orchestration_history d on d.instance_id = s.instance_id and d.seq = s.seq and d.kind = 'ActivityCompleted'
+        where s.kind = 'ActivityScheduled'
+        order by 1
+        """);
+
+    static async Task<List<double>> LatenciesAsync(NpgsqlDataSource db, string sql)
     {
         var latencies = new List<double>();
-        await using var cmd = db.CreateCommand("""
-            select extract(epoch from d.created_at - s.created_at) * 1000
-            from orchestration_history s
-            join orchestration_history d on d.instance_id = s.instance_id and d.seq = s.seq and d.kind = 'ActivityCompleted'
-            where s.kind = 'ActivityScheduled'
-            order by 1
-            """);
+        await using var cmd = db.CreateCommand(sql);
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync()) latencies.Add((double)reader.GetDecimal(0));
         return latencies;

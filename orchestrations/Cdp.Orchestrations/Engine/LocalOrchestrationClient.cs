@@ -2,23 +2,34 @@ using System.Diagnostics;
 using System.Text.Json;
 using Cdp.Shared;
 using Cdp.Shared.Api;
+using Cdp.Shared.Messaging;
 using Npgsql;
 using static Cdp.Orchestrations.Engine.OrchestrationStore;
 
 namespace Cdp.Orchestrations.Engine;
 
-/// <summary><see cref="IOrchestrationClient"/> over the local engine's tables.</summary>
-public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrationClient
+/// <summary>
+/// <see cref="IOrchestrationClient"/> over the local engine's tables. Work it creates wakes the workers: this
+/// process's through <paramref name="signal"/>, every process's through a Postgres NOTIFY sent after the commit.
+/// </summary>
+public sealed class LocalOrchestrationClient(NpgsqlDataSource db, OrchestrationSignal? signal = null) : IOrchestrationClient
 {
+    readonly PostgresNotifier notifier = new(db, OrchestrationSignal.Channel);
+
     public async Task<string> StartAsync(string name, object? input, string? instanceId = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         instanceId ??= Guid.NewGuid().ToString("N");
         var inputJson = input is null ? null : JsonSerializer.Serialize(input, input.GetType(), CdpJson.Options);
         await using var conn = await db.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await StartInstance(conn, instanceId, name, inputJson);
-        await tx.CommitAsync();
+        // A new id (the usual case) in one statement, which commits by itself; an existing one the careful way.
+        if (!await StartNewInstance(conn, instanceId, name, inputJson))
+        {
+            await using var tx = await conn.BeginTransactionAsync();
+            await StartInstance(conn, instanceId, name, inputJson);
+            await tx.CommitAsync();
+        }
+        Wake();
         Cdp.Shared.Telemetry.CdpTelemetry.Orchestrations.Add(1, new("name", name), new("status", "started"));
         return instanceId;
     }
@@ -80,6 +91,13 @@ public sealed class LocalOrchestrationClient(NpgsqlDataSource db) : IOrchestrati
         await Append(conn, instanceId, EventKind.EventRaised, name: eventName, payload: payload);
         await Poke(conn, instanceId);
         await tx.CommitAsync();
+        Wake();
+    }
+
+    void Wake()
+    {
+        signal?.Work.Pulse();
+        notifier.Request();
     }
 
     public async Task TerminateAsync(string instanceId, string? reason)

@@ -10,6 +10,9 @@ static class OrchestrationStore
 {
     public static bool IsFinished(string status) => status is "Completed" or "Failed" or "Terminated";
 
+    /// <summary><see cref="IsFinished"/> as an SQL list.</summary>
+    public const string FinishedStatuses = "'Completed', 'Failed', 'Terminated'";
+
     /// <summary>Status of the instance, locked for the rest of the transaction; null when it does not exist.</summary>
     public static async Task<string?> LockInstance(NpgsqlConnection conn, string instanceId)
     {
@@ -55,6 +58,30 @@ static class OrchestrationStore
         return true;
     }
 
+    /// <summary>
+    /// <see cref="StartInstance"/> for an id not in use, in one statement: the instance, its Started event and its first
+    /// orchestrator work. False (and nothing written) when the id exists.
+    /// </summary>
+    public static async Task<bool> StartNewInstance(NpgsqlConnection conn, string instanceId, string name, string? inputJson)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with i as (
+                insert into orchestration_instance (instance_id, name, status, input) values ($1, $2, 'Pending', $3::jsonb)
+                on conflict (instance_id) do nothing
+                returning instance_id),
+            h as (insert into orchestration_history (instance_id, kind, name, payload) select instance_id, 'Started', $2, $3::jsonb from i),
+            w as (
+                insert into orchestration_work (instance_id, kind) select instance_id, 'orchestrator' from i
+                on conflict (instance_id) where kind = 'orchestrator'
+                do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()))
+            select count(*) from i
+            """, conn);
+        cmd.Parameters.Add(new() { Value = instanceId });
+        cmd.Parameters.Add(new() { Value = name });
+        cmd.Parameters.Add(Text(inputJson));
+        return (long)(await cmd.ExecuteScalarAsync())! > 0;
+    }
+
     public static async Task Append(
         NpgsqlConnection conn, string instanceId, string kind, int? seq = null, string? name = null, string? payload = null,
         FailureDetails? failure = null, DateTime? fireAt = null, string? childId = null)
@@ -85,45 +112,24 @@ static class OrchestrationStore
     }
 
     /// <summary>Asks for an episode. generation counts pokes, so one landing while an episode runs is not lost.</summary>
-    public static Task Poke(NpgsqlConnection conn, string instanceId) => Exec(conn, """
+    public static async Task Poke(NpgsqlConnection conn, string instanceId)
+    {
+        await using var batch = new NpgsqlBatch(conn) { BatchCommands = { PokeCommand(instanceId) } };
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The statement <see cref="Poke"/> runs, for a batch of several.</summary>
+    public static NpgsqlBatchCommand PokeCommand(string instanceId) => new("""
         insert into orchestration_work (instance_id, kind) values ($1, 'orchestrator')
         on conflict (instance_id) where kind = 'orchestrator'
         do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
-        """, instanceId);
-
-    /// <summary>
-    /// <see cref="Poke"/>, and when the orchestrator row's lease is free (no episode running or claimed), leases it to
-    /// <paramref name="owner"/> in the same statement and returns it for the owner to run at once. Call it holding
-    /// the instance lock, like every poke.
-    /// </summary>
-    public static async Task<WorkItem?> PokeAndLease(NpgsqlConnection conn, string instanceId, string owner, TimeSpan lease)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            with old as (
-                select lease_owner is null or lease_until < now() as free
-                  from orchestration_work where instance_id = $1 and kind = 'orchestrator' for update)
-            insert into orchestration_work (instance_id, kind, lease_owner, lease_until) values ($1, 'orchestrator', $2, now() + $3)
-            on conflict (instance_id) where kind = 'orchestrator'
-            do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now()),
-                   lease_owner = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
-                                      then excluded.lease_owner else orchestration_work.lease_owner end,
-                   lease_until = case when orchestration_work.lease_owner is null or orchestration_work.lease_until < now()
-                                      then excluded.lease_until else orchestration_work.lease_until end
-            returning work_id, generation, coalesce((select free from old), true)
-            """, conn);
-        cmd.Parameters.Add(new() { Value = instanceId });
-        cmd.Parameters.Add(new() { Value = owner });
-        cmd.Parameters.Add(new() { Value = lease });
-        await using var reader = await cmd.ExecuteReaderAsync();
-        if (!await reader.ReadAsync() || !reader.GetBoolean(2)) return null;
-        return new WorkItem(reader.GetInt64(0), instanceId, "orchestrator", null, null, null, reader.GetInt32(1));
-    }
+        """) { Parameters = { new() { Value = instanceId } } };
 
     /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
-    /// and its result is discarded), and its parent told.
+    /// and its result is discarded), and its parent told. True when the parent was poked.
     /// </summary>
-    public static async Task Finish(
+    public static async Task<bool> Finish(
         NpgsqlConnection conn, string instanceId, string status, string? output, FailureDetails? failure, string? customStatus, bool setCustomStatus)
     {
         string? parentId = null;
@@ -154,9 +160,9 @@ static class OrchestrationStore
             }
         }
         await Exec(conn, "delete from orchestration_work where instance_id = $1 and kind <> 'orchestrator'", instanceId);
-        if (parentId is null || parentSeq is null) return;
+        if (parentId is null || parentSeq is null) return false;
         var parentStatus = await LockInstance(conn, parentId);
-        if (parentStatus is null || IsFinished(parentStatus)) return;
+        if (parentStatus is null || IsFinished(parentStatus)) return false;
         if (status == "Completed")
             await Append(conn, parentId, EventKind.SubOrchestrationCompleted, parentSeq, name, output, childId: instanceId);
         else
@@ -164,6 +170,7 @@ static class OrchestrationStore
                 failure: failure ?? new FailureDetails("Terminated", $"Sub-orchestration '{instanceId}' was {status.ToLowerInvariant()}."),
                 childId: instanceId);
         await Poke(conn, parentId);
+        return true;
     }
 
     public const string HistorySql = """
@@ -171,17 +178,28 @@ static class OrchestrationStore
           from orchestration_history where instance_id = $1 order by event_id
         """;
 
+    /// <summary><see cref="HistorySql"/> for several instances, with the instance id after the event's columns.</summary>
+    public const string HistoryOfManySql = """
+        select event_id, kind, seq, name, child_id, payload::text, error_type, error_message, fire_at, created_at, instance_id
+          from orchestration_history where instance_id = any($1) order by instance_id, event_id
+        """;
+
+    /// <summary>How many columns an event has in <see cref="HistorySql"/>: the index of the instance id in <see cref="HistoryOfManySql"/>.</summary>
+    public const int HistoryEventColumns = 10;
+
     /// <summary>Reads the rows of <see cref="HistorySql"/>.</summary>
     public static async Task<List<HistoryEvent>> ReadHistory(NpgsqlDataReader reader)
     {
         var events = new List<HistoryEvent>();
-        while (await reader.ReadAsync())
-            events.Add(new HistoryEvent(
-                reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
-                Str(reader, 3), Str(reader, 4), Str(reader, 5), Str(reader, 6), Str(reader, 7),
-                reader.IsDBNull(8) ? null : reader.GetDateTime(8), reader.GetDateTime(9)));
+        while (await reader.ReadAsync()) events.Add(HistoryEventAt(reader));
         return events;
     }
+
+    /// <summary>The event on the reader's current row of <see cref="HistorySql"/> or <see cref="HistoryOfManySql"/>.</summary>
+    public static HistoryEvent HistoryEventAt(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
+        Str(reader, 3), Str(reader, 4), Str(reader, 5), Str(reader, 6), Str(reader, 7),
+        reader.IsDBNull(8) ? null : reader.GetDateTime(8), reader.GetDateTime(9));
 
     public static async Task<int> Exec(NpgsqlConnection conn, string sql, params object?[] args)
     {

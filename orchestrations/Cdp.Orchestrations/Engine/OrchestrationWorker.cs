@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Cdp.Shared.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -25,18 +26,22 @@ public sealed class OrchestrationWorker : BackgroundService
     readonly NpgsqlDataSource db;
     readonly OrchestrationOptions options;
     readonly ILogger logger;
+    readonly OrchestrationSignal signal;
     readonly ConcurrentDictionary<long, Task> inFlight = new();
+    // Results of activities that ran here, waiting for the record loop to record them a batch at a time.
+    readonly Channel<Completion> completions = Channel.CreateUnbounded<Completion>(new() { SingleReader = true });
+    const int MaxRecordBatch = 64;
     // Activities see this token, cancelled only once the shutdown grace has run out, not when claiming stops.
     readonly CancellationTokenSource activityCancellation = new();
 
     public OrchestrationWorker(
         IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, IOptions<OrchestrationOptions> options,
-        ILogger<OrchestrationWorker> logger)
-        : this(services, registry, db, options.Value, logger, null) { }
+        ILogger<OrchestrationWorker> logger, OrchestrationSignal signal)
+        : this(services, registry, db, options.Value, logger, null, signal) { }
 
     internal OrchestrationWorker(
         IServiceProvider services, OrchestrationRegistry registry, NpgsqlDataSource db, OrchestrationOptions options,
-        ILogger logger, string? workerId)
+        ILogger logger, string? workerId, OrchestrationSignal? signal = null)
     {
         if (options.Errors().ToList() is { Count: > 0 } errors)
             throw new OptionsValidationException(OrchestrationOptions.Section, typeof(OrchestrationOptions), errors);
@@ -45,6 +50,7 @@ public sealed class OrchestrationWorker : BackgroundService
         this.db = db;
         this.options = options;
         this.logger = logger;
+        this.signal = signal ?? services.GetService<OrchestrationSignal>() ?? new OrchestrationSignal();
         WorkerId = workerId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     }
 
@@ -59,56 +65,65 @@ public sealed class OrchestrationWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
-        var renewEvery = options.LeaseDuration / 3;
-        var lastRenewal = DateTime.UtcNow;
-        while (!stoppingToken.IsCancellationRequested)
+        // Work this process creates pulses the signal directly; work another process creates arrives by NOTIFY.
+        using var listening = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var listener = WorkSignal.ListenAsync(db, OrchestrationSignal.Channel, signal.Work, logger, listening.Token);
+        var recording = Task.Run(RecordLoopAsync, CancellationToken.None);
+        var loop = new LeasedWorkLoop($"Orchestration worker {WorkerId}", options.PollInterval, logger)
         {
-            var found = 0;
-            try
-            {
-                found += await FireDueTimersAsync();
-                var free = options.Concurrency - inFlight.Count;
-                if (free > 0)
-                    foreach (var item in await ClaimAsync(free))
-                    {
-                        found++;
-                        Dispatch(item);
-                    }
-                if (DateTime.UtcNow - lastRenewal >= renewEvery)
-                {
-                    await RenewAsync();
-                    lastRenewal = DateTime.UtcNow;
-                }
-                failures = 0;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                failures++;
-                var delay = RetryBackoff.Delay(failures, options.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
-                logger.LogError(ex, "Orchestration worker {Worker}: round failed ({Failures} in a row), retrying in {Delay}", WorkerId, failures, delay);
-                await DelayQuietly(delay, stoppingToken);
-                continue;
-            }
-            if (found == 0 || inFlight.Count >= options.Concurrency)
-            {
-                // Wake on the poll interval, or as soon as a slot frees up when all are busy.
-                var wait = Task.Delay(found == 0 ? options.PollInterval : renewEvery, stoppingToken);
-                await Task.WhenAny(inFlight.Values.Append(wait)).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
+            Wake = signal.Work,
+            UntilDue = UntilDueAsync,
+            Renew = RenewAsync,
+            RenewEvery = options.LeaseDuration / 3,
+        };
+        await loop.RunAsync(RoundAsync, stoppingToken);
         await DrainOnStopAsync();
+        completions.Writer.TryComplete(); // results that come later record themselves
+        await recording;
+        await listening.CancelAsync();
+        await listener;
+    }
+
+    /// <summary>Fires due timers and claims up to the free slots; with every slot busy, waits for one to free first.</summary>
+    async Task<int> RoundAsync(CancellationToken stopping)
+    {
+        var found = await FireDueTimersAsync();
+        var free = options.Concurrency - inFlight.Count;
+        if (free <= 0)
+        {
+            await Task.WhenAny(inFlight.Values.Append(Task.Delay(options.LeaseDuration / 3, stopping))).ContinueWith(_ => { }, TaskScheduler.Default);
+            return 1; // look again at once
+        }
+        var claimed = await ClaimAsync(free);
+        // A lease of our own that ran out before its renewal (a slow commit on a busy machine) is claimed again: the
+        // claim renewed it; the item already runs here, so it is not started twice.
+        claimed.RemoveAll(w => inFlight.ContainsKey(w.WorkId));
+        foreach (var activity in claimed.Where(w => w.Kind == "activity")) Dispatch(activity);
+        if (claimed.Where(w => w.Kind == "orchestrator").ToList() is { Count: > 0 } episodes) DispatchEpisodes(episodes);
+        return found + claimed.Count;
+    }
+
+    /// <summary>
+    /// When work no signal announces becomes due: a timer, a retry released for later, a lease of a dead worker
+    /// running out. Asked only when a round found nothing.
+    /// </summary>
+    async Task<TimeSpan?> UntilDueAsync(CancellationToken stopping)
+    {
+        await using var cmd = db.CreateCommand("""
+            select extract(epoch from min(case when lease_owner is null then visible_at else lease_until end) - now())::float8
+              from orchestration_work
+            """);
+        var seconds = await cmd.ExecuteScalarAsync(stopping);
+        // Never less than a few milliseconds: a row another worker has just locked must not make us spin.
+        return seconds is double s ? TimeSpan.FromSeconds(Math.Max(s, 0.005)) : null;
     }
 
     async Task DrainOnStopAsync()
     {
-        using var grace = new CancellationTokenSource(options.ShutdownGrace);
-        while (!inFlight.IsEmpty && !grace.IsCancellationRequested)
-        {
-            await Task.WhenAny(Task.WhenAll(inFlight.Values), Task.Delay(options.LeaseDuration / 3, grace.Token)).ContinueWith(_ => { }, TaskScheduler.Default);
-            if (!inFlight.IsEmpty) await RenewAsync();
-        }
-        if (inFlight.IsEmpty) return;
+        var finished = await LeasedWorkLoop.FinishAsync(
+            () => inFlight.IsEmpty ? Task.CompletedTask : Task.WhenAll(inFlight.Values), options.LeaseDuration / 3, RenewAsync,
+            new CancellationToken(canceled: true), options.ShutdownGrace);
+        if (finished && inFlight.IsEmpty) return;
         await activityCancellation.CancelAsync();
         var unfinished = inFlight.Keys.ToArray();
         logger.LogWarning("Orchestration worker {Worker}: {Count} work item(s) still running after the shutdown grace; releasing them", WorkerId, unfinished.Length);
@@ -181,6 +196,31 @@ public sealed class OrchestrationWorker : BackgroundService
         if (task.IsCompleted) inFlight.TryRemove(item.WorkId, out _); // finished before it was recorded
     }
 
+    /// <summary>Runs claimed episodes in the background, together in one transaction, handing off what they schedule.</summary>
+    void DispatchEpisodes(List<WorkItem> episodes)
+    {
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var step in await RunStepsAsync([], episodes, handOff: true)) Dispatch(step);
+            }
+            catch (Exception ex)
+            {
+                // A deadlock with another transaction, a lost connection: each episode runs on its own instead.
+                logger.LogWarning(ex, "Orchestration worker {Worker}: running {Count} episode(s) together failed; running them one by one",
+                    WorkerId, episodes.Count);
+                await Task.WhenAll(episodes.Select(episode => ProcessAsync(episode, handOff: true)));
+            }
+            finally
+            {
+                foreach (var episode in episodes) inFlight.TryRemove(episode.WorkId, out _);
+            }
+        });
+        foreach (var episode in episodes) inFlight[episode.WorkId] = task;
+        if (task.IsCompleted) foreach (var episode in episodes) inFlight.TryRemove(episode.WorkId, out _); // finished before it was recorded
+    }
+
     /// <summary>
     /// Runs one claimed item. With <paramref name="handOff"/> the next steps are leased to this worker in the same
     /// transaction that creates them and run at once, without a claim round trip or a poll (the hot path); their
@@ -190,7 +230,16 @@ public sealed class OrchestrationWorker : BackgroundService
     {
         try
         {
-            var next = item.Kind == "orchestrator" ? await RunEpisodeAsync(item, handOff) : await RunActivityAsync(item, handOff);
+            List<WorkItem> next;
+            if (item.Kind == "orchestrator") next = await RunEpisodeAsync(item, handOff);
+            else if (!handOff) next = await RunActivityAsync(item);
+            else
+            {
+                var (output, failure) = await ExecuteActivityAsync(item);
+                var completion = new Completion(item, output, failure);
+                // Recorded with the others finishing now (the record loop dispatches what follows), or on its own.
+                next = completions.Writer.TryWrite(completion) && await completion.Recorded.Task ? [] : await RunStepsAsync([completion], [], handOff: true);
+            }
             foreach (var step in next) Dispatch(step);
         }
         catch (Exception ex)
@@ -209,20 +258,17 @@ public sealed class OrchestrationWorker : BackgroundService
 
     internal async Task<List<WorkItem>> RunEpisodeAsync(WorkItem item, bool handOff = false)
     {
-        var next = new List<WorkItem>();
         // One round trip: lock the instance, check the lease is still ours, read the instance and its history.
         await using var commit = await db.OpenConnectionAsync();
         await using var tx = await commit.BeginTransactionAsync();
-        string? status = null, name = null, input = null;
-        long replayedUpto = 0;
+        Instance? instance;
         var generation = item.Generation;
         List<HistoryEvent> history;
         await using (var load = new NpgsqlBatch(commit)
         {
             BatchCommands =
             {
-                new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
-                    { Parameters = { new() { Value = item.InstanceId } } },
+                LoadInstanceCommand(item.InstanceId),
                 new("select generation from orchestration_work where work_id = $1 and lease_owner = $2 for update")
                     { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
                 new(HistorySql) { Parameters = { new() { Value = item.InstanceId } } },
@@ -230,13 +276,7 @@ public sealed class OrchestrationWorker : BackgroundService
         })
         await using (var reader = await load.ExecuteReaderAsync())
         {
-            if (await reader.ReadAsync())
-            {
-                status = reader.GetString(0);
-                name = reader.GetString(1);
-                input = reader.IsDBNull(2) ? null : reader.GetString(2);
-                replayedUpto = reader.GetInt64(3);
-            }
+            instance = await ReadInstance(reader);
             await reader.NextResultAsync();
             var owned = await reader.ReadAsync();
             // The generation as of our lock: pokes before it are in the history read here.
@@ -246,66 +286,130 @@ public sealed class OrchestrationWorker : BackgroundService
             if (!owned)
             {
                 logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", item.InstanceId);
-                return next;
+                return [];
             }
         }
 
-        EpisodeResult? result = null;
-        if (status is not null && !IsFinished(status))
+        // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
+        // The row is locked since the load, so the two statements see the same generation: exactly one applies.
+        var release = new NpgsqlBatchCommand(
+            "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)");
+        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
+        var writes = new EpisodeWrites(commit, handOff ? options.Concurrency - inFlight.Count + 1 : 0);
+        await EpisodeAsync(writes, item.InstanceId, instance, history, finished =>
         {
-            if (registry.Orchestrator(name!) is not { } type)
+            release.Parameters.Add(new() { Value = item.WorkId });
+            release.Parameters.Add(new() { Value = finished });
+            release.Parameters.Add(new() { Value = generation });
+            return
+            [
+                release,
+                new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
+                    { Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } } },
+            ];
+        });
+        await writes.FlushAsync();
+        await tx.CommitAsync();
+        // Left for another episode, or other work created: claim it now, not at the next poll.
+        if (writes.Wake || release.RecordsAffected > 0) signal.Work.Pulse();
+        return writes.Next;
+    }
+
+    sealed record Instance(string Status, string Name, string? Input, long ReplayedUpto);
+
+    static NpgsqlBatchCommand LoadInstanceCommand(string instanceId) =>
+        new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
+            { Parameters = { new() { Value = instanceId } } };
+
+    static async Task<Instance?> ReadInstance(NpgsqlDataReader reader) => await reader.ReadAsync() ? InstanceAt(reader, 0) : null;
+
+    static Instance InstanceAt(NpgsqlDataReader reader, int i) =>
+        new(reader.GetString(i), reader.GetString(i + 1), reader.IsDBNull(i + 2) ? null : reader.GetString(i + 2), reader.GetInt64(i + 3));
+
+    /// <summary>
+    /// The writes of the episodes one transaction runs, queued and sent in as few round trips as the actions allow;
+    /// the activities handed off to this worker (up to its free slots) come back in <see cref="Next"/>.
+    /// </summary>
+    sealed class EpisodeWrites(NpgsqlConnection connection, int handOffSlots)
+    {
+        readonly List<NpgsqlBatchCommand> pending = [];
+        readonly Dictionary<(string InstanceId, int Seq), WorkItem> handed = [];
+
+        public NpgsqlConnection Connection => connection;
+        public List<WorkItem> Next { get; } = [];
+        /// <summary>Work was created that no one was handed: the caller wakes this process's loop after the commit.</summary>
+        public bool Wake { get; set; }
+
+        public void Add(NpgsqlBatchCommand command) => pending.Add(command);
+
+        public bool TryHandOff(WorkItem activity)
+        {
+            if (handed.Count + Next.Count >= handOffSlots) return false;
+            handed[(activity.InstanceId, activity.Seq!.Value)] = activity;
+            return true;
+        }
+
+        /// <summary>Forgets what was handed off for an instance that has ended (its work rows are gone).</summary>
+        public void Drop(string instanceId) => Next.RemoveAll(w => w.InstanceId == instanceId);
+
+        public async Task FlushAsync()
+        {
+            if (pending.Count == 0) return;
+            await using var batch = new NpgsqlBatch(connection);
+            foreach (var write in pending) batch.BatchCommands.Add(write);
+            pending.Clear();
+            await using var reader = await batch.ExecuteReaderAsync();
+            do
+                while (await reader.ReadAsync()) // only the activity inserts return rows: work_id, instance_id, seq
+                    if (handed.Remove((reader.GetString(1), reader.GetInt32(2)), out var activity)) Next.Add(activity with { WorkId = reader.GetInt64(0) });
+            while (await reader.NextResultAsync());
+        }
+    }
+
+    /// <summary>
+    /// Replays the instance (locked by the transaction of <paramref name="writes"/>) against <paramref name="history"/>
+    /// and queues what the episode did, plus <paramref name="settle"/>'s statements for the orchestrator row (given
+    /// whether the instance is done with it). The caller flushes and commits.
+    /// </summary>
+    async Task EpisodeAsync(
+        EpisodeWrites writes, string instanceId, Instance? instance, List<HistoryEvent> history, Func<bool, NpgsqlBatchCommand[]> settle)
+    {
+        EpisodeResult? result = null;
+        if (instance is not null && !IsFinished(instance.Status))
+        {
+            if (registry.Orchestrator(instance.Name) is not { } type)
                 result = new(EpisodeOutcome.Failed, [], null, null,
-                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{name}' is registered."));
+                    new FailureDetails(typeof(InvalidOperationException).FullName!, $"No orchestrator named '{instance.Name}' is registered."));
             else
             {
                 await using var scope = services.CreateAsyncScope();
                 var orchestrator = (IOrchestrator)scope.ServiceProvider.GetRequiredService(type);
-                result = Replayer.Run(orchestrator, item.InstanceId, input, history, replayedUpto);
+                result = Replayer.Run(orchestrator, instanceId, instance.Input, history, instance.ReplayedUpto);
             }
         }
-
-        if (result is null || status is null || IsFinished(status))
+        if (result is null)
         {
-            await Exec(commit, "delete from orchestration_work where work_id = $1", item.WorkId);
-            await tx.CommitAsync();
-            return next;
-        }
-
-        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
-        var handOffSlots = handOff ? Math.Max(0, options.Concurrency - inFlight.Count + 1) : 0;
-        // The episode's writes go in batches (one round trip each), flushed before the steps that read as they go.
-        var writes = new List<NpgsqlBatchCommand>();
-        var handed = new Dictionary<int, WorkItem>();
-        async Task Flush()
-        {
-            if (writes.Count == 0) return;
-            await using var batch = new NpgsqlBatch(commit);
-            foreach (var write in writes) batch.BatchCommands.Add(write);
-            writes.Clear();
-            await using var reader = await batch.ExecuteReaderAsync();
-            do
-                while (await reader.ReadAsync()) // only the activity inserts return rows: work_id, seq
-                    if (handed.TryGetValue(reader.GetInt32(1), out var activity)) next.Add(activity with { WorkId = reader.GetInt64(0) });
-            while (await reader.NextResultAsync());
+            foreach (var command in settle(true)) writes.Add(command);
+            return;
         }
 
         foreach (var action in result.Actions)
         {
-            writes.Add(AppendCommand(item.InstanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId));
+            writes.Add(AppendCommand(instanceId, action.Kind, action.Seq, action.Name, action.Input, fireAt: action.FireAt, childId: action.ChildId));
             switch (action.Kind)
             {
                 case EventKind.ActivityScheduled:
-                    var mine = handed.Count < handOffSlots;
-                    if (mine) handed[action.Seq] = new WorkItem(0, item.InstanceId, "activity", action.Name, action.Seq, action.Input, 0);
+                    var mine = writes.TryHandOff(new WorkItem(0, instanceId, "activity", action.Name, action.Seq, action.Input, 0));
+                    if (!mine) writes.Wake = true;
                     writes.Add(new("""
                         insert into orchestration_work (instance_id, kind, name, seq, input, lease_owner, lease_until)
-                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else now() + $6 end)
-                        returning work_id, seq
+                        values ($1, 'activity', $2, $3, $4::jsonb, $5, case when $5 is null then null else clock_timestamp() + $6 end)
+                        returning work_id, instance_id, seq
                         """)
                     {
                         Parameters =
                         {
-                            new() { Value = item.InstanceId }, new() { Value = action.Name! }, new() { Value = action.Seq }, Text(action.Input),
+                            new() { Value = instanceId }, new() { Value = action.Name! }, new() { Value = action.Seq }, Text(action.Input),
                             Text(mine ? WorkerId : null), new() { Value = options.LeaseDuration },
                         },
                     });
@@ -313,12 +417,13 @@ public sealed class OrchestrationWorker : BackgroundService
                 case EventKind.TimerCreated:
                     writes.Add(new("insert into orchestration_work (instance_id, kind, seq, visible_at) values ($1, 'timer', $2, $3)")
                     {
-                        Parameters = { new() { Value = item.InstanceId }, new() { Value = action.Seq }, new() { Value = action.FireAt!.Value } },
+                        Parameters = { new() { Value = instanceId }, new() { Value = action.Seq }, new() { Value = action.FireAt!.Value } },
                     });
                     break;
                 case EventKind.SubOrchestrationScheduled:
-                    await Flush();
-                    await StartInstance(commit, action.ChildId!, action.Name!, action.Input, item.InstanceId, action.Seq);
+                    await writes.FlushAsync();
+                    await StartInstance(writes.Connection, action.ChildId!, action.Name!, action.Input, instanceId, action.Seq);
+                    writes.Wake = true;
                     break;
             }
         }
@@ -330,91 +435,189 @@ public sealed class OrchestrationWorker : BackgroundService
              where instance_id = $1
             """)
         {
-            Parameters = { new() { Value = item.InstanceId }, Text(result.CustomStatus), new() { Value = seen } },
+            Parameters = { new() { Value = instanceId }, Text(result.CustomStatus), new() { Value = seen } },
         });
         if (result.Outcome is EpisodeOutcome.Completed or EpisodeOutcome.Failed)
         {
-            await Flush();
-            if (result.Outcome == EpisodeOutcome.Completed)
-                await Finish(commit, item.InstanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true);
-            else
-            {
-                logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", item.InstanceId, result.Failure);
-                await Finish(commit, item.InstanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
-            }
-            next.Clear(); // Finish dropped the instance's pending work, handed-off activities included
+            await writes.FlushAsync();
+            if (result.Outcome == EpisodeOutcome.Failed) logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", instanceId, result.Failure);
+            var parentPoked = result.Outcome == EpisodeOutcome.Completed
+                ? await Finish(writes.Connection, instanceId, "Completed", result.Output, null, result.CustomStatus, setCustomStatus: true)
+                : await Finish(writes.Connection, instanceId, "Failed", null, result.Failure, result.CustomStatus, setCustomStatus: true);
+            if (parentPoked) writes.Wake = true;
+            writes.Drop(instanceId); // Finish dropped the instance's pending work, handed-off activities included
         }
-
-        // Done unless an event arrived meanwhile (generation moved): then leave the row, freed, for another episode.
-        // The row is locked since the load, so the two statements below see the same generation: exactly one applies.
-        var finished = result.Outcome != EpisodeOutcome.Blocked;
-        writes.Add(new("update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)")
-        {
-            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
-        });
-        writes.Add(new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
-        {
-            Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } },
-        });
-        await Flush();
-        await tx.CommitAsync();
-        return next;
+        foreach (var command in settle(result.Outcome != EpisodeOutcome.Blocked)) writes.Add(command);
     }
 
-    internal async Task<List<WorkItem>> RunActivityAsync(WorkItem item, bool handOff = false)
+    /// <summary>Runs the activity's code; its exception is its failure.</summary>
+    async Task<(string? Output, FailureDetails? Failure)> ExecuteActivityAsync(WorkItem item)
     {
-        var next = new List<WorkItem>();
-        string? output = null;
-        FailureDetails? failure = null;
         try
         {
             var type = registry.Activity(item.Name ?? "")
                 ?? throw new InvalidOperationException($"No activity named '{item.Name}' is registered.");
             await using var scope = services.CreateAsyncScope();
             var activity = (IActivity)scope.ServiceProvider.GetRequiredService(type);
-            output = await activity.RunAsync(item.Input, activityCancellation.Token);
+            return (await activity.RunAsync(item.Input, activityCancellation.Token), null);
         }
         catch (Exception ex)
         {
-            failure = FailureDetails.From(ex);
             logger.LogWarning(ex, "Activity {Activity} (#{Seq}) of {InstanceId} failed", item.Name, item.Seq, item.InstanceId);
+            return (null, FailureDetails.From(ex));
         }
+    }
 
-        // The result is stored in the same transaction that completes the work item: exactly one of the
-        // executions that raced for it (only after a lost lease) gets to report.
+    /// <summary>Runs an activity and records its result on its own (see <see cref="RunStepsAsync"/>).</summary>
+    internal async Task<List<WorkItem>> RunActivityAsync(WorkItem item, bool handOff = false)
+    {
+        var (output, failure) = await ExecuteActivityAsync(item);
+        return await RunStepsAsync([new Completion(item, output, failure)], [], handOff);
+    }
+
+    /// <summary>An activity's result, waiting to be recorded.</summary>
+    sealed record Completion(WorkItem Item, string? Output, FailureDetails? Failure)
+    {
+        /// <summary>True once recorded by a batch; false when the batch failed and the activity records itself.</summary>
+        public TaskCompletionSource<bool> Recorded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>
+    /// Records activity results and runs claimed episodes in one transaction. Each result is recorded in the same
+    /// statement that completes its work item (exactly one of the executions that raced for it, only after a lost
+    /// lease, gets to report). With <paramref name="handOff"/>, each instance with a result whose episode is not
+    /// running or claimed elsewhere runs its next episode right there (the hot path: results and next steps commit
+    /// together, and the activities those steps schedule are handed to this worker); otherwise the instance is poked
+    /// for an episode. Three round trips in all, however many steps, unless an episode starts a sub-orchestration or
+    /// ends its instance.
+    /// </summary>
+    async Task<List<WorkItem>> RunStepsAsync(IReadOnlyList<Completion> completions, IReadOnlyList<WorkItem> episodes, bool handOff)
+    {
+        var ids = completions.Select(c => c.Item.InstanceId).Concat(episodes.Select(e => e.InstanceId)).Distinct().ToArray();
         await using var conn = await db.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        // One round trip: lock the instance (always first), take the work row if it is still ours.
-        await using var take = new NpgsqlBatch(conn)
+        var instances = new Dictionary<string, Instance>();
+        var recorded = new HashSet<(string InstanceId, int Seq)>();
+        var episodeRows = new Dictionary<string, (long WorkId, bool Free)>();
+        var claimed = new HashSet<long>();
+        var histories = ids.ToDictionary(id => id, _ => new List<HistoryEvent>());
+        // One round trip: lock the instances (always first, in one order), take the work rows still ours and record
+        // the results of instances still running, lock their orchestrator rows (noting which claimed episodes are still
+        // ours), read their histories.
+        await using (var load = new NpgsqlBatch(conn)
         {
             BatchCommands =
             {
-                new("select status from orchestration_instance where instance_id = $1 for update") { Parameters = { new() { Value = item.InstanceId } } },
-                new("delete from orchestration_work where work_id = $1 and lease_owner = $2")
-                    { Parameters = { new() { Value = item.WorkId }, new() { Value = WorkerId } } },
+                new("""
+                    select instance_id, status, name, input::text, replayed_upto from orchestration_instance
+                     where instance_id = any($1) order by instance_id for update
+                    """) { Parameters = { new() { Value = ids } } },
+                new($"""
+                    with r as (
+                        select * from unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
+                                   as r(work_id, instance_id, kind, seq, name, payload, error_type, error_message)),
+                    taken as (delete from orchestration_work w using r where w.work_id = r.work_id and w.lease_owner = $9 returning w.work_id)
+                    insert into orchestration_history (instance_id, kind, seq, name, payload, error_type, error_message)
+                    select r.instance_id, r.kind, r.seq, r.name, r.payload::jsonb, r.error_type, r.error_message
+                      from r join taken on taken.work_id = r.work_id
+                     where exists (select from orchestration_instance i where i.instance_id = r.instance_id and i.status not in ({FinishedStatuses}))
+                     order by r.work_id
+                    returning instance_id, seq
+                    """)
+                {
+                    Parameters =
+                    {
+                        new() { Value = completions.Select(c => c.Item.WorkId).ToArray() },
+                        new() { Value = completions.Select(c => c.Item.InstanceId).ToArray() },
+                        new() { Value = completions.Select(c => c.Failure is null ? EventKind.ActivityCompleted : EventKind.ActivityFailed).ToArray() },
+                        new() { Value = completions.Select(c => c.Item.Seq).ToArray() },
+                        new() { Value = completions.Select(c => c.Item.Name).ToArray() },
+                        new() { Value = completions.Select(c => c.Failure is null ? c.Output : null).ToArray() },
+                        new() { Value = completions.Select(c => c.Failure?.ErrorType).ToArray() },
+                        new() { Value = completions.Select(c => c.Failure?.ErrorMessage).ToArray() },
+                        new() { Value = WorkerId },
+                    },
+                },
+                new("""
+                    select instance_id, work_id, lease_owner is null or lease_until < now(), lease_owner = $2 and work_id = any($3)
+                      from orchestration_work
+                     where instance_id = any($1) and kind = 'orchestrator' order by instance_id for update
+                    """) { Parameters = { new() { Value = ids }, new() { Value = WorkerId }, new() { Value = episodes.Select(e => e.WorkId).ToArray() } } },
+                new(HistoryOfManySql) { Parameters = { new() { Value = ids } } },
             },
-        };
-        string? status = null;
-        await using (var reader = await take.ExecuteReaderAsync())
+        })
+        await using (var reader = await load.ExecuteReaderAsync())
         {
-            if (await reader.ReadAsync()) status = reader.GetString(0);
-            while (await reader.NextResultAsync()) { }
+            while (await reader.ReadAsync()) instances[reader.GetString(0)] = InstanceAt(reader, 1);
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync()) recorded.Add((reader.GetString(0), reader.GetInt32(1)));
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                episodeRows[reader.GetString(0)] = (reader.GetInt64(1), reader.GetBoolean(2));
+                if (!reader.IsDBNull(3) && reader.GetBoolean(3)) claimed.Add(reader.GetInt64(1));
+            }
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync()) histories[reader.GetString(HistoryEventColumns)].Add(HistoryEventAt(reader));
         }
-        if (take.BatchCommands[1].RecordsAffected == 0)
+        foreach (var lost in episodes.Where(e => !claimed.Contains(e.WorkId)))
+            logger.LogWarning("Orchestration {InstanceId}: episode lost its lease (or the instance was terminated); discarding it", lost.InstanceId);
+
+        // The steps' own slots free as they end.
+        var writes = new EpisodeWrites(conn, handOff ? options.Concurrency - inFlight.Count + completions.Count + episodes.Count : 0);
+        foreach (var id in ids)
         {
-            logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded", item.Name, item.Seq, item.InstanceId);
-            return next;
+            var hasRow = episodeRows.TryGetValue(id, out var row);
+            var ours = hasRow && claimed.Contains(row.WorkId);
+            if (!ours && !recorded.Any(r => r.InstanceId == id)) continue;
+            // Holding the instance's lock since before its history was read, no poke can come in between: the
+            // episode sees every event, and its row (ours, or free) is done with.
+            if (!ours && (!handOff || hasRow && !row.Free))
+            {
+                // An episode runs or is claimed elsewhere (the poke moves its generation, so it runs again), or we were
+                // asked only to record: leave the next episode to a claim.
+                writes.Add(PokeCommand(id));
+                writes.Wake |= handOff;
+                continue;
+            }
+            await EpisodeAsync(writes, id, instances.GetValueOrDefault(id), histories[id], _ => episodeRows.TryGetValue(id, out var done)
+                ? [new("delete from orchestration_work where work_id = $1") { Parameters = { new() { Value = done.WorkId } } }]
+                : []);
         }
-        if (status is not null && !IsFinished(status))
-        {
-            if (failure is null) await Append(conn, item.InstanceId, EventKind.ActivityCompleted, item.Seq, item.Name, output);
-            else await Append(conn, item.InstanceId, EventKind.ActivityFailed, item.Seq, item.Name, failure: failure);
-            if (!handOff) await Poke(conn, item.InstanceId);
-            else if (await PokeAndLease(conn, item.InstanceId, WorkerId, options.LeaseDuration) is { } episode)
-                next.Add(episode);
-        }
+        await writes.FlushAsync();
         await tx.CommitAsync();
-        return next;
+        foreach (var lost in completions.Where(c => !recorded.Contains((c.Item.InstanceId, c.Item.Seq!.Value))))
+            logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded",
+                lost.Item.Name, lost.Item.Seq, lost.Item.InstanceId);
+        if (writes.Wake) signal.Work.Pulse();
+        return writes.Next;
+    }
+
+    /// <summary>
+    /// Records the results of activities as they finish, a batch per transaction: those that finish while one batch
+    /// commits go in the next (group commit, without waiting on purpose).
+    /// </summary>
+    async Task RecordLoopAsync()
+    {
+        var batch = new List<Completion>();
+        while (await completions.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < MaxRecordBatch && completions.Reader.TryRead(out var completion)) batch.Add(completion);
+            var recorded = false;
+            try
+            {
+                foreach (var step in await RunStepsAsync(batch, [], handOff: true)) Dispatch(step);
+                recorded = true;
+            }
+            catch (Exception ex)
+            {
+                // A deadlock with another transaction, a lost connection: each result is recorded on its own instead.
+                logger.LogWarning(ex, "Orchestration worker {Worker}: recording {Count} activity result(s) together failed; recording them one by one",
+                    WorkerId, batch.Count);
+            }
+            foreach (var completion in batch) completion.Recorded.TrySetResult(recorded);
+            batch.Clear();
+        }
     }
 
     async Task RenewAsync()
@@ -446,11 +649,5 @@ public sealed class OrchestrationWorker : BackgroundService
         cmd.Parameters.Add(new() { Value = WorkerId });
         cmd.Parameters.Add(new() { Value = retryAfter ?? TimeSpan.Zero });
         await cmd.ExecuteNonQueryAsync();
-    }
-
-    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
-    {
-        try { await Task.Delay(delay, ct); }
-        catch (OperationCanceledException) { }
     }
 }

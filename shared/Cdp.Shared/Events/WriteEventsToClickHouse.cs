@@ -43,28 +43,8 @@ public sealed class WriteEventsToClickHouse : BackgroundService
         await Task.WhenAll(Enumerable.Range(0, options.WriterConcurrency).Select(_ => Task.Run(() => LoopAsync(stoppingToken))));
     }
 
-    async Task LoopAsync(CancellationToken stopping)
-    {
-        var failures = 0;
-        while (!stopping.IsCancellationRequested)
-        {
-            int claimed;
-            try
-            {
-                claimed = await RunRoundAsync(stopping);
-                failures = 0;
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
-            {
-                failures++;
-                var delay = RetryBackoff.Delay(failures, topic.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
-                logger.LogError(e, "event-stream writer round failed ({Failures} in a row), retrying in {Delay}", failures, delay);
-                await DelayQuietly(delay, stopping);
-                continue;
-            }
-            if (claimed == 0) await DelayQuietly(topic.PollInterval, stopping);
-        }
-    }
+    Task LoopAsync(CancellationToken stopping) =>
+        new LeasedWorkLoop("event-stream writer", topic.PollInterval, logger).RunAsync(RunRoundAsync, stopping);
 
     /// <summary>Gathers one batch, inserts it, settles it. Returns how many messages it took.</summary>
     internal async Task<int> RunRoundAsync(CancellationToken stopping)

@@ -53,27 +53,8 @@ public sealed class TopicConsumer : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.Enabled) return;
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            int claimed;
-            try
-            {
-                claimed = await RunRoundAsync(stoppingToken);
-                failures = 0;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                // A database outage or a bug in our own SQL: keep the loop alive and back off.
-                failures++;
-                var delay = RetryBackoff.Delay(failures, options.PollInterval, TimeSpan.FromSeconds(30), Random.Shared.NextDouble());
-                logger.LogError(ex, "Topic {Topic}: claim round failed ({Failures} in a row), retrying in {Delay}", Topic, failures, delay);
-                await DelayQuietly(delay, stoppingToken);
-                continue;
-            }
-            // A round that got work may have unblocked the next message of each key it finished: look again at once.
-            if (claimed == 0) await DelayQuietly(options.PollInterval, stoppingToken);
-        }
+        // A round that got work may have unblocked the next message of each key it finished: the loop looks again at once.
+        await new LeasedWorkLoop($"Topic {Topic}", options.PollInterval, logger).RunAsync(RunRoundAsync, stoppingToken);
     }
 
     /// <summary>One claim, handle, settle cycle. Returns how many messages were claimed.</summary>
@@ -101,17 +82,9 @@ public sealed class TopicConsumer : BackgroundService
             }
         });
 
-        using var grace = new CancellationTokenSource();
-        await using (stopping.Register(() => grace.CancelAfter(options.ShutdownGrace)))
-        {
-            var renewEvery = options.LeaseDuration / 3;
-            while (!work.IsCompleted && !grace.IsCancellationRequested)
-            {
-                await Task.WhenAny(work, Task.Delay(renewEvery, grace.Token));
-                if (work.IsCompleted || grace.IsCancellationRequested) break;
-                await RenewAsync(claimed.Where(m => !outcomes.ContainsKey(m.MessageId)).Select(m => m.MessageId).ToArray());
-            }
-        }
+        await LeasedWorkLoop.FinishAsync(() => work, options.LeaseDuration / 3,
+            () => RenewAsync(claimed.Where(m => !outcomes.ContainsKey(m.MessageId)).Select(m => m.MessageId).ToArray()),
+            stopping, options.ShutdownGrace);
 
         // Settle what is known now; a handler still running after the grace is abandoned and its message released.
         var settled = outcomes.ToArray();
@@ -298,11 +271,5 @@ public sealed class TopicConsumer : BackgroundService
         cmd.Parameters.Add(new() { Value = ids });
         cmd.Parameters.Add(new() { Value = ConsumerId });
         await cmd.ExecuteNonQueryAsync();
-    }
-
-    static async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
-    {
-        try { await Task.Delay(delay, ct); }
-        catch (OperationCanceledException) { }
     }
 }
