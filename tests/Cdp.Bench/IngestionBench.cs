@@ -86,11 +86,8 @@ static class IngestionBench
         var db = scratch.DataSource;
         await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?> { ["Observability:Enabled"] = telemetry ? "true" : "false" });
         var payloads = Workload.Build(records);
-        var rate = Args.Int(args, "--rate", 0);
         var started = Stopwatch.StartNew();
-        var accept = rate > 0
-            ? await Sender.SendAtRateAsync(host.Client, payloads, concurrency, rate, BenchHost.SecretOf)
-            : await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
+        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
         await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
         var perSecond = records / started.Elapsed.TotalSeconds;
         var label = telemetry ? "telemetry on " : "telemetry off";

@@ -206,17 +206,17 @@ namespace Cdp.Bench
 
         static async Task SendOneAsync(HttpClient client, List<(string Channel, string Json)> payloads, int i, Func<string, string> secretOf)
         {
-                var (channel, json) = payloads[i];
-                var body = Encoding.UTF8.GetBytes(json);
-                var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/ingest/{channel}")
-                {
-                    Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
-                };
-                request.Headers.Add("X-Cdp-Timestamp", ts);
-                request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secretOf(channel), ts, body));
-                using var response = await client.SendAsync(request);
-                if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var (channel, json) = payloads[i];
+            var body = Encoding.UTF8.GetBytes(json);
+            var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/ingest/{channel}")
+            {
+                Content = new ByteArrayContent(body) { Headers = { { "Content-Type", "application/json" } } },
+            };
+            request.Headers.Add("X-Cdp-Timestamp", ts);
+            request.Headers.Add("X-Cdp-Signature", WebhookSignature.Compute(secretOf(channel), ts, body));
+            using var response = await client.SendAsync(request);
+            if ((int)response.StatusCode != 202) throw new InvalidOperationException($"{channel} #{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
     }
 

@@ -3,6 +3,7 @@ using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Telemetry;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -14,7 +15,7 @@ namespace Cdp.Shared.Identity;
 /// (at-least-once delivery) and from several hosts at once: every natural key of the record is advisory-locked
 /// first, so two records of one person or company are resolved one after the other.
 /// </summary>
-public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptions> options)
+public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptions> options, ILogger<IdentityResolver>? logger = null)
 {
     /// <summary>Attempts per record on a unique violation or deadlock; tests set 1 to prove the locks alone suffice.</summary>
     internal int MaxAttempts { get; init; } = 3;
