@@ -39,11 +39,18 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
     public async Task<IReadOnlyList<Exception?>> HandleBatchAsync(IReadOnlyList<TopicMessage> batch, CancellationToken ct)
     {
         var errors = new Exception?[batch.Count];
+        var queued = new IngestionQueued?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try { queued[i] = batch[i].Read<IngestionQueued>(); }
+            catch (Exception e) { errors[i] = e; }
+        }
+
         var receipts = new Dictionary<Guid, (string Channel, string Payload, string Status, bool Cleansed)>();
         await using (var cmd = db.CreateCommand(
             "select ingestion_id, channel, payload, status, cleansed_at is not null from ingestion_receipt where ingestion_id = any($1)"))
         {
-            cmd.Parameters.AddWithValue(batch.Select(m => m.Read<IngestionQueued>().IngestionId).ToArray());
+            cmd.Parameters.AddWithValue(queued.OfType<IngestionQueued>().Select(q => q.IngestionId).ToArray());
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
                 receipts[reader.GetGuid(0)] = (reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2), reader.GetString(3), reader.GetBoolean(4));
@@ -52,12 +59,12 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         var commands = new List<NpgsqlBatchCommand>();
         for (var i = 0; i < batch.Count; i++)
         {
+            if (queued[i] is not { } message) continue;
             try
             {
-                var queued = batch[i].Read<IngestionQueued>();
-                if (!receipts.TryGetValue(queued.IngestionId, out var receipt) || receipt.Status != "queued" || receipt.Cleansed) continue;
+                if (!receipts.TryGetValue(message.IngestionId, out var receipt) || receipt.Status != "queued" || receipt.Cleansed) continue;
                 if (receipt.Channel == ChannelNames.WeCom) await HandleAsync(batch[i], ct);
-                else commands.AddRange(await CleanseAsync(queued.IngestionId, receipt.Channel, receipt.Payload, ct));
+                else commands.AddRange(await CleanseAsync(message.IngestionId, receipt.Channel, receipt.Payload, ct));
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
