@@ -12,7 +12,9 @@ namespace Cdp.Bench;
 
 /// <summary>
 /// ./cdp bench [ingest] [--records N] [--concurrency C] [--accept-only] [--keep]: webhook -> resolved entity on this
-/// machine, printed beside a same-run baseline (raw durable Postgres inserts).
+/// machine, printed beside a same-run baseline (raw durable Postgres inserts), with where a record's time went per hop.
+/// ./cdp bench ingest --rate R [--records N]: the same records offered at R a second (not as fast as possible), for the
+/// lag received -> resolved p50/p99 at that rate.
 /// ./cdp bench ingest --telemetry-compare [--records N]: the same pipeline with telemetry off and then on
 /// (Observability:Enabled), each on a fresh database, and the overhead as a ratio.
 /// </summary>
@@ -39,11 +41,14 @@ static class IngestionBench
         });
 
         var payloads = Workload.Build(records);
+        var rate = Args.Int(args, "--rate", 0);
         var started = Stopwatch.StartNew();
-        var accept = await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
+        var accept = rate > 0
+            ? await Sender.SendAtRateAsync(host.Client, payloads, concurrency, rate, BenchHost.SecretOf)
+            : await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
         var acceptedAt = started.Elapsed;
         var settledByThen = await SettledAsync(db);
-        Report.Line("webhook -> 202 (durable receipt + queued)", accept);
+        Report.Line(rate > 0 ? $"webhook -> 202 at {rate:N0}/s offered" : "webhook -> 202 (durable receipt + queued)", accept);
         if (args.Contains("--accept-only")) return;
 
         await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
@@ -53,6 +58,9 @@ static class IngestionBench
 
         var (counts, lagP50, lagP99) = await Report.OutcomesAsync(db);
         Console.WriteLine($"webhook -> resolved entity       : {records / endToEnd.TotalSeconds,10:N0} records/s  ({records:N0} in {endToEnd.TotalSeconds:N1} s, lag received->processed p50 {lagP50:N0} ms, p99 {lagP99:N0} ms)");
+        if (rate > 0)
+            Console.WriteLine($"lag at {rate:N0}/s offered          : p50 {lagP50:N0} ms, p99 {lagP99:N0} ms (received -> processed)");
+        Console.WriteLine($"per hop                          : {await Report.HopsAsync(db)}");
         Console.WriteLine($"outcomes                         : {counts}");
         Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
         await host.StopAsync();

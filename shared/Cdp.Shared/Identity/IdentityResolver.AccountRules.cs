@@ -8,6 +8,8 @@ public sealed partial class IdentityResolver
     /// <summary>A row of the combined account lookup: the rule that matched, and the account.</summary>
     private sealed class AccountMatch
     {
+        /// <summary>The record's position in the list matched (<see cref="Matching.Accounts"/>).</summary>
+        public int I { get; set; }
         public int Rule { get; set; }
         public Guid AccountId { get; set; }
         public string Name { get; set; } = "";
@@ -77,34 +79,18 @@ public sealed partial class IdentityResolver
                     return new AccountFound(CreateAccount(), true);
             }
 
-            // The source record (rule 1), credit code (rule 2) and exact name (rule 3) rules in one statement. A null
-            // value matches nothing; the name rows only count when neither stronger rule matched.
-            var matches = await Query<AccountMatch>("""
-                select m.rule as Rule, a.account_id as AccountId, a.account_name as Name, a.city as City,
-                       a.unified_social_credit_code as CreditCode
-                from (
-                    (select 1 as rule, 0::bigint as n, account_id from account_channel_identity
-                     where @bySourceRecord and channel_id = @Channel and channel_account_id = @SourceId limit 1)
-                    union all
-                    (select 2, 0, account_id from account where unified_social_credit_code = @code)
-                    union all
-                    -- A different credit code is a different legal entity, whatever the name says.
-                    (select 3, row_number() over (order by created_at, account_id), account_id from account
-                     where name_normalized = @full and (@code::text is null or unified_social_credit_code is null)
-                     order by created_at, account_id limit 20)
-                ) as m
-                join account a on a.account_id = m.account_id
-                order by m.rule, m.n
-                """, new { bySourceRecord, r.Channel, r.SourceId, code = r.CreditCode, full = clean.CompanyFullName });
-            if (matches.FirstOrDefault(m => m.Rule < 3) is { } known)
+            var matches = known is not null && known.TryAccounts(out var prefetched)
+                ? prefetched
+                : await Query<AccountMatch>(Matching.Accounts, Matching.AccountArgs([(0, clean, bySourceRecord)]));
+            if (matches.FirstOrDefault(m => m.Rule < 3) is { } strong)
             {
-                if (known.Rule == 2 && clean.CreditCodeUnverified)
+                if (strong.Rule == 2 && clean.CreditCodeUnverified)
                 {
-                    return new AccountAmbiguous([new AccountCandidate(known.AccountId, known.Name, known.City, known.CreditCode, 1.0)]);
+                    return new AccountAmbiguous([new AccountCandidate(strong.AccountId, strong.Name, strong.City, strong.CreditCode, 1.0)]);
                 }
 
-                await MergeAccount(known.AccountId, nameIsAuthoritative: true);
-                return new AccountFound(known.AccountId, false);
+                await MergeAccount(strong.AccountId, nameIsAuthoritative: true);
+                return new AccountFound(strong.AccountId, false);
             }
 
             var exact = matches.Select(m => new AccountCandidate(m.AccountId, m.Name, m.City, m.CreditCode, 1.0)).ToList();
@@ -180,11 +166,14 @@ public sealed partial class IdentityResolver
 
         private async Task MergeAccount(Guid accountId, bool nameIsAuthoritative)
         {
-            var row = await Single<(string Name, string Full, string? Code, string? City, string? FieldTimes)>(
-                """
-                select account_name, name_normalized, unified_social_credit_code, city, field_times::text
-                from account where account_id = @accountId for update
-                """, new { accountId });
+            var row = known is not null && known.TryRow(accountId, AccountColumns, out var held)
+                ? (Name: held.Row["account_name"]!, Full: held.Row["name_normalized"]!, Code: held.Row["unified_social_credit_code"],
+                   City: held.Row["city"], FieldTimes: held.FieldTimes)
+                : await Single<(string Name, string Full, string? Code, string? City, string? FieldTimes)>(
+                    """
+                    select account_name, name_normalized, unified_social_credit_code, city, field_times::text
+                    from account where account_id = @accountId for update
+                    """, new { accountId });
             var current = new Dictionary<string, string?>
             {
                 // A code-only account has no name yet, whatever stands in for it.

@@ -68,21 +68,9 @@ public sealed partial class IdentityResolver
 
         private async Task<(Guid ContactId, bool Created)> FindOrCreateContact(Guid? accountId, bool bySourceRecord)
         {
-            // Every contact rule in one statement: each branch is one rule (a null value matches nothing), and the
-            // lowest rule that matched wins, exactly as if they were asked one after another.
-            var contactId = await FirstId("""
-                select contact_id from (
-                    select 1 as rule, contact_id from contact_channel_identity
-                    where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId
-                    union all
-                    select 2, contact_id from contact where mobile_phone = @Mobile
-                    union all
-                    select 3, contact_id from contact where email = @Email
-                    union all
-                    select 4, contact_id from contact where wecom_external_user_id = @WeComExternalUserId
-                ) as matched
-                order by rule limit 1
-                """, new { r.Channel, SourceId = bySourceRecord ? r.SourceId : null, r.Mobile, r.Email, r.WeComExternalUserId });
+            var contactId = bySourceRecord && known is not null && known.TryPerson(out var prefetched)
+                ? prefetched
+                : (await Query<Matching.PersonMatch>(Matching.Contacts, Matching.ContactArgs([(0, clean)], bySourceRecord))).Single().Id;
 
             var incoming = new Dictionary<string, string?>
             {

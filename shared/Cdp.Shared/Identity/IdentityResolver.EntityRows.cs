@@ -12,7 +12,9 @@ public sealed partial class IdentityResolver
             string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
         {
             var columns = string.Join(", ", incoming.Keys);
-            var (current, fieldTimes, fieldSources) = await Read(
+            var (current, fieldTimes, fieldSources) = known is not null && known.TryRow(id, incoming.Keys, out var held)
+                ? (new Dictionary<string, string?>(incoming.Keys.Select(k => KeyValuePair.Create(k, held.Row[k]))), held.FieldTimes, held.FieldSources)
+                : await Read(
                 $"select {columns}, field_times::text as field_times, field_sources::text as field_sources from {table} where {idColumn} = @id for update",
                 new { id },
                 async reader =>
@@ -69,7 +71,9 @@ public sealed partial class IdentityResolver
             foreach (var field in uniqueFields)
             {
                 if (incoming.GetValueOrDefault(field) is { } value && value != current.GetValueOrDefault(field)
-                    && await FirstId($"select {idColumn} from {table} where {field} = @v and {idColumn} <> @id limit 1", new { v = value, id }) is not null)
+                    && (known is not null && known.TryTaken(table, field, value, id, out var taken)
+                        ? taken
+                        : await FirstId($"select {idColumn} from {table} where {field} = @v and {idColumn} <> @id limit 1", new { v = value, id }) is not null))
                 {
                     incoming[field] = null;
                 }

@@ -6,28 +6,9 @@ public sealed partial class IdentityResolver
     {
         public async Task<ResolutionOutcome> ResolveLead()
         {
-            // Every lead rule in one statement: each branch is one rule (a null value matches nothing), and the
-            // lowest rule that matched wins, exactly as if they were asked one after another.
-            var leadId = await FirstId("""
-                select lead_id from (
-                    (select 1 as rule, lead_id from lead_channel_identity
-                     where channel_id = @Channel and identity_type = 'source_record' and channel_user_id = @SourceId limit 1)
-                    union all
-                    (select 2, lead_id from lead where mobile_phone = @Mobile order by created_at, lead_id limit 1)
-                    union all
-                    (select 3, lead_id from lead where email = @Email order by created_at, lead_id limit 1)
-                    union all
-                    (select 4, lead_id from lead_channel_identity where identity_type = 'wechat_unionid' and channel_user_id = @UnionId
-                     order by captured_at, identity_id limit 1)
-                    union all
-                    (select 5, lead_id from lead_channel_identity where identity_type = 'wechat_openid' and channel_user_id = @OpenId
-                     order by captured_at, identity_id limit 1)
-                    union all
-                    (select 6, lead_id from lead_channel_identity where identity_type = 'wecom_external_user' and channel_user_id = @WeComExternalUserId
-                     order by captured_at, identity_id limit 1)
-                ) as matched
-                order by rule limit 1
-                """, new { r.Channel, r.SourceId, r.Mobile, r.Email, r.UnionId, r.OpenId, r.WeComExternalUserId });
+            var leadId = known is not null && known.TryPerson(out var prefetched)
+                ? prefetched
+                : (await Query<Matching.PersonMatch>(Matching.Leads, Matching.LeadArgs([(0, clean)]))).Single().Id;
 
             var incoming = new Dictionary<string, string?>
             {

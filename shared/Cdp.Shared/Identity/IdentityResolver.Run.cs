@@ -13,55 +13,52 @@ public sealed partial class IdentityResolver
     /// each rule is in the other parts of this class: IdentityResolver.LeadRules.cs, .ContactRules.cs and
     /// .AccountRules.cs, and .EntityRows.cs (a rule's fields merged into a row or inserted).
     /// </summary>
+    /// <param name="shared">Statements still to send, shared by the records of one batch so their writes travel together.</param>
+    /// <param name="known">What a batch read up front for this record (matches, rows, holders); null reads everything live.</param>
     private sealed partial class Run(
-        NpgsqlConnection conn, NpgsqlTransaction tx, Guid ingestionId, CleanRecord clean, double threshold, CancellationToken ct)
+        NpgsqlConnection conn, NpgsqlTransaction tx, Guid ingestionId, CleanRecord clean, double threshold, CancellationToken ct,
+        Pending? shared = null, Known? known = null)
     {
         private readonly CustomerRecord r = clean.Record;
         private readonly DateTime at = clean.Record.ModifiedAt.UtcDateTime;
         private readonly DateTimeOffset atOffset = clean.Record.ModifiedAt.ToUniversalTime();
 
         /// <summary>Advisory locks in hash order, so two transactions wanting overlapping keys cannot deadlock.</summary>
-        public void Lock(IReadOnlyList<string> keys) => Perform("""
+        public void Lock(IReadOnlyList<string> keys) => Perform(LockSql, new { keys = keys.ToArray() });
+
+        internal const string LockSql = """
             select pg_advisory_xact_lock(k)
             from (select distinct hashtextextended(key, 0) as k from unnest(@keys) as key order by 1) as sorted
-            """, new { keys = keys.ToArray() });
+            """;
 
         // ---- statements -----------------------------------------------------------------------------------
         // Statements whose answer the rules do not need (writes, locks, settings) are queued and sent in one round
         // trip with the next read, or with the receipt update at the end. Postgres still runs every statement in
         // the order it was issued, and an error still aborts the transaction before anything commits.
 
-        private readonly List<NpgsqlBatchCommand> queued = [];
-        private int queuedResultSets;
+        private readonly Pending pending = shared ?? new Pending();
 
         /// <summary>Queues a statement that returns no rows.</summary>
-        public void Execute(string sql, object param) => queued.Add(Command(sql, param));
+        public void Execute(string sql, object param) => pending.Commands.Add(Command(sql, param));
 
         /// <summary>Queues a ready command that returns no rows (e.g. a topic publish).</summary>
-        public void Enqueue(NpgsqlBatchCommand command) => queued.Add(command);
+        public void Enqueue(NpgsqlBatchCommand command) => pending.Commands.Add(command);
 
         /// <summary>Queues a select run for its effect (a lock, a setting); its rows are skipped.</summary>
         private void Perform(string sql, object param)
         {
-            queued.Add(Command(sql, param));
-            queuedResultSets++;
+            pending.Commands.Add(Command(sql, param));
+            pending.ResultSets++;
         }
 
         /// <summary>Sends what is still queued.</summary>
-        public async Task Flush()
-        {
-            if (queued.Count > 0)
-            {
-                await using var batch = TakeQueued();
-                await batch.ExecuteNonQueryAsync(ct);
-            }
-        }
+        public Task Flush() => pending.FlushAsync(conn, tx, ct);
 
         /// <summary>Runs the queued statements and then <paramref name="sql"/>, and reads the latter's rows.</summary>
         private async Task<T> Read<T>(string sql, object param, Func<NpgsqlDataReader, Task<T>> read)
         {
-            var skip = queuedResultSets;
-            await using var batch = TakeQueued();
+            var skip = pending.ResultSets;
+            await using var batch = pending.Take(conn, tx);
             batch.BatchCommands.Add(Command(sql, param));
             await using var reader = await batch.ExecuteReaderAsync(ct);
             for (var i = 0; i < skip; i++)
@@ -70,19 +67,6 @@ public sealed partial class IdentityResolver
             }
 
             return await read(reader);
-        }
-
-        private NpgsqlBatch TakeQueued()
-        {
-            var batch = new NpgsqlBatch(conn, tx);
-            foreach (var command in queued)
-            {
-                batch.BatchCommands.Add(command);
-            }
-
-            queued.Clear();
-            queuedResultSets = 0;
-            return batch;
         }
 
         public Task<List<T>> Query<T>(string sql, object param) => Read(sql, param, async reader =>
@@ -111,7 +95,7 @@ public sealed partial class IdentityResolver
         private async Task<Guid?> FirstId(string sql, object param) => (await Query<Guid?>(sql, param)).FirstOrDefault();
 
         /// <summary>A command whose named parameters are the properties of <paramref name="param"/> (or its entries).</summary>
-        private static NpgsqlBatchCommand Command(string sql, object param)
+        internal static NpgsqlBatchCommand Command(string sql, object param)
         {
             var command = new NpgsqlBatchCommand(sql);
             var values = param is IReadOnlyDictionary<string, object?> entries
@@ -143,6 +127,40 @@ public sealed partial class IdentityResolver
             }
 
             return parameter;
+        }
+    }
+
+    /// <summary>
+    /// Statements whose answer nobody needs yet, sent in one round trip with the next read or at the end. A batch
+    /// shares one between its records, so every record's writes ride along with the next record's first read.
+    /// </summary>
+    private sealed class Pending
+    {
+        public List<NpgsqlBatchCommand> Commands { get; } = [];
+
+        /// <summary>Queued selects run for their effect: the reader skips their result sets.</summary>
+        public int ResultSets { get; set; }
+
+        public NpgsqlBatch Take(NpgsqlConnection conn, NpgsqlTransaction tx)
+        {
+            var batch = new NpgsqlBatch(conn, tx);
+            foreach (var command in Commands)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            Commands.Clear();
+            ResultSets = 0;
+            return batch;
+        }
+
+        public async Task FlushAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
+        {
+            if (Commands.Count > 0)
+            {
+                await using var batch = Take(conn, tx);
+                await batch.ExecuteNonQueryAsync(ct);
+            }
         }
     }
 }

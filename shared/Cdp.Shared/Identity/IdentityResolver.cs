@@ -3,6 +3,7 @@ using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Telemetry;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -14,7 +15,7 @@ namespace Cdp.Shared.Identity;
 /// (at-least-once delivery) and from several hosts at once: every natural key of the record is advisory-locked
 /// first, so two records of one person or company are resolved one after the other.
 /// </summary>
-public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptions> options)
+public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<IdentityOptions> options, ILogger<IdentityResolver>? logger = null)
 {
     /// <summary>Attempts per record on a unique violation or deadlock; tests set 1 to prove the locks alone suffice.</summary>
     internal int MaxAttempts { get; init; } = 3;
@@ -33,10 +34,7 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
             {
                 var outcome = await ResolveAsync(conn, tx, ingestionId, record, decision, reprocessReview: false, ct);
                 await tx.CommitAsync(ct);
-                var result = outcome.Status == ResolutionOutcome.Review ? "review" : outcome.Created ? "created" : "merged";
-                CdpTelemetry.IdentityOutcomes.Add(1, new KeyValuePair<string, object?>("rule", record.Record.Kind.ToString().ToLowerInvariant()),
-                    new KeyValuePair<string, object?>("outcome", result));
-                span?.SetTag("cdp.identity.outcome", result);
+                span?.SetTag("cdp.identity.outcome", Count(record, outcome));
                 return outcome;
             }
             catch (PostgresException e) when (attempt < MaxAttempts && IsRetryable(e))
@@ -48,25 +46,6 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
     }
 
     /// <summary>
-    /// Resolves several records whose ingestion receipts exist, with the outcome of calling
-    /// <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/> for each in order (same
-    /// entities, identities, reviews, summary and owner messages), and returns the outcomes in input order. Safe to
-    /// call again for the same ingestion ids. The caller invalidates the changed customers' views.
-    /// </summary>
-    public async Task<IReadOnlyList<ResolutionOutcome>> ResolveBatchAsync(
-        IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(items);
-        var outcomes = new List<ResolutionOutcome>(items.Count);
-        foreach (var (ingestionId, record) in items)
-        {
-            outcomes.Add(await ResolveAsync(ingestionId, record, null, ct));
-        }
-
-        return outcomes;
-    }
-
-    /// <summary>
     /// Provenance rule (FACTS.md, privacy numbers): a number that ever arrived as an X is never anyone's identity, so a
     /// record carrying one as its mobile or phone (a CRM user who copied the caller id) neither matches nor stores it.
     /// </summary>
@@ -75,9 +54,21 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
         var r = record.Record;
         var mobileIsX = r.Mobile is { } mobile && await VirtualNumbers.BindingStore.IsVirtualNumberAsync(conn, tx, mobile);
         var phoneIsX = r.Phone is { } phone && await VirtualNumbers.BindingStore.IsVirtualNumberAsync(conn, tx, phone);
-        return mobileIsX || phoneIsX
-            ? record with { Record = r with { Mobile = mobileIsX ? null : r.Mobile, Phone = phoneIsX ? null : r.Phone } }
+        return WithoutNumbers(record, mobileIsX, phoneIsX);
+    }
+
+    static CleanRecord WithoutNumbers(CleanRecord record, bool mobileIsX, bool phoneIsX) =>
+        mobileIsX || phoneIsX
+            ? record with { Record = record.Record with { Mobile = mobileIsX ? null : record.Record.Mobile, Phone = phoneIsX ? null : record.Record.Phone } }
             : record;
+
+    /// <summary>The outcome counter; returns the outcome's name.</summary>
+    static string Count(CleanRecord record, ResolutionOutcome outcome)
+    {
+        var result = outcome.Status == ResolutionOutcome.Review ? "review" : outcome.Created ? "created" : "merged";
+        CdpTelemetry.IdentityOutcomes.Add(1, new KeyValuePair<string, object?>("rule", record.Record.Kind.ToString().ToLowerInvariant()),
+            new KeyValuePair<string, object?>("outcome", result));
+        return result;
     }
 
     /// <summary>
@@ -86,24 +77,29 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
     /// </summary>
     internal async Task<ResolutionOutcome> ResolveAsync(
         NpgsqlConnection conn, NpgsqlTransaction tx, Guid ingestionId, CleanRecord record, ReviewDecision? decision,
-        bool reprocessReview, CancellationToken ct)
-    {
-        record = await WithoutVirtualNumbersAsync(conn, tx, record);
-        var run = new Run(conn, tx, ingestionId, record, options.Value.FuzzyThreshold, ct);
+        bool reprocessReview, CancellationToken ct) =>
+        await ResolveFilteredAsync(conn, tx, ingestionId, await WithoutVirtualNumbersAsync(conn, tx, record), decision, reprocessReview, ct);
 
-        // The row lock also serialises two deliveries of the same message.
-        var receipt = await run.SingleOrDefault<ReceiptRow>("""
-            select status as Status, entity_type as EntityType, entity_id as EntityId, account_id as AccountId,
-                   review_id as ReviewId, entity_created as EntityCreated
-            from ingestion_receipt where ingestion_id = @ingestionId for update
-            """, new { ingestionId })
+    /// <summary>
+    /// The resolution of a record whose virtual numbers are already dropped. In a batch (<paramref name="batch"/>
+    /// given) the keys are locked already and the statements stay queued for the batch to send.
+    /// </summary>
+    async Task<ResolutionOutcome> ResolveFilteredAsync(
+        NpgsqlConnection conn, NpgsqlTransaction tx, Guid ingestionId, CleanRecord record, ReviewDecision? decision,
+        bool reprocessReview, CancellationToken ct, Pending? batch = null, Known? known = null)
+    {
+        var run = new Run(conn, tx, ingestionId, record, options.Value.FuzzyThreshold, ct, batch, known);
+        var receipt = known?.Receipt ?? await run.SingleOrDefault<ReceiptRow>(ReceiptSql, new { ids = new[] { ingestionId } })
             ?? throw new InvalidOperationException($"Ingestion receipt {ingestionId} does not exist; ingest writes it before publishing.");
         if (receipt.Status == ResolutionOutcome.Processed || (receipt.Status == ResolutionOutcome.Review && !reprocessReview))
         {
             return receipt.ToOutcome();
         }
 
-        run.Lock(IdentityKeys.For(record));
+        if (batch is null)
+        {
+            run.Lock(IdentityKeys.For(record));
+        }
         var outcome = record.Record.Kind switch
         {
             EntityKind.Account => await run.ResolveAccountRecord(decision),
@@ -133,8 +129,13 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
             foreach (var command in CustomerOwners.OfRecord(record.Record, outcome.EntityType, outcome.EntityId.Value)) run.Enqueue(command);
         }
 
-        // The entity writes of the rules are still queued: they go out together with the receipt update.
-        await run.Flush();
+        // The entity writes of the rules are still queued: they go out together with the receipt update (in a batch,
+        // with the next record's first read).
+        if (batch is null)
+        {
+            await run.Flush();
+        }
+
         return outcome;
     }
 
@@ -166,14 +167,25 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
         e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected
             or PostgresErrorCodes.SerializationFailure;
 
+    /// <summary>Receipts locked in id order; the row lock also serialises two deliveries of the same message.</summary>
+    const string ReceiptSql = """
+        select ingestion_id as IngestionId, status as Status, entity_type as EntityType, entity_id as EntityId,
+               account_id as AccountId, review_id as ReviewId, entity_created as EntityCreated
+        from ingestion_receipt where ingestion_id = any(@ids) order by ingestion_id for update
+        """;
+
     private sealed class ReceiptRow
     {
+        public Guid IngestionId { get; set; }
         public string Status { get; set; } = "";
         public string? EntityType { get; set; }
         public Guid? EntityId { get; set; }
         public Guid? AccountId { get; set; }
         public Guid? ReviewId { get; set; }
         public bool? EntityCreated { get; set; }
+
+        /// <summary>Not yet resolved (a receipt waiting in review is only taken up again with a decision).</summary>
+        public bool IsOpen => Status != ResolutionOutcome.Processed && Status != ResolutionOutcome.Review;
 
         public ResolutionOutcome ToOutcome() =>
             new(Status, EntityType ?? "", EntityId, AccountId, ReviewId, EntityCreated ?? false);

@@ -17,7 +17,7 @@ public sealed record IdentityResolutionRequested(Guid IngestionId, CleanRecord R
 /// cleanses it, and either rejects it with reasons or hands it to identity resolution, in one transaction.
 /// Redelivery is harmless: a receipt already past this stage is skipped.
 /// </summary>
-public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, ILogger<ProcessIngestion> logger) : ITopicHandler
+public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, ILogger<ProcessIngestion> logger) : ITopicKeyedBatchHandler
 {
     public string Topic => Topics.DataIngestion;
 
@@ -27,7 +27,71 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         var receipt = await LoadAsync(queued.IngestionId, ct);
         if (receipt is null || receipt.Value.Status != "queued" || receipt.Value.Cleansed) return;
         var (channel, payload, _, _) = receipt.Value;
+        var commands = await CleanseAsync(queued.IngestionId, channel, payload, ct);
+        await SendAsync(commands, ct);
+    }
 
+    /// <summary>
+    /// A claimed round: the receipts read in one round trip, each record cleansed, and every rejection, publish and
+    /// cleansed mark sent in one more (one implicit transaction). WeCom records fetch details first, each on its own.
+    /// If the shared write fails, each message is handled alone so only a bad one is retried.
+    /// </summary>
+    public async Task<IReadOnlyList<Exception?>> HandleBatchAsync(IReadOnlyList<TopicMessage> batch, CancellationToken ct)
+    {
+        var errors = new Exception?[batch.Count];
+        var queued = new IngestionQueued?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try { queued[i] = batch[i].Read<IngestionQueued>(); }
+            catch (Exception e) { errors[i] = e; }
+        }
+
+        var receipts = new Dictionary<Guid, (string Channel, string Payload, string Status, bool Cleansed)>();
+        await using (var cmd = db.CreateCommand(
+            "select ingestion_id, channel, payload, status, cleansed_at is not null from ingestion_receipt where ingestion_id = any($1)"))
+        {
+            cmd.Parameters.AddWithValue(queued.OfType<IngestionQueued>().Select(q => q.IngestionId).ToArray());
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+                receipts[reader.GetGuid(0)] = (reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2), reader.GetString(3), reader.GetBoolean(4));
+        }
+
+        var commands = new List<NpgsqlBatchCommand>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (queued[i] is not { } message) continue;
+            try
+            {
+                if (!receipts.TryGetValue(message.IngestionId, out var receipt) || receipt.Status != "queued" || receipt.Cleansed) continue;
+                if (receipt.Channel == ChannelNames.WeCom) await HandleAsync(batch[i], ct);
+                else commands.AddRange(await CleanseAsync(message.IngestionId, receipt.Channel, receipt.Payload, ct));
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                errors[i] = e;
+            }
+        }
+
+        try
+        {
+            await SendAsync(commands, ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (errors[i] is not null) continue;
+                try { await HandleAsync(batch[i], ct); }
+                catch (Exception e) when (!ct.IsCancellationRequested) { errors[i] = e; }
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>The writes one record comes to: its rejection, or its publish to identity resolution and the cleansed mark.</summary>
+    async Task<IReadOnlyList<NpgsqlBatchCommand>> CleanseAsync(Guid ingestionId, string channel, string payload, CancellationToken ct)
+    {
         CustomerRecord? record;
         try
         {
@@ -35,37 +99,40 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         }
         catch (Exception e) when (e is JsonException or WeComCallbackException or KeyNotFoundException or InvalidOperationException)
         {
-            await RejectAsync(queued.IngestionId, channel, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")], ct);
-            return;
+            return [Reject(ingestionId, channel, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")])];
         }
         if (record is null)
         {
-            await RejectAsync(queued.IngestionId, channel, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")], ct);
-            return;
+            return [Reject(ingestionId, channel, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")])];
         }
 
         var result = RecordCleanser.Cleanse(record);
         if (result.Clean is null)
         {
-            logger.LogInformation("Rejected {IngestionId}: {Fields}", queued.IngestionId, string.Join(",", result.Errors.Select(e => e.Field)));
-            await RejectAsync(queued.IngestionId, channel, result.Errors, ct);
-            return;
+            logger.LogInformation("Rejected {IngestionId}: {Fields}", ingestionId, string.Join(",", result.Errors.Select(e => e.Field)));
+            return [Reject(ingestionId, channel, result.Errors)];
         }
 
-        // One round trip: a batch outside an explicit transaction runs as one implicit transaction, so the message
-        // and the cleansed mark still commit together (or neither does).
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var batch = new NpgsqlBatch(conn)
-        {
-            BatchCommands =
-            {
-                TopicPublisher.PublishCommand(Topics.IdentityResolution, NaturalKey(result.Clean),
-                    new IdentityResolutionRequested(queued.IngestionId, result.Clean)),
-                new("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1") { Parameters = { new() { Value = queued.IngestionId } } },
-            },
-        };
-        await batch.ExecuteNonQueryAsync(ct);
         CdpTelemetry.Accepted.Add(1, new KeyValuePair<string, object?>("channel", channel));
+        return
+        [
+            TopicPublisher.PublishCommand(Topics.IdentityResolution, NaturalKey(result.Clean),
+                new IdentityResolutionRequested(ingestionId, result.Clean)),
+            new("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1") { Parameters = { new() { Value = ingestionId } } },
+        ];
+    }
+
+    /// <summary>
+    /// One round trip: a batch outside an explicit transaction runs as one implicit transaction, so the message and
+    /// the cleansed mark still commit together (or neither does).
+    /// </summary>
+    async Task SendAsync(IReadOnlyList<NpgsqlBatchCommand> commands, CancellationToken ct)
+    {
+        if (commands.Count == 0) return;
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn);
+        foreach (var command in commands) batch.BatchCommands.Add(command);
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>
@@ -129,10 +196,10 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         return (reader.GetString(0), reader.IsDBNull(1) ? "" : reader.GetString(1), reader.GetString(2), reader.GetBoolean(3));
     }
 
-    Task RejectAsync(Guid id, string channel, IReadOnlyList<FieldError> errors, CancellationToken ct)
+    static NpgsqlBatchCommand Reject(Guid id, string channel, IReadOnlyList<FieldError> errors)
     {
         CdpTelemetry.Rejected.Add(1, new KeyValuePair<string, object?>("channel", channel));
-        return IngestionReceipts.SettleAsync(db, id, "rejected", errors, ct);
+        return IngestionReceipts.SettleCommand(id, "rejected", errors);
     }
 
     public Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct)

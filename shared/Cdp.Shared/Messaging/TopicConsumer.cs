@@ -66,19 +66,27 @@ public sealed class TopicConsumer : BackgroundService
         if (claimed.Count == 0) return 0;
 
         var outcomes = new ConcurrentDictionary<long, Exception?>();
-        var work = Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency }, async (message, _) =>
+        var work = Parallel.ForEachAsync(Units(claimed), new ParallelOptions { MaxDegreeOfParallelism = options.MaxConcurrency }, async (unit, _) =>
         {
             if (stopping.IsCancellationRequested) return; // not started before shutdown: released below
-            using var span = TopicSpans.Start(message, "postgres");
-            try
+            if (unit.Length > 1 && handler is ITopicKeyedBatchHandler batchHandler)
             {
-                await handler.HandleAsync(message, handlerCancellation.Token);
-                outcomes[message.MessageId] = null;
+                await HandleTogetherAsync(batchHandler, unit, outcomes);
+                return;
             }
-            catch (Exception ex)
+            foreach (var message in unit)
             {
-                span.Fail(ex);
-                outcomes[message.MessageId] = ex;
+                using var span = TopicSpans.Start(message, "postgres");
+                try
+                {
+                    await handler.HandleAsync(message, handlerCancellation.Token);
+                    outcomes[message.MessageId] = null;
+                }
+                catch (Exception ex)
+                {
+                    span.Fail(ex);
+                    outcomes[message.MessageId] = ex;
+                }
             }
         });
 
@@ -105,6 +113,49 @@ public sealed class TopicConsumer : BackgroundService
         await ReleaseAsync(unfinished);
         foreach (var message in claimed) coveredBy.TryRemove(message.MessageId, out _);
         return claimed.Count;
+    }
+
+    /// <summary>
+    /// What runs concurrently in a round: each message alone, or for a keyed batch handler a few slices of the claim
+    /// (two transactions in flight keep the database busy while the other slice is decided).
+    /// </summary>
+    IEnumerable<TopicMessage[]> Units(List<TopicMessage> claimed)
+    {
+        if (handler is not ITopicKeyedBatchHandler) return claimed.Select(m => new[] { m });
+        var slices = Math.Clamp(claimed.Count / MinKeyedSlice, 1, options.MaxConcurrency);
+        var size = (claimed.Count + slices - 1) / slices;
+        return claimed.Chunk(size);
+    }
+
+    // Below this many messages a slice is not worth a transaction of its own.
+    const int MinKeyedSlice = 16;
+
+    async Task HandleTogetherAsync(ITopicKeyedBatchHandler batchHandler, TopicMessage[] unit, ConcurrentDictionary<long, Exception?> outcomes)
+    {
+        var spans = unit.Select(m => TopicSpans.Start(m, "postgres")).ToArray();
+        try
+        {
+            var errors = await batchHandler.HandleBatchAsync(unit, handlerCancellation.Token);
+            if (errors.Count != unit.Length) throw new InvalidOperationException($"Topic {Topic}: the batch handler settled {errors.Count} of {unit.Length} messages.");
+            for (var i = 0; i < unit.Length; i++)
+            {
+                if (errors[i] is { } error) spans[i].Fail(error);
+                outcomes[unit[i].MessageId] = errors[i];
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var (message, span) in unit.Zip(spans))
+            {
+                span.Fail(ex);
+                outcomes[message.MessageId] = ex;
+            }
+        }
+        finally
+        {
+            // Last started, first stopped: each stop restores the span current before it.
+            for (var i = spans.Length - 1; i >= 0; i--) spans[i]?.Dispose();
+        }
     }
 
     internal async Task<List<TopicMessage>> ClaimAsync(CancellationToken ct)

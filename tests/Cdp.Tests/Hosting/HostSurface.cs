@@ -45,7 +45,7 @@ public sealed class HostSurface
 
     /// <summary>
     /// The local host: <paramref name="routes"/> and any Map{Get,Post,Put,Delete} routes (with MapGroup prefixes) and hosted services (its timers) from
-    /// <paramref name="localHost"/>; the topic handlers (ITopicHandler, ICoalescingTopicHandler, ITopicBatchHandler) in <paramref name="core"/>,
+    /// <paramref name="localHost"/>; the topic handlers (ITopicHandler, ICoalescingTopicHandler, ITopicBatchHandler, ITopicKeyedBatchHandler) in <paramref name="core"/>,
     /// which its consumers feed; the orchestrators and activities registered with AddOrchestrator/AddActivity.
     /// </summary>
     public static HostSurface Local(IReadOnlyList<SyntaxTree> localHost, IReadOnlyList<SyntaxTree> core, IEnumerable<(string Method, string Pattern)>? routes = null)
@@ -74,7 +74,7 @@ public sealed class HostSurface
         foreach (var type in core.SelectMany(t => t.GetRoot().DescendantNodes().OfType<ClassDeclarationSyntax>()))
         {
             var bases = type.BaseList?.Types.Select(b => b.Type.ToString()).ToList() ?? [];
-            if (!bases.Any(b => b is "ITopicHandler" or "ICoalescingTopicHandler" or "ITopicBatchHandler")) continue;
+            if (!bases.Any(b => b is "ITopicHandler" or "ICoalescingTopicHandler" or "ITopicBatchHandler" or "ITopicKeyedBatchHandler")) continue;
             var topic = type.Members.OfType<PropertyDeclarationSyntax>().FirstOrDefault(p => p.Identifier.Text == "Topic");
             if (topic?.ExpressionBody?.Expression is { } expression && constants.Fold(expression, type.Identifier.Text) is { } value)
                 surface.Add(Topic, value);

@@ -1,0 +1,347 @@
+using System.Runtime.ExceptionServices;
+using Cdp.Shared.Cleansing;
+using Cdp.Shared.Ingestion;
+using Cdp.Shared.Telemetry;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    /// <summary>
+    /// Resolves several records whose ingestion receipts exist, with the outcome of calling
+    /// <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/> for each in order (same
+    /// entities, identities, reviews, summary and owner messages), and returns the outcomes in input order. Safe to
+    /// call again for the same ingestion ids. The caller invalidates the changed customers' views. When a record
+    /// fails, the others are still resolved (one by one) and the first error is thrown.
+    /// </summary>
+    public async Task<IReadOnlyList<ResolutionOutcome>> ResolveBatchAsync(
+        IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var results = await ResolveEachAsync(items, ct);
+        if (results.FirstOrDefault(r => r.Error is not null).Error is { } error)
+        {
+            ExceptionDispatchInfo.Throw(error);
+        }
+
+        return [.. results.Select(r => r.Outcome!)];
+    }
+
+    private int batchFallbacks;
+
+    /// <summary>Batches that failed together and were resolved again one by one (tests expect none without a fault).</summary>
+    internal int BatchFallbacks => batchFallbacks;
+
+    /// <summary>
+    /// Per record its outcome or the error it alone met: the batch is resolved in one transaction, and when that
+    /// fails its records are resolved again one by one, so a bad record cannot hold its neighbours back.
+    /// </summary>
+    internal async Task<IReadOnlyList<(ResolutionOutcome? Outcome, Exception? Error)>> ResolveEachAsync(
+        IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+    {
+        if (items.Count > 1)
+        {
+            try
+            {
+                return [.. (await ResolveTogetherAsync(items, ct)).Select(o => ((ResolutionOutcome?)o, (Exception?)null))];
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                // Rolled back as a whole: fall through and find the record that fails (if it was not a passing deadlock).
+                Interlocked.Increment(ref batchFallbacks);
+                logger?.LogWarning(e, "A batch of {Count} records failed together ({Error}); resolving them one by one", items.Count, e.GetType().Name);
+            }
+        }
+
+        var results = new List<(ResolutionOutcome?, Exception?)>(items.Count);
+        foreach (var (ingestionId, record) in items)
+        {
+            try
+            {
+                results.Add((await ResolveAsync(ingestionId, record, null, ct), null));
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                results.Add((null, e));
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// The set-based path: one transaction; the receipts and every key of the batch locked at once (in hash order, so
+    /// batches cannot deadlock on each other); the matches, the matched rows and the holders of unique values read for
+    /// all records in three round trips; then each record decided in input order by the same rules as
+    /// <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/>, its writes queued to travel
+    /// with the next read or the commit. A record reads live instead (the per-record path, in the same transaction)
+    /// when what was read up front may have changed under it: it shares a key with an earlier record of the batch,
+    /// or an earlier record changed an entity it matched. Fuzzy matches and reviews always read live.
+    /// </summary>
+    async Task<List<ResolutionOutcome>> ResolveTogetherAsync(IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+    {
+        using var span = CdpTelemetry.Start("identity resolve batch");
+        span?.SetTag("cdp.batch.size", items.Count);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var prefetch = await Prefetch.ReadAsync(conn, tx, items, ct);
+
+        var pending = new Pending();
+        var keysSoFar = new HashSet<string>(StringComparer.Ordinal);
+        var outcomes = new List<ResolutionOutcome>(items.Count);
+        var live = 0;
+        for (var i = 0; i < items.Count; i++)
+        {
+            var record = prefetch.Records[i];
+            var receipt = prefetch.Receipts.GetValueOrDefault(items[i].IngestionId);
+            var open = receipt is not null && receipt.IsOpen;
+            var keys = open ? IdentityKeys.For(record) : [];
+            var fresh = receipt is not null && (!open
+                || (!keys.Any(keysSoFar.Contains) && !prefetch.DependenciesOf(i).Any(prefetch.Touched.Contains)));
+            if (!fresh) live++;
+            var outcome = await ResolveFilteredAsync(conn, tx, items[i].IngestionId, record, null, reprocessReview: false, ct,
+                pending, fresh ? new Known(prefetch, i, receipt!) : null);
+            keysSoFar.UnionWith(keys);
+            if (open && outcome.EntityId is { } entityId) prefetch.Touched.Add(entityId);
+            if (open && outcome.AccountId is { } accountId) prefetch.Touched.Add(accountId);
+            outcomes.Add(outcome);
+        }
+
+        await pending.FlushAsync(conn, tx, ct);
+        await tx.CommitAsync(ct);
+        span?.SetTag("cdp.batch.live", live);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (prefetch.Receipts.GetValueOrDefault(items[i].IngestionId) is { IsOpen: true })
+            {
+                Count(prefetch.Records[i], outcomes[i]);
+            }
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>A row read up front: the columns the rules merge, and its field times and sources.</summary>
+    private sealed record HeldRow(Dictionary<string, string?> Row, string? FieldTimes, string? FieldSources);
+
+    private static readonly string[] LeadColumns =
+        ["lead_name", "company_name", "mobile_phone", "email", "title", "city", "campaign_id", "lead_source", "phone", "phone_type"];
+
+    private static readonly string[] ContactColumns =
+        ["contact_name", "mobile_phone", "email", "wechat_id", "wecom_external_user_id", "title", "city", "phone", "phone_type"];
+
+    private static readonly string[] AccountColumns = ["account_name", "name_normalized", "unified_social_credit_code", "city"];
+
+    /// <summary>What a batch read up front, and which entities its records changed since.</summary>
+    private sealed class Prefetch
+    {
+        public required CleanRecord[] Records { get; init; }
+        public Dictionary<Guid, ReceiptRow> Receipts { get; } = [];
+        public Dictionary<int, Guid?> People { get; } = [];
+        public Dictionary<int, List<AccountMatch>> Accounts { get; } = [];
+        public Dictionary<Guid, HeldRow> Rows { get; } = [];
+        /// <summary>Per (table, column, value) asked, the entities holding it.</summary>
+        public Dictionary<(string Table, string Column, string Value), List<Guid>> Holders { get; } = [];
+        /// <summary>Entities an earlier record of the batch created or changed: what was read of them is stale.</summary>
+        public HashSet<Guid> Touched { get; } = [];
+
+        /// <summary>The entities whose state the prefetched answers for record <paramref name="i"/> rest on.</summary>
+        public IEnumerable<Guid> DependenciesOf(int i)
+        {
+            if (People.GetValueOrDefault(i) is { } person) yield return person;
+            foreach (var match in Accounts.GetValueOrDefault(i) ?? []) yield return match.AccountId;
+            foreach (var (table, column, value) in UniqueValues(Records[i]))
+            {
+                foreach (var holder in Holders.GetValueOrDefault((table, column, value)) ?? []) yield return holder;
+            }
+        }
+
+        static IEnumerable<(string Table, string Column, string Value)> UniqueValues(CleanRecord clean)
+        {
+            var r = clean.Record;
+            if (r.Kind == EntityKind.Contact)
+            {
+                if (r.Mobile is { } mobile) yield return ("contact", "mobile_phone", mobile);
+                if (r.Email is { } email) yield return ("contact", "email", email);
+                if (r.WeComExternalUserId is { } wecom) yield return ("contact", "wecom_external_user_id", wecom);
+            }
+
+            if (r.CreditCode is { } code && r.Kind != EntityKind.Lead) yield return ("account", "unified_social_credit_code", code);
+        }
+
+        public static async Task<Prefetch> ReadAsync(
+            NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+        {
+            // 1. The receipts, locked, and which of the batch's numbers ever arrived as X numbers.
+            var numbers = items.SelectMany(x => new[] { x.Record.Record.Mobile, x.Record.Record.Phone }).OfType<string>().Distinct().ToArray();
+            var virtualNumbers = new HashSet<string>(StringComparer.Ordinal);
+            var receipts = new List<ReceiptRow>();
+            await using (var batch = new NpgsqlBatch(conn, tx))
+            {
+                batch.BatchCommands.Add(Run.Command(ReceiptSql, new { ids = items.Select(x => x.IngestionId).Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command("select number from virtual_number_seen where number = any(@numbers)", new { numbers }));
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                receipts.AddRange(await ReadRows<ReceiptRow>(reader, ct));
+                await reader.NextResultAsync(ct);
+                while (await reader.ReadAsync(ct)) virtualNumbers.Add(reader.GetString(0));
+            }
+
+            var prefetch = new Prefetch
+            {
+                Records = [.. items.Select(x => WithoutNumbers(x.Record,
+                    x.Record.Record.Mobile is { } m && virtualNumbers.Contains(m), x.Record.Record.Phone is { } p && virtualNumbers.Contains(p)))],
+            };
+            foreach (var receipt in receipts) prefetch.Receipts[receipt.IngestionId] = receipt;
+            var open = Enumerable.Range(0, items.Count)
+                .Where(i => prefetch.Receipts.GetValueOrDefault(items[i].IngestionId) is { IsOpen: true })
+                .Select(i => (I: i, Clean: prefetch.Records[i]))
+                .ToList();
+            if (open.Count == 0) return prefetch;
+
+            // 2. Every key of the batch locked at once, then the match rules for every record.
+            var leads = open.Where(x => x.Clean.Record.Kind == EntityKind.Lead).ToList();
+            var contacts = open.Where(x => x.Clean.Record.Kind == EntityKind.Contact).ToList();
+            var accounts = open
+                .Where(x => x.Clean.Record.Kind == EntityKind.Account || (x.Clean.Record.Kind == EntityKind.Contact && x.Clean.CompanyFullName is not null))
+                .Select(x => (x.I, x.Clean, BySourceRecord: x.Clean.Record.Kind == EntityKind.Account))
+                .ToList();
+            await using (var batch = new NpgsqlBatch(conn, tx))
+            {
+                batch.BatchCommands.Add(Run.Command(Run.LockSql, new { keys = open.SelectMany(x => IdentityKeys.For(x.Clean)).Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command(Matching.Leads, Matching.LeadArgs(leads)));
+                batch.BatchCommands.Add(Run.Command(Matching.Contacts, Matching.ContactArgs(contacts, bySourceRecord: true)));
+                batch.BatchCommands.Add(Run.Command(Matching.Accounts, Matching.AccountArgs(accounts)));
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                await reader.NextResultAsync(ct);
+                foreach (var match in await ReadRows<Matching.PersonMatch>(reader, ct)) prefetch.People[match.I] = match.Id;
+                await reader.NextResultAsync(ct);
+                foreach (var match in await ReadRows<Matching.PersonMatch>(reader, ct)) prefetch.People[match.I] = match.Id;
+                await reader.NextResultAsync(ct);
+                foreach (var (i, _, _) in accounts) prefetch.Accounts[i] = [];
+                foreach (var match in await ReadRows<AccountMatch>(reader, ct)) prefetch.Accounts[match.I].Add(match);
+            }
+
+            // 3. The rows the rules will merge into, locked; who holds the batch's unique values; and the cities of
+            // records that reach the fuzzy rule (taken after the keys, as the per-record path does).
+            var mergedAccounts = new List<Guid>();
+            var cities = new List<string>();
+            foreach (var (i, clean, _) in accounts)
+            {
+                var matches = prefetch.Accounts[i];
+                if (matches.FirstOrDefault(m => m.Rule < 3) is { } strong) mergedAccounts.Add(strong.AccountId);
+                else if (matches.Count == 1) mergedAccounts.Add(matches[0].AccountId);
+                else if (matches.Count == 0 && clean.CompanyShortName is not null && clean.Record.City is { } city) cities.Add(IdentityKeys.City(city));
+            }
+
+            var asked = open.SelectMany(x => UniqueValues(x.Clean)).Distinct().ToList();
+            foreach (var value in asked) prefetch.Holders[value] = [];
+            await using (var batch = new NpgsqlBatch(conn, tx))
+            {
+                batch.BatchCommands.Add(Run.Command(Run.LockSql, new { keys = cities.Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command($"""
+                    select lead_id as id, {string.Join(", ", LeadColumns)}, field_times::text as field_times, field_sources::text as field_sources
+                    from lead where lead_id = any(@ids) order by lead_id for update
+                    """, new { ids = leads.Select(x => prefetch.People.GetValueOrDefault(x.I)).OfType<Guid>().Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command($"""
+                    select contact_id as id, {string.Join(", ", ContactColumns)}, field_times::text as field_times, field_sources::text as field_sources
+                    from contact where contact_id = any(@ids) order by contact_id for update
+                    """, new { ids = contacts.Select(x => prefetch.People.GetValueOrDefault(x.I)).OfType<Guid>().Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command($"""
+                    select account_id as id, {string.Join(", ", AccountColumns)}, field_times::text as field_times
+                    from account where account_id = any(@ids) order by account_id for update
+                    """, new { ids = mergedAccounts.Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command("""
+                    select contact_id, mobile_phone, email, wecom_external_user_id from contact
+                    where mobile_phone = any(@values) or email = any(@values) or wecom_external_user_id = any(@values)
+                    """, new { values = asked.Where(a => a.Table == "contact").Select(a => a.Value).Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command(
+                    "select account_id, unified_social_credit_code from account where unified_social_credit_code = any(@values)",
+                    new { values = asked.Where(a => a.Table == "account").Select(a => a.Value).Distinct().ToArray() }));
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                for (var set = 0; set < 3; set++)
+                {
+                    await reader.NextResultAsync(ct);
+                    while (await reader.ReadAsync(ct))
+                    {
+                        var row = new Dictionary<string, string?>(StringComparer.Ordinal);
+                        string? fieldTimes = null, fieldSources = null;
+                        for (var c = 1; c < reader.FieldCount; c++)
+                        {
+                            var value = reader.IsDBNull(c) ? null : reader.GetString(c);
+                            switch (reader.GetName(c))
+                            {
+                                case "field_times": fieldTimes = value; break;
+                                case "field_sources": fieldSources = value; break;
+                                case var column: row[column] = value; break;
+                            }
+                        }
+
+                        prefetch.Rows[reader.GetGuid(0)] = new HeldRow(row, fieldTimes, fieldSources);
+                    }
+                }
+
+                foreach (var table in new[] { "contact", "account" })
+                {
+                    await reader.NextResultAsync(ct);
+                    while (await reader.ReadAsync(ct))
+                    {
+                        for (var c = 1; c < reader.FieldCount; c++)
+                        {
+                            if (!reader.IsDBNull(c)
+                                && prefetch.Holders.TryGetValue((table, reader.GetName(c), reader.GetString(c)), out var holders))
+                            {
+                                holders.Add(reader.GetGuid(0));
+                            }
+                        }
+                    }
+                }
+            }
+
+            return prefetch;
+        }
+
+        static async Task<List<T>> ReadRows<T>(NpgsqlDataReader reader, CancellationToken ct)
+        {
+            var parse = reader.GetRowParser<T>();
+            var rows = new List<T>();
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(parse(reader));
+            }
+
+            return rows;
+        }
+    }
+
+    /// <summary>One record's view of its batch's <see cref="Prefetch"/>: answers the rules' reads without a round trip.</summary>
+    private sealed class Known(Prefetch batch, int index, ReceiptRow receipt)
+    {
+        public ReceiptRow Receipt => receipt;
+
+        public bool TryPerson(out Guid? id) => batch.People.TryGetValue(index, out id);
+
+        public bool TryAccounts(out List<AccountMatch> matches)
+        {
+            matches = batch.Accounts.GetValueOrDefault(index) ?? [];
+            return batch.Accounts.ContainsKey(index);
+        }
+
+        /// <summary>A row read up front that no earlier record of the batch has changed since.</summary>
+        public bool TryRow(Guid id, IEnumerable<string> columns, out HeldRow row)
+        {
+            row = batch.Rows.GetValueOrDefault(id)!;
+            return row is not null && !batch.Touched.Contains(id) && columns.All(row.Row.ContainsKey);
+        }
+
+        /// <summary>Whether an entity other than <paramref name="id"/> holds <paramref name="value"/> (see Run.DropTaken).</summary>
+        public bool TryTaken(string table, string column, string value, Guid id, out bool taken)
+        {
+            var holders = batch.Holders.GetValueOrDefault((table, column, value));
+            taken = holders is not null && holders.Any(h => h != id);
+            return holders is not null && !holders.Any(batch.Touched.Contains);
+        }
+    }
+}

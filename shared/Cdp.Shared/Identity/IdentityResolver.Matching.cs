@@ -1,0 +1,122 @@
+using Cdp.Shared.Cleansing;
+using Cdp.Shared.Ingestion;
+
+namespace Cdp.Shared.Identity;
+
+public sealed partial class IdentityResolver
+{
+    /// <summary>
+    /// The match rules of leads, contacts and accounts, each one statement over a list of records (unnest), so a
+    /// single record and a whole batch are matched by the same SQL. Each branch is one rule (a null value matches
+    /// nothing) and the lowest rule that matched wins, exactly as if the rules were asked one after another.
+    /// </summary>
+    private static class Matching
+    {
+        /// <summary>A lead or contact match: the record's position in the list, and the entity (null: none).</summary>
+        public sealed class PersonMatch
+        {
+            public int I { get; set; }
+            public Guid? Id { get; set; }
+        }
+
+        public const string Leads = """
+            select r.i as I, (
+                select lead_id from (
+                    (select 1 as rule, lead_id from lead_channel_identity
+                     where channel_id = r.channel and identity_type = 'source_record' and channel_user_id = r.source_id limit 1)
+                    union all
+                    (select 2, lead_id from lead where mobile_phone = r.mobile order by created_at, lead_id limit 1)
+                    union all
+                    (select 3, lead_id from lead where email = r.email order by created_at, lead_id limit 1)
+                    union all
+                    (select 4, lead_id from lead_channel_identity where identity_type = 'wechat_unionid' and channel_user_id = r.union_id
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 5, lead_id from lead_channel_identity where identity_type = 'wechat_openid' and channel_user_id = r.open_id
+                     order by captured_at, identity_id limit 1)
+                    union all
+                    (select 6, lead_id from lead_channel_identity where identity_type = 'wecom_external_user' and channel_user_id = r.wecom
+                     order by captured_at, identity_id limit 1)
+                ) as matched
+                order by rule limit 1) as Id
+            from unnest(@i, @channel, @sourceId, @mobile, @email, @unionId, @openId, @wecom)
+                 as r(i, channel, source_id, mobile, email, union_id, open_id, wecom)
+            """;
+
+        public static object LeadArgs(IReadOnlyList<(int I, CleanRecord Clean)> rows) => new
+        {
+            i = rows.Select(x => x.I).ToArray(),
+            channel = Texts(rows, r => r.Channel),
+            sourceId = Texts(rows, r => r.SourceId),
+            mobile = Texts(rows, r => r.Mobile),
+            email = Texts(rows, r => r.Email),
+            unionId = Texts(rows, r => r.UnionId),
+            openId = Texts(rows, r => r.OpenId),
+            wecom = Texts(rows, r => r.WeComExternalUserId),
+        };
+
+        public const string Contacts = """
+            select r.i as I, (
+                select contact_id from (
+                    select 1 as rule, contact_id from contact_channel_identity
+                    where channel_id = r.channel and identity_type = 'source_record' and channel_user_id = r.source_id
+                    union all
+                    select 2, contact_id from contact where mobile_phone = r.mobile
+                    union all
+                    select 3, contact_id from contact where email = r.email
+                    union all
+                    select 4, contact_id from contact where wecom_external_user_id = r.wecom
+                ) as matched
+                order by rule limit 1) as Id
+            from unnest(@i, @channel, @sourceId, @mobile, @email, @wecom) as r(i, channel, source_id, mobile, email, wecom)
+            """;
+
+        /// <param name="bySourceRecord">False for a person someone already holds: the source-record rule does not apply.</param>
+        public static object ContactArgs(IReadOnlyList<(int I, CleanRecord Clean)> rows, bool bySourceRecord) => new
+        {
+            i = rows.Select(x => x.I).ToArray(),
+            channel = Texts(rows, r => r.Channel),
+            sourceId = Texts(rows, r => bySourceRecord ? r.SourceId : null),
+            mobile = Texts(rows, r => r.Mobile),
+            email = Texts(rows, r => r.Email),
+            wecom = Texts(rows, r => r.WeComExternalUserId),
+        };
+
+        /// <summary>
+        /// The source record (rule 1, account records only), credit code (rule 2) and exact name (rule 3) rules. The
+        /// name rows only count when neither stronger rule matched; a different credit code is a different legal
+        /// entity, whatever the name says.
+        /// </summary>
+        public const string Accounts = """
+            select r.i as I, m.rule as Rule, a.account_id as AccountId, a.account_name as Name, a.city as City,
+                   a.unified_social_credit_code as CreditCode
+            from unnest(@i, @bySourceRecord, @channel, @sourceId, @code, @fullName)
+                 as r(i, by_source_record, channel, source_id, code, full_name)
+            cross join lateral (
+                (select 1 as rule, 0::bigint as n, account_id from account_channel_identity
+                 where r.by_source_record and channel_id = r.channel and channel_account_id = r.source_id limit 1)
+                union all
+                (select 2, 0, account_id from account where unified_social_credit_code = r.code)
+                union all
+                (select 3, row_number() over (order by created_at, account_id), account_id from account
+                 where name_normalized = r.full_name and (r.code is null or unified_social_credit_code is null)
+                 order by created_at, account_id limit 20)
+            ) as m
+            join account a on a.account_id = m.account_id
+            order by r.i, m.rule, m.n
+            """;
+
+        public static object AccountArgs(IReadOnlyList<(int I, CleanRecord Clean, bool BySourceRecord)> rows) => new
+        {
+            i = rows.Select(x => x.I).ToArray(),
+            bySourceRecord = rows.Select(x => x.BySourceRecord).ToArray(),
+            channel = rows.Select(x => x.Clean.Record.Channel).ToArray(),
+            sourceId = rows.Select(x => (string?)x.Clean.Record.SourceId).ToArray(),
+            code = rows.Select(x => x.Clean.Record.CreditCode).ToArray(),
+            fullName = rows.Select(x => x.Clean.CompanyFullName).ToArray(),
+        };
+
+        private static string?[] Texts(IReadOnlyList<(int I, CleanRecord Clean)> rows, Func<CustomerRecord, string?> value) =>
+            [.. rows.Select(x => value(x.Clean.Record))];
+    }
+}
