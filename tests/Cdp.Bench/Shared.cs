@@ -133,6 +133,7 @@ namespace Cdp.Bench
                 ["WeCom:EncodingAesKey"] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
                 ["Auth:SessionKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Auth:BootstrapAdminKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
+                ["VirtualNumbers:AccessKeySecret"] = RandomSecret(),   // the host refuses the sample's
             };
             foreach (var channel in SignedChannels) all[$"{channel.SettingsSection}:SigningSecret"] = SecretOf(channel.Name);
             foreach (var (key, value) in settings) all[key] = value;

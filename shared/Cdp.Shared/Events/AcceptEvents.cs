@@ -3,6 +3,7 @@ using Cdp.Shared.Customers;
 using Cdp.Shared.Privacy;
 using Cdp.Shared.Summaries;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -13,8 +14,8 @@ namespace Cdp.Shared.Events;
 public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected, int Untrusted);
 
 /// <summary>
-/// POST /api/events: validates, then in one transaction publishes every valid event to event-stream (keyed by the
-/// user hash, so one user's events stay in order), records touchpoints for the events that name a known contact, lead
+/// POST /api/events: validates, then in one transaction publishes the valid events to event-stream (one message for
+/// the request), records touchpoints for the events that name a known contact, lead
 /// or account, and asks for those entities' summaries to be recalculated. The answer follows the commit, so an
 /// accepted event is durable before the caller hears so.
 /// </summary>
@@ -40,12 +41,8 @@ public sealed class AcceptEvents(
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        // PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash (one user still one key).
-        await TopicPublisher.PublishManyAsync(conn, tx, Topics.EventStream, events.Select(e =>
-        {
-            var user = hash.UserId(e.UserId);
-            return (user, EventRow.From(e, now) with { UserId = user });
-        }), ct);
+        // PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash.
+        await PublishBatchAsync(conn, tx, [.. events.Select(e => EventRow.From(e, now) with { UserId = hash.UserId(e.UserId) })], ct);
 
         var named = events.Where(e => e.NamesAnEntity).ToList();
         List<(string Type, Guid Id)> entities = [];
@@ -58,6 +55,26 @@ public sealed class AcceptEvents(
         await tx.CommitAsync(ct);
         // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
         await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
+    }
+
+    /// <summary>
+    /// The whole request as one event-stream message (a JSON array of ClickHouse rows, item_count = its length): one
+    /// row in Postgres per request instead of one per event, which the writer then claims by rows. Keyed by the user
+    /// hash when the request holds one user's events (the SDK's usual request), else by a key of its own so batches
+    /// spread over a broker's partitions (the writer ignores key order: the ClickHouse table orders rows itself).
+    /// An erasure rewrites the arrays that hold a subject's events (<see cref="Privacy.EraseSubject"/>).
+    /// </summary>
+    internal static async Task PublishBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<EventRow> rows, CancellationToken ct)
+    {
+        var key = rows.All(r => r.UserId == rows[0].UserId) ? rows[0].UserId : $"batch:{Guid.CreateVersion7():N}";
+        await using var cmd = new NpgsqlCommand(
+            "insert into topic_message (topic, message_key, payload, traceparent, item_count) values ($1, $2, $3, $4, $5)", conn, tx);
+        cmd.Parameters.Add(new() { Value = Topics.EventStream });
+        cmd.Parameters.Add(new() { Value = key });
+        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(rows, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        cmd.Parameters.Add(new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = rows.Count });
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>

@@ -151,6 +151,17 @@ public sealed class EraseSubject(
             """);
         await Run("identity_review", $"delete from identity_review where resolved_entity_id = any(@entities) or {PrivacySubject.Mentions("record::text")}");
         await Run("sync_task", $"delete from sync_task where entity_id = any(@entities) or {PrivacySubject.Mentions("payload::text")}");
+        // An accepted request's events wait as one event-stream message (an array of rows) that may hold other people's
+        // events too: their rows of it go, the rest stays queued. Before the delete below, which would take the whole
+        // message if one of its rows mentioned them.
+        var erasedRow = $"coalesce(r->>'user_id' = any(@userHashes) or r->>'contact_id' = any(@entityTexts) or r->>'lead_id' = any(@entityTexts) or {PrivacySubject.Mentions("r::text")}, false)";
+        await Run("event_stream_rows", $"""
+            update topic_message m
+               set payload = (select coalesce(jsonb_agg(r order by n), '[]'::jsonb) from jsonb_array_elements(m.payload) with ordinality x(r, n) where not {erasedRow}),
+                   item_count = (select count(*) from jsonb_array_elements(m.payload) x(r) where not {erasedRow})
+             where m.topic = '{Topics.EventStream}' and jsonb_typeof(m.payload) = 'array'
+               and exists (select 1 from jsonb_array_elements(m.payload) x(r) where {erasedRow})
+            """);
         await Run("topic_message", $"delete from topic_message where message_key = any(@userHashes) or {PrivacySubject.Mentions("message_key")} or {PrivacySubject.Mentions("payload::text")}");
         await Run("orchestration_instance", $"""
             delete from orchestration_instance o where status in ('Completed', 'Failed', 'Terminated')
