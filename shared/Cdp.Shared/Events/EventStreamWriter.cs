@@ -133,7 +133,8 @@ public sealed partial class EventStreamWriter(
                        event_type, occurred_at, properties, ingested_at
                 FROM {table} WHERE user_id IN ({from})
                 """, ct);
-            await clickHouse.DeleteEventsAsync($"user_id IN ({from})", TimeSpan.FromMinutes(5), ct);   // the ordered copies too
+            // The ordered copies too; the daily counts stay (every event id lives on under the hashed id).
+            await clickHouse.DeleteEventsAsync($"user_id IN ({from})", TimeSpan.FromMinutes(5), ct, recount: false);
             total += raws.Count;
             logger.LogInformation("Re-keyed the events of {Count} user id(s) stored before hashing in {Table}", raws.Count, table);
         }

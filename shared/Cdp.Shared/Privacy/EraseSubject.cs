@@ -29,7 +29,8 @@ public sealed record PrivacyRequestView(
 /// queued messages and finished orchestrations deleted, staff and privacy-number fields cleared; the summaries of the
 /// accounts that counted them queued for recalculation, and the audit row;</item>
 /// <item>redis — their cached customer views and summary locks deleted, their accounts' views invalidated;</item>
-/// <item>clickhouse — <c>ALTER TABLE … DELETE WHERE</c> their contact, lead and user hashes, waited for until the mutation is done;</item>
+/// <item>clickhouse — <c>ALTER TABLE … DELETE WHERE</c> their contact, lead and user hashes, waited for until the mutation is done,
+/// and the daily counts of the customers those events named recounted;</item>
 /// <item>done — the mobile and email are cleared from the request row, which keeps only the subject's keyed hash.</item>
 /// </list>
 /// </summary>
@@ -206,7 +207,11 @@ public sealed class EraseSubject(
     {
         if (ExportSubject.EventsWhere(records) is not { } where) return "nothing to delete";
         if (!await clickHouse.EventsTableExistsAsync(ct)) return "no events table";
-        await clickHouse.DeleteEventsAsync(where, MutationWait, ct);   // the ordered copies too
+        // The ordered copies too, then the daily counts of every customer the deleted events named. Their contacts,
+        // leads and accounts are recounted even when no event is left to name them: a retry after a crash between
+        // the delete and the recount finds the events gone but must still finish the recount.
+        await clickHouse.DeleteEventsAsync(where, MutationWait, ct, alsoRecount:
+            records.Contacts.Select(c => ("contact", c)).Concat(records.Leads.Select(l => ("lead", l))).Concat(records.Accounts.Select(a => ("account", a))));
         return "deleted";
     }
 
