@@ -87,16 +87,17 @@ public sealed class AcceptEvents(
     {
         await using var cmd = new NpgsqlCommand("""
             with e as (
-                select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[])
-                    with ordinality as t(touchpoint_id, contact_id, lead_id, account_id, at, type, details, n)),
+                select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[])
+                    with ordinality as t(touchpoint_id, contact_id, lead_id, account_id, at, type, event_id, user_id, properties, n)),
             r as (
-                select e.touchpoint_id, c.contact_id, l.lead_id, a.account_id, e.at, e.type, e.details, e.n from e
+                select e.touchpoint_id, c.contact_id, l.lead_id, a.account_id, e.at, e.type, e.event_id, e.user_id, e.properties, e.n from e
                   left join contact c on c.contact_id = e.contact_id
                   left join lead l on l.lead_id = e.lead_id
                   left join account a on a.account_id = e.account_id
                  where c.contact_id is not null or l.lead_id is not null or a.account_id is not null)
             insert into touchpoint (touchpoint_id, contact_id, lead_id, account_id, channel_id, touchpoint_time, touchpoint_type, details)
-            select touchpoint_id, contact_id, lead_id, account_id, 'sdk', at, type, details::jsonb from r order by n
+            select touchpoint_id, contact_id, lead_id, account_id, 'sdk', at, type,
+                   jsonb_build_object('eventId', event_id, 'userId', user_id, 'properties', properties::jsonb) from r order by n
             on conflict do nothing
             returning contact_id, lead_id, account_id
             """, conn, tx);
@@ -106,10 +107,10 @@ public sealed class AcceptEvents(
         cmd.Parameters.Add(Ids(named.Select(e => e.AccountId)));
         cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. named.Select(e => e.OccurredAt)] });
         cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.Type)] });
-        cmd.Parameters.Add(new NpgsqlParameter<string[]>
-        {
-            TypedValue = [.. named.Select(e => JsonSerializer.Serialize(new { eventId = e.EventId, userId = e.UserId, properties = JsonDocument.Parse(e.PropertiesJson).RootElement }))],
-        });
+        // The details are built in the statement, for the events whose ids name a row only (often none of them do).
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.EventId)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.UserId)] });
+        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.PropertiesJson)] });
 
         var entities = new List<(string, Guid)>();
         var seen = new HashSet<(string, Guid)>();
