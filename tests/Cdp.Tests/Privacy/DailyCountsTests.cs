@@ -33,14 +33,14 @@ public sealed class DailyCountsTests(PrivacyApp app) : IClassFixture<PrivacyApp>
             eventId = id, userId = user, type, contactId = contact, accountId = account, occurredAt = at.ToString("O"), properties = new { path = "/pricing" },
         };
         var repeated = Event(TestData.Id("ev"), personUser, person, "click", now.AddHours(-3));
-        await PostAsync(
+        await app.PostEventsAsync(
             Event(TestData.Id("ev"), personUser, person, "page_view", now.AddMinutes(-5)),
             Event(TestData.Id("ev"), personUser, person, "page_view", now.AddDays(-2)),
             repeated,
             Event(TestData.Id("ev"), colleagueUser, colleague, "page_view", now.AddDays(-1)),
             Event(TestData.Id("ev"), colleagueUser, colleague, "download", now.AddMinutes(-1)),
             Event(TestData.Id("ev"), colleagueUser, colleague, "download", now.AddDays(-40)));   // outside the 30 days
-        await PostAsync(repeated);   // the same event id again, in a request of its own: a second row in ClickHouse
+        await app.PostEventsAsync(repeated);   // the same event id again, in a request of its own: a second row in ClickHouse
         // Both requests written (the repeat may already be merged away: ReplacingMergeTree).
         await Eventually.Until(async () => await conn.ExecuteScalarAsync<long>("select count(*) from topic_message where topic = 'event-stream'") == 0
             && await app.ClickHouseSql($"SELECT uniqExact(event_id) FROM {app.EventsTable} WHERE account_id = toUUID('{account}')") == "6", Slack, "both requests in ClickHouse");
@@ -92,12 +92,6 @@ public sealed class DailyCountsTests(PrivacyApp app) : IClassFixture<PrivacyApp>
 
         EventRow Row(string id, string user, Guid contact) =>
             EventRow.From(new ValidEvent(id, user, contact, null, account, "page_view", now.AddMinutes(-1), "{}"), now);
-    }
-
-    async Task PostAsync(params object[] events)
-    {
-        using var response = await app.Client.PostAsJsonAsync("/api/events", new { events });
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
 
     /// <summary>The count the pre-aggregate stands for, over the raw events: distinct ids by type, today and the 29 days before.</summary>
