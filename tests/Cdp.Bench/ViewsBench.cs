@@ -75,6 +75,10 @@ static class ViewsBench
                         $"SELECT event_type, uniqExact(event_id) FROM {chDb}.{ClickHouseHttp.OrderedCopies[0].Table} WHERE {column} = toUUID('{id}') AND occurred_at >= now() - INTERVAL 30 DAY GROUP BY event_type"));
                     Report.Line($"baseline: raw ClickHouse counts, ordered copy", rawCopy);
                 }
+                // The query the view makes now: the daily pre-aggregate (ClickHouseHttp.DailyTable), at most 30 rows per type.
+                var rawDaily = await MeasureAsync(ids, concurrency, async id => await Sql(ch,
+                    $"SELECT event_type, uniqExactMerge(events) FROM {chDb}.{ClickHouseHttp.DailyTable} WHERE subject = '{kind}' AND subject_id = toUUID('{id}') AND day > toDate(now(), 'UTC') - 30 GROUP BY event_type"));
+                Report.Line($"baseline: raw ClickHouse counts, daily pre-aggregate", rawDaily);
 
                 var hits = 0;
                 var uncached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, string.Format(CultureInfo.InvariantCulture, path, id),
@@ -167,7 +171,7 @@ static class ViewsBench
         }
 
         await Sql(ch, $"CREATE DATABASE IF NOT EXISTS {chDb}");
-        foreach (var (sql, _, _) in ClickHouseHttp.SchemaSqlFor(chDb)) await Sql(ch, sql);   // the table, its ordered copies and their views
+        foreach (var (sql, _, _) in ClickHouseHttp.SchemaSqlFor(chDb)) await Sql(ch, sql);   // the table, its ordered copies, the daily counts and their views
         var types = new[] { "page_view", "click", "download", "video_play", "form_view" };
         var now = DateTimeOffset.UtcNow;
         var rows = new List<string>();

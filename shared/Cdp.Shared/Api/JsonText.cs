@@ -34,6 +34,8 @@ public static class JsonText
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth }); }
         catch (JsonException e) { throw new ApiProblemException(ApiProblem.BadRequest($"The body is not valid JSON: {e.Message}")); }
+        // Both a lone surrogate and a NUL can only come as a \u escape: a body without one (most) needs no walk.
+        if (!body.Span.ContainsEscapedUnicode() || !MayBeUndecodableOrNul(doc.RootElement)) return doc;
         try
         {
             EnsureDecodable(doc.RootElement, "");
@@ -42,6 +44,40 @@ public static class JsonText
         catch { doc.Dispose(); throw; }
         return doc;
     }
+
+    /// <summary>
+    /// The walks below name the field they fault, building a path for every value; this one only says whether either
+    /// could find anything (a string or name with a \u escape that decodes to no text or to a NUL), so a clean body —
+    /// most, even with escapes — is walked once without paths.
+    /// </summary>
+    static bool MayBeUndecodableOrNul(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).ContainsEscapedUnicode() && !IsCleanText(() => element.GetString());
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                    if (MayBeUndecodableOrNul(item)) return true;
+                return false;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                    if (!IsCleanText(() => property.Name) || MayBeUndecodableOrNul(property.Value)) return true;
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    static bool IsCleanText(Func<string?> read)
+    {
+        try { return read() is not { } text || !text.Contains('\0', StringComparison.Ordinal); }
+        catch (InvalidOperationException) { return false; }
+    }
+
+    /// <summary>True when the text holds a backslash followed by u or U (or false positives such as an escaped backslash before a u).</summary>
+    static bool ContainsEscapedUnicode(this ReadOnlySpan<byte> body) =>
+        body.IndexOf("\\u"u8) >= 0 || body.IndexOf("\\U"u8) >= 0;
 
     /// <summary>
     /// 400 naming the field when a string (or a property name) is an escape the reader cannot turn into text: a lone

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,23 +16,101 @@ public sealed record BehaviourEventView(string EventId, string UserId, string Ty
 /// </summary>
 public sealed class BehaviourQueries(ClickHouseHttp clickHouse, IOptions<EventsOptions> options, ILogger<BehaviourQueries> logger)
 {
+    const int MaxBatch = 200;
+
+    readonly ConcurrentQueue<PendingCount> pending = new();
+    int drainers;
+
+    /// <summary>
+    /// Distinct events of the customer by type over the last <paramref name="days"/> UTC days (today and the days before
+    /// it), from the daily pre-aggregate (<see cref="ClickHouseHttp.DailyTable"/>): a merge of at most that many rows per type.
+    /// Each ClickHouse query costs far more than the rows it reads here, so concurrent callers share queries: at most
+    /// <see cref="EventsOptions.CountQueriesInFlight"/> run at once, and the callers that arrive meanwhile go together
+    /// in the next one (one <c>IN</c> list). A lone caller is sent at once. Null when ClickHouse failed or did not
+    /// answer within <see cref="EventsOptions.QueryTimeout"/> (waiting included).
+    /// </summary>
     public async Task<IReadOnlyDictionary<string, long>?> CountsByTypeAsync(
         BehaviourSubject subject, Guid id, int days = 30, CancellationToken ct = default)
     {
+        var request = new PendingCount(Subject(subject), id, Math.Clamp(days, 1, 3650));
+        pending.Enqueue(request);
+        TryStartDrainer();
+        try
+        {
+            return await request.Result.Task.WaitAsync(options.Value.QueryTimeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("Behaviour counts from ClickHouse took longer than {Timeout}; answering without them", options.Value.QueryTimeout);
+            return null;
+        }
+    }
+
+    void TryStartDrainer()
+    {
+        while (true)
+        {
+            var running = Volatile.Read(ref drainers);
+            if (running >= options.Value.CountQueriesInFlight) return;   // a running one takes the request
+            if (Interlocked.CompareExchange(ref drainers, running + 1, running) != running) continue;
+            _ = Task.Run(DrainAsync);
+            return;
+        }
+    }
+
+    async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var batch = new List<PendingCount>();
+                while (batch.Count < MaxBatch && pending.TryDequeue(out var next)) batch.Add(next);
+                if (batch.Count == 0) break;
+                foreach (var sameDays in batch.GroupBy(r => r.Days)) await CountBatchAsync(sameDays.Key, [.. sameDays]);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref drainers);
+        }
+        // A request queued after the last look, by a caller who saw every drainer busy, must not be left behind.
+        if (!pending.IsEmpty) TryStartDrainer();
+    }
+
+    async Task CountBatchAsync(int days, List<PendingCount> batch)
+    {
         var sql = $"""
-            SELECT event_type, uniqExact(event_id) AS n FROM {clickHouse.EventsTableFor(Column(subject))}
-            WHERE {Column(subject)} = toUUID('{id}') AND occurred_at >= now() - INTERVAL {Math.Clamp(days, 1, 3650)} DAY
-            GROUP BY event_type ORDER BY event_type FORMAT JSONEachRow
+            SELECT subject, subject_id, event_type, uniqExactMerge(events) AS n FROM {clickHouse.Database}.{ClickHouseHttp.DailyTable}
+            WHERE subject_id IN ({string.Join(",", batch.Select(r => r.Id).Distinct().Select(id => $"toUUID('{id}')"))})
+              AND day > toDate(now(), 'UTC') - {days}
+            GROUP BY subject, subject_id, event_type ORDER BY event_type FORMAT JSONEachRow
             """;
-        var lines = await RunAsync(sql, ct);
-        if (lines is null) return null;
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var line in lines)
+        List<string>? lines;
+        try
+        {
+            lines = await RunAsync(sql, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Behaviour counts from ClickHouse failed; answering without them");
+            lines = null;
+        }
+        var counts = new Dictionary<(string, Guid), Dictionary<string, long>>();
+        foreach (var r in batch) counts.TryAdd((r.Subject, r.Id), new Dictionary<string, long>(StringComparer.Ordinal));
+        foreach (var line in lines ?? [])
         {
             using var row = JsonDocument.Parse(line);
-            counts[row.RootElement.GetProperty("event_type").GetString()!] = row.RootElement.GetProperty("n").GetInt64();
+            var r = row.RootElement;
+            if (counts.TryGetValue((r.GetProperty("subject").GetString()!, r.GetProperty("subject_id").GetGuid()), out var byType))
+                byType[r.GetProperty("event_type").GetString()!] = r.GetProperty("n").GetInt64();
         }
-        return counts;
+        foreach (var r in batch) r.Result.TrySetResult(lines is null ? null : counts[(r.Subject, r.Id)]);
+    }
+
+    sealed record PendingCount(string Subject, Guid Id, int Days)
+    {
+        public TaskCompletionSource<IReadOnlyDictionary<string, long>?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task<IReadOnlyList<BehaviourEventView>?> LatestAsync(
@@ -58,6 +137,14 @@ public sealed class BehaviourQueries(ClickHouseHttp clickHouse, IOptions<EventsO
         }
         return events;
     }
+
+    static string Subject(BehaviourSubject subject) => subject switch
+    {
+        BehaviourSubject.Account => "account",
+        BehaviourSubject.Contact => "contact",
+        BehaviourSubject.Lead => "lead",
+        _ => throw new ArgumentOutOfRangeException(nameof(subject)),
+    };
 
     static string Column(BehaviourSubject subject) => subject switch
     {

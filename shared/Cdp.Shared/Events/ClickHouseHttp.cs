@@ -78,6 +78,23 @@ public sealed partial class ClickHouseHttp
     /// <summary>The events table and its ordered copies: what an erase or retention deletes from.</summary>
     public IReadOnlyList<string> AllEventTables => [Table, .. OrderedCopies.Select(c => c.Table)];
 
+    /// <summary>
+    /// Daily counts per customer and type, pre-aggregated for the 360's "behaviour of the last 30 days by type" (a merge
+    /// of at most 30 rows per type instead of a scan of the customer's events): an AggregatingMergeTree of
+    /// <c>uniqExactState(event_id)</c> per (subject, subject_id, day, event_type), fed by one materialized view per
+    /// subject. A set of event ids rather than a sum, so an event id written twice (a writer's retry, an SDK's resend)
+    /// still counts once, as the raw <c>uniqExact(event_id)</c> does. Same monthly partitions as the events (retention
+    /// drops them alike); an erasure recounts the customers whose events it deleted (<see cref="DeleteEventsAsync"/>).
+    /// </summary>
+    public const string DailyTable = "behaviour_daily";
+
+    /// <summary>The subjects the daily counts are kept for, and the events' column naming each.</summary>
+    public static readonly IReadOnlyList<(string Subject, string Column)> DailySubjects =
+        [("account", "account_id"), ("contact", "contact_id"), ("lead", "lead_id")];
+
+    /// <summary>Tables derived from the events (same monthly partitions): what retention drops alongside the events table.</summary>
+    public static IReadOnlyList<string> DerivedTables => [.. OrderedCopies.Select(c => c.Table), DailyTable];
+
     /// <summary>The table a count by <paramref name="column"/> reads: its ordered copy when there is one.</summary>
     public string EventsTableFor(string column) =>
         OrderedCopies.FirstOrDefault(c => c.Column == column).Table is { } copy ? $"{Database}.{copy}" : EventsTable;
@@ -106,7 +123,29 @@ public sealed partial class ClickHouseHttp
                 AS {CopySelect(database, column)}
                 """, $"{copy}_mv", BackfillSql(database, copy, column));
         }
+        yield return ($"""
+            CREATE TABLE IF NOT EXISTS {database}.{DailyTable} (
+                subject String, subject_id UUID, day Date, event_type String, events AggregateFunction(uniqExact, String)
+            ) ENGINE = AggregatingMergeTree()
+            PARTITION BY toYYYYMM(day)
+            ORDER BY (subject, subject_id, day, event_type)
+            SETTINGS index_granularity = 256
+            """, null, null);
+        foreach (var (subject, column) in DailySubjects)
+        {
+            yield return ($"""
+                CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{DailyTable}_{subject}_mv TO {database}.{DailyTable}
+                AS {DailySelect(database, $"{database}.{Table}", subject, column, null)}
+                """, $"{DailyTable}_{subject}_mv", $"INSERT INTO {database}.{DailyTable} {DailySelect(database, $"{database}.{Table}", subject, column, null)}");
+        }
     }
+
+    /// <summary>The daily states of <paramref name="subject"/> from <paramref name="source"/> (rows naming it), optionally only where <paramref name="where"/>.</summary>
+    static string DailySelect(string database, string source, string subject, string column, string? where) => $"""
+        SELECT '{subject}' AS subject, {column} AS subject_id, toDate(occurred_at, 'UTC') AS day, event_type, uniqExactState(event_id) AS events
+        FROM {source} WHERE {column} != toUUID('00000000-0000-0000-0000-000000000000'){(where is null ? "" : $" AND ({where})")}
+        GROUP BY subject_id, day, event_type
+        """;
 
     static string CopySelect(string database, string column) => $"""
         SELECT event_id, user_id, account_id, contact_id, lead_id, event_type, occurred_at, ingested_at
@@ -131,16 +170,51 @@ public sealed partial class ClickHouseHttp
 
     /// <summary>
     /// ALTER TABLE … DELETE WHERE <paramref name="where"/> on the events table and each ordered copy that exists, then
-    /// waits for the mutations (they run in the background).
+    /// waits for the mutations (they run in the background). Then the daily counts (<see cref="DailyTable"/>) of every
+    /// customer those events named, and of <paramref name="alsoRecount"/>, are recounted from the events left
+    /// (<see cref="RecountDailyAsync"/>); <paramref name="recount"/> false when the deleted events live on under other
+    /// rows (re-keying keeps every event id).
     /// </summary>
-    public async Task DeleteEventsAsync(string where, TimeSpan wait, CancellationToken ct)
+    public async Task DeleteEventsAsync(string where, TimeSpan wait, CancellationToken ct, bool recount = true, IEnumerable<(string Subject, Guid Id)>? alsoRecount = null)
     {
+        var subjects = new HashSet<(string Subject, Guid Id)>(alsoRecount ?? []);
+        if (recount)
+        {
+            foreach (var line in await QueryLinesAsync($"SELECT DISTINCT account_id, contact_id, lead_id FROM {EventsTable} WHERE {where} FORMAT JSONEachRow", ct))
+            {
+                using var row = System.Text.Json.JsonDocument.Parse(line);
+                foreach (var (subject, column) in DailySubjects)
+                    if (row.RootElement.GetProperty(column).GetGuid() is var id && id != Guid.Empty) subjects.Add((subject, id));
+            }
+        }
         foreach (var table in AllEventTables)
         {
             if (table != Table && !await TableExistsAsync(table, ct)) continue;
             await ExecuteAsync($"ALTER TABLE {Database}.{table} DELETE WHERE {where}", ct);
         }
         await WaitForMutationsAsync(wait, ct);
+        if (recount) await RecountDailyAsync(subjects, wait, ct);
+    }
+
+    /// <summary>
+    /// The daily counts of <paramref name="subjects"/> rebuilt from the events table: their rows deleted (waited for),
+    /// then inserted again from the events. An event inserted meanwhile reaches the table through its view as well as
+    /// through the rebuild, which is harmless (a set of event ids); a mutation leaves parts inserted after it alone.
+    /// Repeating it gives the same counts, so an erasure retried after a crash may run it again.
+    /// </summary>
+    public async Task RecountDailyAsync(IReadOnlyCollection<(string Subject, Guid Id)> subjects, TimeSpan wait, CancellationToken ct)
+    {
+        if (subjects.Count == 0 || !await TableExistsAsync(DailyTable, ct)) return;
+        foreach (var chunk in subjects.Chunk(1000))
+        {
+            var bySubject = DailySubjects
+                .Select(s => (s.Subject, s.Column, Ids: string.Join(",", chunk.Where(x => x.Subject == s.Subject).Select(x => $"toUUID('{x.Id}')"))))
+                .Where(s => s.Ids.Length > 0).ToList();
+            await ExecuteAsync($"ALTER TABLE {Database}.{DailyTable} DELETE WHERE {string.Join(" OR ", bySubject.Select(s => $"(subject = '{s.Subject}' AND subject_id IN ({s.Ids}))"))}", ct);
+            await WaitForMutationsAsync(wait, ct);
+            foreach (var (subject, column, ids) in bySubject)
+                await ExecuteAsync($"INSERT INTO {Database}.{DailyTable} {DailySelect(Database, EventsTableFor(column), subject, column, $"{column} IN ({ids})")}", ct);
+        }
     }
 
     public async Task ExecuteAsync(string sql, CancellationToken ct)
@@ -181,7 +255,7 @@ public sealed partial class ClickHouseHttp
         while (true)
         {
             var pending = await QueryLinesAsync(
-                $"SELECT count() AS n FROM system.mutations WHERE database = '{Database}' AND table IN ({string.Join(",", AllEventTables.Select(t => $"'{t}'"))}) AND is_done = 0 FORMAT JSONEachRow", ct);
+                $"SELECT count() AS n FROM system.mutations WHERE database = '{Database}' AND table IN ({string.Join(",", AllEventTables.Append(DailyTable).Select(t => $"'{t}'"))}) AND is_done = 0 FORMAT JSONEachRow", ct);
             if (pending.Count == 0 || System.Text.Json.JsonDocument.Parse(pending[0]).RootElement.GetProperty("n").GetInt64() == 0) return;
             if (waited.Elapsed > timeout) throw new TimeoutException($"A ClickHouse mutation of {EventsTable} has not finished after {timeout}.");
             await Task.Delay(TimeSpan.FromMilliseconds(200), ct);

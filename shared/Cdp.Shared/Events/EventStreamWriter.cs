@@ -48,13 +48,39 @@ public sealed partial class EventStreamWriter(
     public Task HandleBatchAsync(IReadOnlyList<TopicMessage> batch, CancellationToken ct) =>
         WriteAsync(batch.Select(m => m.Payload), ct);
 
+    /// <summary>
+    /// Inserts the rows of <paramref name="payloads"/>: each is one row, or an array of rows (one accepted request,
+    /// <see cref="AcceptEvents.PublishBatchAsync"/>; its user ids were hashed when it was published).
+    /// </summary>
     public async Task WriteAsync(IEnumerable<string> payloads, CancellationToken ct)
     {
-        var rows = payloads.Select(HashUserId).ToList();
+        var rows = new List<string>();
+        var customers = new HashSet<CustomerRef>();
+        foreach (var payload in payloads)
+        {
+            if (payload.AsSpan().TrimStart().StartsWith("["))
+            {
+                using var array = JsonDocument.Parse(payload);
+                foreach (var row in array.RootElement.EnumerateArray())
+                {
+                    rows.Add(row.GetRawText());
+                    customers.UnionWith(CustomerRef.Of(Id(row, "account_id"), Id(row, "contact_id"), Id(row, "lead_id")));
+                }
+            }
+            else
+            {
+                var row = HashUserId(payload);
+                rows.Add(row);
+                customers.UnionWith(NamedCustomers(row));
+            }
+        }
         if (!schemaReady) await EnsureSchemaAsync(ct);
-        await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, rows, ct);
-        await views.InvalidateAsync(rows.SelectMany(NamedCustomers).Distinct());
+        if (rows.Count > 0) await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, rows, ct);
+        await views.InvalidateAsync(customers);
     }
+
+    static Guid? Id(JsonElement row, string column) =>
+        row.TryGetProperty(column, out var v) && v.ValueKind == JsonValueKind.String && v.TryGetGuid(out var id) ? id : null;
 
     async Task EnsureSchemaAsync(CancellationToken ct)
     {
@@ -107,7 +133,8 @@ public sealed partial class EventStreamWriter(
                        event_type, occurred_at, properties, ingested_at
                 FROM {table} WHERE user_id IN ({from})
                 """, ct);
-            await clickHouse.DeleteEventsAsync($"user_id IN ({from})", TimeSpan.FromMinutes(5), ct);   // the ordered copies too
+            // The ordered copies too; the daily counts stay (every event id lives on under the hashed id).
+            await clickHouse.DeleteEventsAsync($"user_id IN ({from})", TimeSpan.FromMinutes(5), ct, recount: false);
             total += raws.Count;
             logger.LogInformation("Re-keyed the events of {Count} user id(s) stored before hashing in {Table}", raws.Count, table);
         }

@@ -23,6 +23,12 @@ public sealed class EventsOptions
     public TimeSpan QueryTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// Behaviour-count queries one process runs at once; callers arriving meanwhile share the next query
+    /// (<see cref="BehaviourQueries.CountsByTypeAsync"/>).
+    /// </summary>
+    public int CountQueriesInFlight { get; set; } = 4;
+
+    /// <summary>
     /// Requests a publishable key may make per <see cref="RateLimitWindow"/>, over all processes (Redis). A site's
     /// visitors share their site's key, so this is the site's whole traffic; 0 turns the limit off.
     /// </summary>
@@ -45,7 +51,7 @@ public sealed class EventsOptions
     public void Validate()
     {
         if (MaxBodyBytes < 1024 || MaxEventsPerRequest < 1 || WriterBatchSize < 1 || WriterConcurrency < 1
-            || WriterMaxWait < TimeSpan.Zero || QueryTimeout <= TimeSpan.Zero
+            || WriterMaxWait < TimeSpan.Zero || QueryTimeout <= TimeSpan.Zero || CountQueriesInFlight < 1
             || RateLimitPerKey < 0 || RateLimitPerIp < 0 || RateLimitWindow < TimeSpan.FromSeconds(1))
             throw new InvalidOperationException("Invalid Events options.");
         if (SiteSecret is { Length: > 0 } secret && System.Text.Encoding.UTF8.GetByteCount(secret) < 32)

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
@@ -23,27 +26,54 @@ public static partial class ScrubPersonalData
     public static bool IsPersonalKey(string key) => PersonalKey().IsMatch(key);
 
     /// <summary>A cheap pre-check first: most property values have no '@' and fewer than 11 digits.</summary>
-    public static bool LooksPersonal(string value) =>
-        (value.Contains('@') || value.Count(char.IsAsciiDigit) >= 11) && PersonalValuePattern.IsMatch(value);
+    public static bool LooksPersonal(string value) => (value.Contains('@') || HasElevenDigits(value)) && PersonalValuePattern.IsMatch(value);
 
-    /// <summary>A copy of <paramref name="properties"/> without personal keys and with personal-looking strings masked.</summary>
-    public static JsonObject Scrub(JsonObject properties)
+    static bool HasElevenDigits(string value)
     {
-        var result = new JsonObject();
-        foreach (var (key, value) in properties)
-        {
-            if (IsPersonalKey(key)) continue;
-            result[key] = ScrubNode(value);
-        }
-        return result;
+        var digits = 0;
+        foreach (var c in value)
+            if (char.IsAsciiDigit(c) && ++digits >= 11) return true;
+        return false;
     }
 
-    static JsonNode? ScrubNode(JsonNode? node) => node switch
+    /// <summary>A copy of <paramref name="properties"/> without personal keys and with personal-looking strings masked.</summary>
+    public static JsonObject Scrub(JsonObject properties) =>
+        JsonNode.Parse(ScrubToJson(JsonSerializer.SerializeToElement(properties)))!.AsObject();
+
+    /// <summary>The scrubbed copy of a properties object as compact JSON text, written in one pass.</summary>
+    public static string ScrubToJson(JsonElement properties)
     {
-        null => null,
-        JsonObject o => Scrub(o),
-        JsonArray a => new JsonArray([.. a.Select(ScrubNode)]),
-        JsonValue v when v.TryGetValue<string>(out var s) => LooksPersonal(s) ? JsonValue.Create(Mask) : JsonValue.Create(s),
-        _ => node.DeepClone(),
-    };
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer)) Write(writer, properties);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    static void Write(Utf8JsonWriter writer, JsonElement node)
+    {
+        switch (node.ValueKind)
+        {
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (var property in node.EnumerateObject())
+                {
+                    if (IsPersonalKey(property.Name)) continue;
+                    writer.WritePropertyName(property.Name);
+                    Write(writer, property.Value);
+                }
+                writer.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (var item in node.EnumerateArray()) Write(writer, item);
+                writer.WriteEndArray();
+                break;
+            case JsonValueKind.String:
+                var s = node.GetString()!;
+                writer.WriteStringValue(LooksPersonal(s) ? Mask : s);
+                break;
+            default:
+                node.WriteTo(writer);
+                break;
+        }
+    }
 }

@@ -8,7 +8,7 @@ using Npgsql;
 namespace Cdp.Shared.Events;
 
 /// <summary>
-/// Drains event-stream into ClickHouse in batches: claims up to WriterBatchSize messages (or what arrives within
+/// Drains event-stream into ClickHouse in batches: claims messages holding up to WriterBatchSize events (or what arrives within
 /// WriterMaxWait), sends them as one JSONEachRow INSERT, and deletes them only after ClickHouse said yes. ClickHouse
 /// wants few large inserts, which the per-key TopicConsumer (one message per key per round) cannot give, so this
 /// claims with the topic's own lease columns but ignores key order — harmless, since the table orders rows itself
@@ -46,16 +46,22 @@ public sealed class WriteEventsToClickHouse : BackgroundService
     Task LoopAsync(CancellationToken stopping) =>
         new LeasedWorkLoop("event-stream writer", topic.PollInterval, logger).RunAsync(RunRoundAsync, stopping);
 
-    /// <summary>Gathers one batch, inserts it, settles it. Returns how many messages it took.</summary>
+    /// <summary>
+    /// Gathers one batch of up to WriterBatchSize events (a message holds one accepted request's events, or one event),
+    /// inserts it, settles it. Returns how many messages it took.
+    /// </summary>
     internal async Task<int> RunRoundAsync(CancellationToken stopping)
     {
         var batch = await ClaimAsync(options.WriterBatchSize);
         if (batch.Count == 0) return 0;
+        var rows = batch.Sum(m => m.Items);
         var gathering = Stopwatch.StartNew();
-        while (batch.Count < options.WriterBatchSize && gathering.Elapsed < options.WriterMaxWait && !stopping.IsCancellationRequested)
+        while (rows < options.WriterBatchSize && gathering.Elapsed < options.WriterMaxWait && !stopping.IsCancellationRequested)
         {
             await DelayQuietly(TimeSpan.FromMilliseconds(Math.Min(20, (options.WriterMaxWait - gathering.Elapsed).TotalMilliseconds)), stopping);
-            batch.AddRange(await ClaimAsync(options.WriterBatchSize - batch.Count));
+            var more = await ClaimAsync(options.WriterBatchSize - rows);
+            batch.AddRange(more);
+            rows += more.Sum(m => m.Items);
         }
 
         var ids = batch.Select(m => m.Id).ToArray();
@@ -70,7 +76,7 @@ public sealed class WriteEventsToClickHouse : BackgroundService
             var attempts = batch.Max(m => m.Attempts) + 1;
             var delay = RetryBackoff.Delay(attempts, topic.RetryBaseDelay, topic.RetryMaxDelay, Random.Shared.NextDouble());
             logger.LogWarning(e, "event-stream: insert of {Count} events into ClickHouse failed (attempt {Attempt}); retrying in {Delay}",
-                batch.Count, attempts, delay);
+                rows, attempts, delay);
             await RetryLaterAsync(ids, RetryBackoff.Describe(e), delay);
             return batch.Count;
         }
@@ -78,25 +84,32 @@ public sealed class WriteEventsToClickHouse : BackgroundService
         return batch.Count;
     }
 
-    async Task<List<(long Id, string Payload, int Attempts)>> ClaimAsync(int limit)
+    /// <summary>
+    /// The oldest free messages while their events add up to less than <paramref name="rows"/> (the last one may carry
+    /// the total past it by less than one request's events), at least one.
+    /// </summary>
+    async Task<List<(long Id, string Payload, int Attempts, int Items)>> ClaimAsync(int rows)
     {
         await using var cmd = db.CreateCommand("""
             with c as (
-                select message_id from topic_message
+                select message_id, item_count from topic_message
                  where topic = $1 and status = 'pending' and available_at <= now() and (lease_until is null or lease_until < now())
                  order by message_id limit $2
-                 for update skip locked)
+                 for update skip locked),
+            w as (
+                select message_id from (select message_id, sum(item_count) over (order by message_id) - item_count as before from c) x
+                 where before < $2)
             update topic_message t set lease_owner = $3, lease_until = now() + $4
-              from c where t.message_id = c.message_id
-            returning t.message_id, t.payload::text, t.attempts
+              from w where t.message_id = w.message_id
+            returning t.message_id, t.payload::text, t.attempts, t.item_count
             """);
         cmd.Parameters.Add(new() { Value = Topics.EventStream });
-        cmd.Parameters.Add(new() { Value = limit });
+        cmd.Parameters.Add(new() { Value = rows });
         cmd.Parameters.Add(new() { Value = consumerId });
         cmd.Parameters.Add(new() { Value = topic.LeaseDuration });
-        var claimed = new List<(long, string, int)>();
+        var claimed = new List<(long, string, int, int)>();
         await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2)));
+        while (await reader.ReadAsync()) claimed.Add((reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3)));
         return claimed;
     }
 

@@ -79,10 +79,11 @@ public sealed class ApplyRetention(
                 WHERE database = '{db}' AND table = '{ClickHouseHttp.Table}' AND active
                 GROUP BY partition_id HAVING toUnixTimestamp(max(max_time)) < {cutoffUnix} FORMAT JSONEachRow
                 """, ct);
-            // The ordered copies (ClickHouseHttp.OrderedCopies) share the partitions and hold no row the events table
-            // does not: the same partitions go, and the same boundary rows.
+            // The ordered copies (ClickHouseHttp.OrderedCopies) and the daily counts (ClickHouseHttp.DailyTable) share
+            // the partitions and hold nothing the events table does not: the same partitions go, and the same boundary
+            // rows (the cutoff is a midnight, so a day is wholly before it or not).
             var copies = new List<string>();
-            foreach (var (copy, _) in ClickHouseHttp.OrderedCopies)
+            foreach (var copy in ClickHouseHttp.DerivedTables)
                 if (await clickHouse.TableExistsAsync(copy, ct)) copies.Add(copy);
             foreach (var line in old)
             {
@@ -98,7 +99,8 @@ public sealed class ApplyRetention(
             if (rows)
             {
                 await clickHouse.ExecuteAsync($"ALTER TABLE {clickHouse.EventsTable} DELETE WHERE occurred_at < toDateTime({cutoffUnix})", ct);
-                foreach (var copy in copies) await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{copy} DELETE WHERE occurred_at < toDateTime({cutoffUnix})", ct);
+                foreach (var copy in copies)
+                    await clickHouse.ExecuteAsync($"ALTER TABLE {db}.{copy} DELETE WHERE {(copy == ClickHouseHttp.DailyTable ? $"day < toDate(toDateTime({cutoffUnix}), 'UTC')" : $"occurred_at < toDateTime({cutoffUnix})")}", ct);
             }
             return (old.Count, rows);
         }

@@ -29,7 +29,8 @@ public sealed record PrivacyRequestView(
 /// queued messages and finished orchestrations deleted, staff and privacy-number fields cleared; the summaries of the
 /// accounts that counted them queued for recalculation, and the audit row;</item>
 /// <item>redis — their cached customer views and summary locks deleted, their accounts' views invalidated;</item>
-/// <item>clickhouse — <c>ALTER TABLE … DELETE WHERE</c> their contact, lead and user hashes, waited for until the mutation is done;</item>
+/// <item>clickhouse — <c>ALTER TABLE … DELETE WHERE</c> their contact, lead and user hashes, waited for until the mutation is done,
+/// and the daily counts of the customers those events named recounted;</item>
 /// <item>done — the mobile and email are cleared from the request row, which keeps only the subject's keyed hash.</item>
 /// </list>
 /// </summary>
@@ -151,6 +152,17 @@ public sealed class EraseSubject(
             """);
         await Run("identity_review", $"delete from identity_review where resolved_entity_id = any(@entities) or {PrivacySubject.Mentions("record::text")}");
         await Run("sync_task", $"delete from sync_task where entity_id = any(@entities) or {PrivacySubject.Mentions("payload::text")}");
+        // An accepted request's events wait as one event-stream message (an array of rows) that may hold other people's
+        // events too: their rows of it go, the rest stays queued. Before the delete below, which would take the whole
+        // message if one of its rows mentioned them.
+        var erasedRow = $"coalesce(r->>'user_id' = any(@userHashes) or r->>'contact_id' = any(@entityTexts) or r->>'lead_id' = any(@entityTexts) or {PrivacySubject.Mentions("r::text")}, false)";
+        await Run("event_stream_rows", $"""
+            update topic_message m
+               set payload = (select coalesce(jsonb_agg(r order by n), '[]'::jsonb) from jsonb_array_elements(m.payload) with ordinality x(r, n) where not {erasedRow}),
+                   item_count = (select count(*) from jsonb_array_elements(m.payload) x(r) where not {erasedRow})
+             where m.topic = '{Topics.EventStream}' and jsonb_typeof(m.payload) = 'array'
+               and exists (select 1 from jsonb_array_elements(m.payload) x(r) where {erasedRow})
+            """);
         await Run("topic_message", $"delete from topic_message where message_key = any(@userHashes) or {PrivacySubject.Mentions("message_key")} or {PrivacySubject.Mentions("payload::text")}");
         await Run("orchestration_instance", $"""
             delete from orchestration_instance o where status in ('Completed', 'Failed', 'Terminated')
@@ -195,7 +207,11 @@ public sealed class EraseSubject(
     {
         if (ExportSubject.EventsWhere(records) is not { } where) return "nothing to delete";
         if (!await clickHouse.EventsTableExistsAsync(ct)) return "no events table";
-        await clickHouse.DeleteEventsAsync(where, MutationWait, ct);   // the ordered copies too
+        // The ordered copies too, then the daily counts of every customer the deleted events named. Their contacts,
+        // leads and accounts are recounted even when no event is left to name them: a retry after a crash between
+        // the delete and the recount finds the events gone but must still finish the recount.
+        await clickHouse.DeleteEventsAsync(where, MutationWait, ct, alsoRecount:
+            records.Contacts.Select(c => ("contact", c)).Concat(records.Leads.Select(l => ("lead", l))).Concat(records.Accounts.Select(a => ("account", a))));
         return "deleted";
     }
 

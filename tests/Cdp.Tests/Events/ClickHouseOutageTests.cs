@@ -21,14 +21,14 @@ public sealed class ClickHouseOutageTests(ClickHouseOutageTests.Backend app) : I
         // Only this host consumes, and its ClickHouse is a closed port.
         var down = app.StartHost(new Dictionary<string, string?> { ["ConnectionStrings:ClickHouse"] = "http://127.0.0.1:1" });
         using var client = CdpApp.AsAdmin(down.CreateClient());
-        var key = app.UserHash(user);   // the event-stream keys a user by its hash
+        var key = app.UserHash(user);   // one user's request: its one event-stream message is keyed by the user's hash
 
         var answer = await EventsApp.PostOkAsync(client, Enumerable.Range(0, 20).Select(i => EventsApp.Event($"{user}-{i}", user)));
         Assert.Equal(20, answer.Accepted);
 
         await using var conn = await app.Database.DataSource.OpenConnectionAsync();
         await Eventually.Until(async () => await conn.ExecuteScalarAsync<int>(
-            "select count(*) from topic_message where topic = @topic and message_key = @user and attempts >= 2 and status = 'pending' and last_error is not null",
+            "select coalesce(sum(item_count), 0)::int from topic_message where topic = @topic and message_key = @user and attempts >= 2 and status = 'pending' and last_error is not null",
             new { topic = Topics.EventStream, user = key }) == 20, TimeSpan.FromSeconds(20), "the writer retried the batch");
         Assert.True(await app.DistinctEventsOfUser(user) <= 0);
 

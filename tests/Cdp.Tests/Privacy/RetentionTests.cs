@@ -85,6 +85,9 @@ public sealed class RetentionTests(PrivacyApp app) : IClassFixture<PrivacyApp>
         Assert.Equal("just-inside\ntoday", await app.ClickHouseSql($"SELECT event_id FROM {app.EventsTable} WHERE user_id = '{user}' ORDER BY occurred_at"));
         Assert.Equal("just-inside\ntoday", await app.ClickHouseSql(
             $"SELECT event_id FROM {app.ClickHouseDatabase}.{ClickHouseHttp.OrderedCopies[0].Table} WHERE user_id = '{user}' ORDER BY occurred_at"));
+        // The daily counts (ClickHouseHttp.DailyTable) keep the days of the events left, and no older one.
+        Assert.Equal($"{now.AddDays(-700).UtcDateTime:yyyy-MM-dd}\n{now.UtcDateTime:yyyy-MM-dd}", await app.ClickHouseSql(
+            $"SELECT DISTINCT day FROM {app.ClickHouseDatabase}.{ClickHouseHttp.DailyTable} WHERE subject = 'contact' AND subject_id = toUUID('{contact}') ORDER BY day"));
     }
 
     [Fact]
