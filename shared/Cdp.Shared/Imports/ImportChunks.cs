@@ -40,7 +40,10 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
 
         var rows = chunk.Rows;
         var read = new RowResult[rows.Count];
+        var phase = Stopwatch.GetTimestamp();
         Parallel.For(0, rows.Count, i => read[i] = Read(chunk.Channel, chunk.ReceivedAt, rows[i]));
+        var readMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
+        phase = Stopwatch.GetTimestamp();
 
         var fresh = Enumerable.Range(0, rows.Count).Where(i => read[i].Kind is RowKind.Accepted or RowKind.Rejected && rows[i].IngestionId is null).ToList();
         var ids = new Guid?[rows.Count];
@@ -79,6 +82,8 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
             await tx.CommitAsync(ct);
         }
 
+        var receiptMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
+        phase = Stopwatch.GetTimestamp();
         var accepted = Enumerable.Range(0, rows.Count).Where(i => statuses[i] == "accepted").ToList();
         if (accepted.Count > 0)
         {
@@ -87,8 +92,9 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
             for (var a = 0; a < accepted.Count; a++) statuses[accepted[a]] = outcomes[a].Status;
         }
 
+        var resolveMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
         var took = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        await FinishAsync(queued, [.. accepted.Select(i => rows[i].LineNo)], [.. accepted.Select(i => statuses[i])], took, ct);
+        await FinishAsync(queued, [.. accepted.Select(i => rows[i].LineNo)], [.. accepted.Select(i => statuses[i])], [took, readMs, receiptMs, resolveMs], ct);
         span?.SetTag("cdp.import.rows", rows.Count);
         logger.LogDebug("Import {ImportId} chunk {Chunk}: {Rows} rows in {Took:N0} ms", queued.ImportId, queued.Chunk, rows.Count, took);
     }
@@ -146,24 +152,18 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
         if (row.Payload is null) return new(RowKind.Unreadable, [new FieldError("line", row.ReadError ?? "Unreadable.")]);
         var bytes = Encoding.UTF8.GetBytes(row.Payload);
         SourceEnvelope? envelope = null;
-        if (row.IngestionId is null)
-        {
-            try
-            {
-                envelope = ChannelPayloads.ReadEnvelope(channel, bytes, receivedAt);
-            }
-            catch (ApiProblemException p)
-            {
-                return new(RowKind.Unreadable, p.Problem.Errors is { Count: > 0 } errors
-                    ? [.. errors.SelectMany(e => e.Value.Select(message => new FieldError(e.Key, message)))]
-                    : [new FieldError("body", p.Problem.Detail ?? p.Problem.Title)]);
-            }
-        }
-
         CustomerRecord record;
         try
         {
-            record = ChannelPayloads.ToRecord(channel, row.Payload);
+            // A resumed row was read before (it has its receipt): only its record is needed again.
+            if (row.IngestionId is null) (envelope, record) = ChannelPayloads.ReadRecord(channel, bytes, receivedAt);
+            else record = ChannelPayloads.ToRecord(channel, row.Payload);
+        }
+        catch (ApiProblemException p)
+        {
+            return new(RowKind.Unreadable, p.Problem.Errors is { Count: > 0 } errors
+                ? [.. errors.SelectMany(e => e.Value.Select(message => new FieldError(e.Key, message)))]
+                : [new FieldError("body", p.Problem.Detail ?? p.Problem.Title)]);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
@@ -212,7 +212,7 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
         await using var open = db.CreateCommand("select 1 from import_chunk where import_id = $1 and chunk = $2 and state = 'queued'");
         open.Parameters.Add(new() { Value = queued.ImportId });
         open.Parameters.Add(new() { Value = queued.Chunk });
-        if (await open.ExecuteScalarAsync(ct) is not null) await FinishAsync(queued, [], [], 0, ct);
+        if (await open.ExecuteScalarAsync(ct) is not null) await FinishAsync(queued, [], [], [0, 0, 0, 0], ct);
         return null;
     }
 
@@ -285,7 +285,8 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
     }
 
     /// <summary>The resolved rows' outcomes and the chunk's counters, in one transaction; a finished chunk is left as it is.</summary>
-    async Task FinishAsync(ImportChunkQueued queued, int[] lines, string[] outcomes, double tookMs, CancellationToken ct)
+    /// <param name="timings">Milliseconds: the whole handling, reading and cleansing, receipts, resolution.</param>
+    async Task FinishAsync(ImportChunkQueued queued, int[] lines, string[] outcomes, double[] timings, CancellationToken ct)
     {
         await using var batch = db.CreateBatch();
         if (lines.Length > 0)
@@ -297,14 +298,14 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
                 """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = lines }, new() { Value = outcomes } } });
         }
         batch.BatchCommands.Add(new("""
-            update import_chunk c set state = 'done', done_at = now(), took_ms = $3,
+            update import_chunk c set state = 'done', done_at = now(), took_ms = $3[1], read_ms = $3[2], receipt_ms = $3[3], resolve_ms = $3[4],
                    processed = s.processed, review = s.review, rejected = s.rejected, duplicate = s.duplicate, failed = s.failed
             from (select count(*) filter (where status = 'processed') as processed, count(*) filter (where status = 'review') as review,
                          count(*) filter (where status = 'rejected') as rejected, count(*) filter (where status = 'duplicate') as duplicate,
                          count(*) filter (where status = 'failed') as failed
                   from import_row where import_id = $1 and chunk = $2) s
             where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
-            """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = tookMs } } });
+            """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = timings } } });
         await batch.ExecuteNonQueryAsync(ct);
     }
 

@@ -55,19 +55,26 @@ public static class ImportReader
         var tooLong = false;
         while (true)
         {
-            var c = await chars.NextAsync(ct);
-            if (c is not ('\n' or -1))
+            // A buffer at a time: find the line's end with a vectorised search, copy the line's part at once.
+            var ended = chars.Buffered == 0 && !await chars.FillAsync(ct);
+            var complete = ended;
+            if (!ended)
             {
-                if (line.Length < maxChars) line.Append((char)c);
+                var available = chars.Available;
+                var newline = available.Span.IndexOf('\n');
+                var part = newline < 0 ? available : available[..newline];
+                if (line.Length + part.Length <= maxChars) line.Append(part);
                 else tooLong = true;
-                continue;
+                chars.Advance(newline < 0 ? available.Length : newline + 1);
+                complete = newline >= 0;
             }
+            if (!complete) continue;
             lineNo++;
             if (tooLong) yield return new(lineNo, null, $"The line is longer than {maxChars} characters.");
             else if (Record(line, out var error) is { } record) yield return new(lineNo, error is null ? record : null, error);
             line.Clear();
             tooLong = false;
-            if (c == -1) yield break;
+            if (ended) yield break;
         }
 
         static string? Record(StringBuilder line, out string? error)
@@ -217,9 +224,19 @@ public static class ImportReader
         bool first = true;
 
         public ValueTask<int> NextAsync(CancellationToken ct) =>
-            position < count ? ValueTask.FromResult<int>(buffer[position++]) : FillAsync(ct);
+            position < count ? ValueTask.FromResult<int>(buffer[position++]) : RefillAndTakeAsync(ct);
 
-        async ValueTask<int> FillAsync(CancellationToken ct)
+        /// <summary>Characters buffered and not taken yet.</summary>
+        public int Buffered => count - position;
+
+        public ReadOnlyMemory<char> Available => buffer.AsMemory(position, count - position);
+
+        public void Advance(int n) => position += n;
+
+        async ValueTask<int> RefillAndTakeAsync(CancellationToken ct) => await FillAsync(ct) ? buffer[position++] : -1;
+
+        /// <summary>Reads the next buffer; false at the end of the body.</summary>
+        public async ValueTask<bool> FillAsync(CancellationToken ct)
         {
             try
             {
@@ -230,14 +247,14 @@ public static class ImportReader
                 throw new ApiProblemException(ApiProblem.BadRequest("The body is not valid UTF-8."));
             }
             position = 0;
-            if (count == 0) return -1;
+            if (count == 0) return false;
             if (first)
             {
                 first = false;
                 if (buffer[0] == '\uFEFF') position = 1;   // a byte order mark is no part of the first record
                 if (position >= count) return await FillAsync(ct);
             }
-            return buffer[position++];
+            return true;
         }
     }
 }

@@ -27,7 +27,10 @@ create table import_chunk (
     failed     int not null default 0,
     error      text,
     done_at    timestamptz,
-    took_ms    double precision,
+    took_ms    double precision,                  -- the chunk's last handling, whole and by phase (./cdp bench import)
+    read_ms    double precision,                  -- reading and cleansing
+    receipt_ms double precision,                  -- receipts and row states
+    resolve_ms double precision,                  -- identity resolution
     primary key (import_id, chunk)
 );
 
