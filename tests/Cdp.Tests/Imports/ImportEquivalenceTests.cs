@@ -10,11 +10,18 @@ using Npgsql;
 
 namespace Cdp.Tests.Imports;
 
-/// <summary>A host whose topic consumers are off: the test drives the webhook pipeline's stages itself, in file order.</summary>
+/// <summary>
+/// A host whose data-ingestion and identity-resolution consumers are off (per topic: Topics:ConsumersEnabled is read
+/// while services are registered, before a test host's settings apply): the test drives those stages itself, in file order.
+/// </summary>
 public sealed class StagedPipelineApp : CdpApp
 {
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings =>
-        base.ExtraSettings.Concat(new Dictionary<string, string?> { ["Topics:ConsumersEnabled"] = "false" });
+        base.ExtraSettings.Concat(new Dictionary<string, string?>
+        {
+            [$"Topics:{Topics.DataIngestion}:Enabled"] = "false",
+            [$"Topics:{Topics.IdentityResolution}:Enabled"] = "false",
+        });
 }
 
 /// <summary>
