@@ -116,13 +116,7 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
             """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = errors } } });
         batch.BatchCommands.Add(new("""
             update import_chunk c set state = 'failed', error = $3, done_at = now(),
-                   processed = s.processed, review = s.review, rejected = s.rejected, duplicate = s.duplicate, failed = s.failed
-            from (select count(*) filter (where status = 'processed') as processed, count(*) filter (where status = 'review') as review,
-                         count(*) filter (where status = 'rejected') as rejected, count(*) filter (where status = 'duplicate') as duplicate,
-                         count(*) filter (where status = 'failed') as failed
-                  from import_row where import_id = $1 and chunk = $2) s
-            where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
-            """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = error } } });
+            """ + SettleCounts) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = error } } });
         await batch.ExecuteNonQueryAsync(ct);
     }
 
@@ -299,15 +293,19 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
         }
         batch.BatchCommands.Add(new("""
             update import_chunk c set state = 'done', done_at = now(), took_ms = $3[1], read_ms = $3[2], receipt_ms = $3[3], resolve_ms = $3[4],
-                   processed = s.processed, review = s.review, rejected = s.rejected, duplicate = s.duplicate, failed = s.failed
-            from (select count(*) filter (where status = 'processed') as processed, count(*) filter (where status = 'review') as review,
-                         count(*) filter (where status = 'rejected') as rejected, count(*) filter (where status = 'duplicate') as duplicate,
-                         count(*) filter (where status = 'failed') as failed
-                  from import_row where import_id = $1 and chunk = $2) s
-            where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
-            """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = timings } } });
+            """ + SettleCounts) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = timings } } });
         await batch.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>The rest of an update that closes an open chunk ($1 import, $2 chunk): its counters, counted from its rows.</summary>
+    const string SettleCounts = """
+               processed = s.processed, review = s.review, rejected = s.rejected, duplicate = s.duplicate, failed = s.failed
+        from (select count(*) filter (where status = 'processed') as processed, count(*) filter (where status = 'review') as review,
+                     count(*) filter (where status = 'rejected') as rejected, count(*) filter (where status = 'duplicate') as duplicate,
+                     count(*) filter (where status = 'failed') as failed
+              from import_row where import_id = $1 and chunk = $2) s
+        where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
+        """;
 
     static NpgsqlParameter Texts(IEnumerable<string?> values) =>
         new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
