@@ -208,13 +208,14 @@ param virtualNumbersGreyCities string = ''
 
 // ---------- names ----------
 
-// The five topics of shared/Cdp.Shared/Messaging/Topics.cs; each is an event hub of the same name.
+// The six topics of shared/Cdp.Shared/Messaging/Topics.cs; each is an event hub of the same name.
 var topics = [
   'data-ingestion'
   'identity-resolution'
   'summary-calculation'
   'notification'
   'event-stream'
+  'bulk-import'
 ]
 
 var suffix = take(uniqueString(resourceGroup().id, prefix), 8)

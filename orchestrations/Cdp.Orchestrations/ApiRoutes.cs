@@ -8,6 +8,7 @@ using Cdp.Shared.Channels.WeCom;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
+using Cdp.Shared.Imports;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Operations;
 using Cdp.Shared.Operations.Overview;
@@ -21,7 +22,7 @@ public static class ApiRoutes
 {
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
-        .. IngestionRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
+        .. IngestionRoutes.All, .. ImportRoutes.All, .. EventRoutes.All, .. IdentityRoutes.All, .. CustomerRoutes.All, .. SearchRoutes.All,
         .. SyncRoutes.All, .. ConversionRoutes.All, .. SummaryRoutes.All, .. OrchestrationRoutes.All, .. OperationsRoutes.All, .. OpsRoutes.All,
         .. AccessRoutes.All, .. PrivacyRoutes.All, .. WeComRoutes.All, .. VirtualNumberRoutes.All, .. CorsRoutes.All,
     ];

@@ -48,6 +48,9 @@ public static class CdpPlatform
         services.TryAddSingleton<VirtualNumbers.BindingStore>();
         services.TryAddSingleton<VirtualNumbers.CallRecords>();
         services.AddSingleton<IngestionStatusQuery>();
+        services.AddOptions<Imports.ImportOptions>().BindConfiguration(Imports.ImportOptions.Section).Validate(o => { o.Validate(); return true; });
+        services.AddSingleton<Imports.ImportStore>();
+        services.AddSingleton<Imports.ImportStatusQuery>();
         services.AddIdentity();
         builder.AddEvents();
         services.AddCustomerViews();
@@ -62,6 +65,7 @@ public static class CdpPlatform
             services.AddTopicConsumer<ProcessIngestion>();
             services.AddTopicConsumer<IdentityResolutionConsumer>();
             services.AddTopicConsumer<Notifications.NotifyOwner>();
+            services.AddTopicConsumer<Imports.ImportChunks>();
         }
         return builder;
     }

@@ -1,5 +1,6 @@
 using Cdp.Shared.Events;
 using Cdp.Shared.Identity;
+using Cdp.Shared.Imports;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Notifications;
@@ -16,7 +17,7 @@ namespace Cdp.Functions.Kafka;
 /// </summary>
 public sealed class TopicFunctions(
     BrokerDelivery delivery, ProcessIngestion ingestion, IdentityResolutionConsumer identity, SummaryCalculationConsumer summaries,
-    EventStreamWriter events, NotifyOwner notifications)
+    EventStreamWriter events, NotifyOwner notifications, ImportChunks imports)
 {
     const string Broker = "KafkaBrokerList";
     const string Password = "EventHubConnectionString";
@@ -55,6 +56,15 @@ public sealed class TopicFunctions(
             AuthenticationMode = BrokerAuthenticationMode.Plain, Username = User, Password = Password, IsBatched = true)] KafkaRecord[] records,
         FunctionContext context) =>
         delivery.DeliverAsync(notifications, KafkaRecords.ToMessages(Topics.Notification, records), context.CancellationToken);
+
+    /// <summary>One staged chunk of a bulk import per message (keyed by import, so one import's chunks run in order).</summary>
+    [Function("BulkImportTopic")]
+    [ExponentialBackoffRetry(-1, "00:00:05", "00:05:00")]
+    public Task BulkImport(
+        [KafkaTrigger(Broker, Topics.BulkImport, ConsumerGroup = Group, Protocol = BrokerProtocol.SaslSsl,
+            AuthenticationMode = BrokerAuthenticationMode.Plain, Username = User, Password = Password, IsBatched = true)] KafkaRecord[] records,
+        FunctionContext context) =>
+        delivery.DeliverAsync(imports, KafkaRecords.ToMessages(Topics.BulkImport, records), context.CancellationToken);
 
     /// <summary>ClickHouse wants few large inserts and no order per key: the whole batch is one insert; a failed insert retries the batch.</summary>
     [Function("EventStreamTopic")]

@@ -90,6 +90,7 @@ public static class BrokerDeliveryRegistration
     {
         services.TryAddSingleton<ProcessIngestion>();
         services.TryAddSingleton<IdentityResolutionConsumer>();
+        services.TryAddSingleton<Imports.ImportChunks>();
         services.TryAddSingleton<SummaryCalculationConsumer>();
         services.TryAddSingleton<EventStreamWriter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<TopicConsumerOptions>, BindTopicConsumerOptions>(

@@ -8,7 +8,9 @@ public static class Topics
     public const string SummaryCalculation = "summary-calculation";
     public const string Notification = "notification";
     public const string EventStream = "event-stream";
+    /// <summary>One message per staged chunk of a bulk import (Imports/ImportChunks.cs).</summary>
+    public const string BulkImport = "bulk-import";
 
     public static IReadOnlyList<string> All { get; } =
-        [DataIngestion, IdentityResolution, SummaryCalculation, Notification, EventStream];
+        [DataIngestion, IdentityResolution, SummaryCalculation, Notification, EventStream, BulkImport];
 }

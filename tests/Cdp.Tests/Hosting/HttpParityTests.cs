@@ -218,6 +218,10 @@ public sealed class HttpParityTests(HostPair hosts) : IClassFixture<HostPair>
         { "GET", "/api/orchestrations?status=Sleeping", null, null, 422 },
         { "GET", "/api/audit?limit=0", null, null, 422 },
         { "GET", "/api/contacts/by-external/wm-nobody", null, null, 404 },
+        { "POST", "/api/imports?channel=fax", "application/x-ndjson", "{}", 422 },
+        { "POST", "/api/imports?channel=crm", "text/plain", "{}", 415 },
+        { "POST", "/api/imports?channel=crm", "text/csv", "LastName\n王\n", 400 },
+        { "GET", $"/api/imports/{Guid.NewGuid()}", null, null, 404 },
         { "GET", "/api/wecom/jssdk-config?url=ftp%3A%2F%2Flocalhost%2F", null, null, 422 },
     };
 
