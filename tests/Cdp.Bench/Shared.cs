@@ -149,6 +149,7 @@ namespace Cdp.Bench
                 ["Auth:BootstrapAdminKey"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
                 // The host refuses to start with the repository's sample secret; the calls bench overrides it with its stand-in's.
                 ["VirtualNumbers:AccessKeySecret"] = RandomSecret() + RandomSecret(),
+                ["Logging:PiiHashKey"] = RandomSecret() + RandomSecret(),
             };
             foreach (var channel in SignedChannels) all[$"{channel.SettingsSection}:SigningSecret"] = SecretOf(channel.Name);
             foreach (var (key, value) in settings) all[key] = value;
