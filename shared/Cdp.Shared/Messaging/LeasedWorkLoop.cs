@@ -25,6 +25,9 @@ public sealed class LeasedWorkLoop(string name, TimeSpan pollInterval, ILogger l
 
     public TimeSpan RenewEvery { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The first back-off after a failed round (it doubles from there); the poll interval unless set.</summary>
+    public TimeSpan? FirstBackoff { get; init; }
+
     /// <summary>The longest back-off after failed rounds.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -55,7 +58,7 @@ public sealed class LeasedWorkLoop(string name, TimeSpan pollInterval, ILogger l
             {
                 // A database outage or a bug in our own SQL: keep the loop alive and back off (signals do not cut this short).
                 failures++;
-                var delay = RetryBackoff.Delay(failures, pollInterval, MaxBackoff, Random.Shared.NextDouble());
+                var delay = RetryBackoff.Delay(failures, FirstBackoff ?? pollInterval, MaxBackoff, Random.Shared.NextDouble());
                 logger.LogError(ex, "{Loop}: round failed ({Failures} in a row), retrying in {Delay}", name, failures, delay);
                 await SleepAsync(Renew is null ? delay : Min(delay, RenewEvery), Never, stopping);
                 continue;

@@ -10,55 +10,36 @@ namespace Cdp.Shared.Messaging;
 /// "Something committed to the outbox": raised in process once a unit of work has committed (on Azure, after every
 /// function invocation), so the relay sends at once instead of at the next sweep. Signals coalesce.
 /// </summary>
-public sealed class OutboxSignal : IDisposable
+public sealed class OutboxSignal
 {
-    readonly SemaphoreSlim pending = new(0, 1);
+    /// <summary>What the relay's loop wakes on.</summary>
+    public WorkSignal Work { get; } = new();
 
-    public void Notify()
-    {
-        try { if (pending.CurrentCount == 0) pending.Release(); }
-        catch (SemaphoreFullException) { } // a signal is already waiting: one round covers both
-    }
-
-    /// <summary>True when signalled, false when <paramref name="timeout"/> ran out first.</summary>
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => pending.WaitAsync(timeout, ct);
-
-    public void Dispose() => pending.Dispose();
+    public void Notify() => Work.Pulse();
 }
 
 /// <summary>Runs <see cref="OutboxRelay"/>: on every signal, at every sweep interval, and again at once while rounds come back full.</summary>
 public sealed class OutboxRelayService(OutboxRelay relay, OutboxSignal signal, IOptions<OutboxRelayOptions> options, ILogger<OutboxRelayService> logger)
     : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
+        var o = options.Value;
+        var loop = new LeasedWorkLoop("Outbox relay", o.SweepInterval, logger)
         {
-            TimeSpan wait;
-            try
-            {
-                var result = await relay.RelayOnceAsync(stoppingToken);
-                failures = result.Failed ? failures + 1 : 0;
-                wait = result.Failed
-                    ? RetryBackoff.Delay(failures, TimeSpan.FromMilliseconds(200), options.Value.SweepInterval, Random.Shared.NextDouble())
-                    : result.Read >= options.Value.BatchSize ? TimeSpan.Zero : options.Value.SweepInterval;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                failures++;
-                wait = RetryBackoff.Delay(failures, TimeSpan.FromMilliseconds(200), options.Value.SweepInterval, Random.Shared.NextDouble());
-                logger.LogError(e, "Outbox relay round failed ({Failures} in a row)", failures);
-            }
-            if (wait == TimeSpan.Zero) continue;
-            try
-            {
-                // After a failure only the backoff counts: a signal must not turn a broker outage into a hot loop.
-                if (failures > 0) await Task.Delay(wait, stoppingToken);
-                else await signal.WaitAsync(wait, stoppingToken);
-            }
-            catch (OperationCanceledException) { }
-        }
+            Wake = signal.Work,
+            FirstBackoff = TimeSpan.FromMilliseconds(200),
+            MaxBackoff = o.SweepInterval,
+        };
+        return loop.RunAsync(async ct =>
+        {
+            var result = await relay.RelayOnceAsync(ct);
+            // The relay logged what stayed behind; a failed round makes the loop back off, and no signal cuts that
+            // short: a broker outage must not become a hot loop.
+            if (result.Failed)
+                throw new InvalidOperationException($"{result.Read - result.Relayed} of {result.Read} outbox message(s) not relayed");
+            return result.Read >= o.BatchSize ? result.Read : 0;
+        }, stoppingToken);
     }
 }
 

@@ -139,7 +139,7 @@ public sealed class OutboxRelayTests(PostgresDatabase pg) : IClassFixture<Postgr
         var topic = NewTopic();
         var sink = new RecordingSink();
         var options = Options.Create(new OutboxRelayOptions { Topics = [topic], SweepInterval = TimeSpan.FromMinutes(5) });
-        using var signal = new OutboxSignal();
+        var signal = new OutboxSignal();
         using var service = new OutboxRelayService(
             new OutboxRelay(db, sink, options, NullLogger<OutboxRelay>.Instance), signal, options, NullLogger<OutboxRelayService>.Instance);
         await service.StartAsync(CancellationToken.None);
