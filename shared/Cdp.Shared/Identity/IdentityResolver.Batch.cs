@@ -72,14 +72,20 @@ public sealed partial class IdentityResolver
         return results;
     }
 
+    private int batchWaves;
+
+    /// <summary>Waves the set-based path has run (a batch takes one, plus one per chain of records that must follow another).</summary>
+    internal int BatchWaves => batchWaves;
+
     /// <summary>
-    /// The set-based path: one transaction; the receipts and every key of the batch locked at once (in hash order, so
-    /// batches cannot deadlock on each other); the matches, the matched rows and the holders of unique values read for
-    /// all records in three round trips; then each record decided in input order by the same rules as
-    /// <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/>, its writes queued to travel
-    /// with the next read or the commit. A record reads live instead (the per-record path, in the same transaction)
-    /// when what was read up front may have changed under it: it shares a key with an earlier record of the batch,
-    /// or an earlier record changed an entity it matched. Fuzzy matches and reviews always read live.
+    /// The set-based path: one transaction, in waves. A wave locks the receipts and every key of its records at once
+    /// (in hash order, so batches cannot deadlock on each other) and reads the matches, the matched rows and the
+    /// holders of unique values for all of them in three round trips; then decides each record in input order by the
+    /// same rules as <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/>, its writes
+    /// queued as rows that travel as one statement per kind with the next read or the commit. A record whose reads
+    /// may have changed under it waits for the next wave instead of reading live (<see cref="WaveOrder"/>), and so
+    /// does every later record it must stay behind; the next wave reads again after this one's writes. Fuzzy
+    /// matches read live.
     /// </summary>
     async Task<List<ResolutionOutcome>> ResolveTogetherAsync(IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
     {
@@ -87,41 +93,124 @@ public sealed partial class IdentityResolver
         span?.SetTag("cdp.batch.size", items.Count);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        var prefetch = await Prefetch.ReadAsync(conn, tx, items, ct);
 
         var pending = new Pending();
-        var keysSoFar = new HashSet<string>(StringComparer.Ordinal);
-        var outcomes = new List<ResolutionOutcome>(items.Count);
-        var live = 0;
-        for (var i = 0; i < items.Count; i++)
+        var outcomes = new ResolutionOutcome?[items.Count];
+        var resolved = new CleanRecord?[items.Count];
+        List<int> todo = [.. Enumerable.Range(0, items.Count)];
+        var waves = 0;
+        while (todo.Count > 0)
         {
-            var record = prefetch.Records[i];
-            var receipt = prefetch.Receipts.GetValueOrDefault(items[i].IngestionId);
-            var open = receipt is not null && receipt.IsOpen;
-            var keys = open ? IdentityKeys.For(record) : [];
-            var fresh = receipt is not null && (!open
-                || (!keys.Any(keysSoFar.Contains) && !prefetch.DependenciesOf(i).Any(prefetch.Touched.Contains)));
-            if (!fresh) live++;
-            var outcome = await ResolveFilteredAsync(conn, tx, items[i].IngestionId, record, null, reprocessReview: false, ct,
-                pending, fresh ? new Known(prefetch, i, receipt!) : null);
-            keysSoFar.UnionWith(keys);
-            if (open && outcome.EntityId is { } entityId) prefetch.Touched.Add(entityId);
-            if (open && outcome.AccountId is { } accountId) prefetch.Touched.Add(accountId);
-            outcomes.Add(outcome);
+            waves++;
+            var wave = todo.Select(i => items[i]).ToList();
+            // The previous wave's writes go out ahead of this wave's first read.
+            var prefetch = await Prefetch.ReadAsync(conn, tx, wave, pending, ct);
+            var order = new WaveOrder(prefetch);
+            var deferred = new List<int>();
+            for (var w = 0; w < wave.Count; w++)
+            {
+                var record = prefetch.Records[w];
+                var receipt = prefetch.Receipts.GetValueOrDefault(wave[w].IngestionId)
+                    ?? throw new InvalidOperationException($"Ingestion receipt {wave[w].IngestionId} does not exist; ingest writes it before publishing.");
+                if (receipt.IsOpen && !order.Admit(w))
+                {
+                    deferred.Add(todo[w]);
+                    continue;
+                }
+
+                var outcome = await ResolveFilteredAsync(conn, tx, wave[w].IngestionId, record, null, reprocessReview: false, ct,
+                    pending, new Known(prefetch, w, receipt));
+                if (receipt.IsOpen)
+                {
+                    order.Resolved(w, outcome);
+                    resolved[todo[w]] = record;
+                }
+
+                outcomes[todo[w]] = outcome;
+            }
+
+            todo = deferred;
         }
 
         await pending.FlushAsync(conn, tx, ct);
         await tx.CommitAsync(ct);
-        span?.SetTag("cdp.batch.live", live);
+        Interlocked.Add(ref batchWaves, waves);
+        span?.SetTag("cdp.batch.waves", waves);
         for (var i = 0; i < items.Count; i++)
         {
-            if (prefetch.Receipts.GetValueOrDefault(items[i].IngestionId) is { IsOpen: true })
+            if (resolved[i] is { } record)
             {
-                Count(prefetch.Records[i], outcomes[i]);
+                Count(record, outcomes[i]!);
             }
         }
 
-        return outcomes;
+        return [.. outcomes.Select(o => o!)];
+    }
+
+    /// <summary>
+    /// Which records of a wave may be decided on what the wave read up front, in input order; the others wait for the
+    /// next wave. A record waits when an earlier record of the wave shares a key with it (waiting or not: records of
+    /// one key keep their order), when an earlier record changed an entity its reads rest on, or when an earlier
+    /// waiting record may change one of them (it reads them too). Accounts are also found by the fuzzy rule, which
+    /// reads a city rather than a key: a record that may read or change what the fuzzy rule sees in a city waits
+    /// behind a waiting record that may do so in the same city. Records that wait for none of these reasons neither
+    /// read nor change what the waiting ones do, so deciding them first ends the same as input order.
+    /// </summary>
+    private sealed class WaveOrder(Prefetch prefetch)
+    {
+        readonly HashSet<string> keys = new(StringComparer.Ordinal);
+        readonly HashSet<Guid> waitingOn = [];
+        readonly HashSet<string> waitingCities = new(StringComparer.Ordinal);
+        /// <summary>Per account a resolved record changed, the cities it may have been in or moved to.</summary>
+        readonly Dictionary<Guid, HashSet<string>> changedCities = [];
+        /// <summary>Per key of a resolved record, the cities of the accounts it changed.</summary>
+        readonly Dictionary<string, HashSet<string>> keyCities = new(StringComparer.Ordinal);
+
+        /// <summary>Whether record <paramref name="i"/> (its receipt open) is decided in this wave; remembers it either way.</summary>
+        public bool Admit(int i)
+        {
+            var own = OrderKeys(prefetch.Records[i]);
+            var dependencies = prefetch.DependenciesOf(i).ToList();
+            var cities = prefetch.FuzzyCitiesOf(i);
+            var admit = !own.Any(keys.Contains) && !dependencies.Any(d => prefetch.Touched.Contains(d) || waitingOn.Contains(d))
+                && !cities.Any(waitingCities.Contains);
+            keys.UnionWith(own);
+            if (!admit)
+            {
+                waitingOn.UnionWith(dependencies);
+                waitingCities.UnionWith(prefetch.CitiesAWaitingRecordMayTouch(i));
+                foreach (var dependency in dependencies) waitingCities.UnionWith(changedCities.GetValueOrDefault(dependency) ?? []);
+                foreach (var key in own) waitingCities.UnionWith(keyCities.GetValueOrDefault(key) ?? []);
+            }
+
+            return admit;
+        }
+
+        public void Resolved(int i, ResolutionOutcome outcome)
+        {
+            if (outcome.EntityId is { } entityId) prefetch.Touched.Add(entityId);
+            if (outcome.AccountId is not { } accountId) return;
+            prefetch.Touched.Add(accountId);
+            var cities = changedCities.TryGetValue(accountId, out var known) ? known : changedCities[accountId] = new(StringComparer.Ordinal);
+            if (prefetch.Records[i].Record.City is { } city) cities.Add(city);
+            if (prefetch.Rows.GetValueOrDefault(accountId)?.Row.GetValueOrDefault("city") is { } held) cities.Add(held);
+            foreach (var key in OrderKeys(prefetch.Records[i]))
+            {
+                (keyCities.TryGetValue(key, out var some) ? some : keyCities[key] = new(StringComparer.Ordinal)).UnionWith(cities);
+            }
+        }
+
+        /// <summary>
+        /// The record's natural keys, and the WeChat ids a contact records as identities without matching on them
+        /// (two contacts claiming one id: the first keeps it, so their order matters).
+        /// </summary>
+        static IReadOnlyList<string> OrderKeys(CleanRecord clean)
+        {
+            var r = clean.Record;
+            var keys = IdentityKeys.For(clean);
+            if (r.Kind != EntityKind.Contact || (r.OpenId is null && r.UnionId is null)) return keys;
+            return [.. keys, .. new[] { r.OpenId is { } open ? $"contact:openid:{open}" : null, r.UnionId is { } union ? $"contact:unionid:{union}" : null }.OfType<string>()];
+        }
     }
 
     /// <summary>A row read up front: the columns the rules merge, and its field times and sources.</summary>
@@ -159,6 +248,39 @@ public sealed partial class IdentityResolver
             }
         }
 
+        /// <summary>
+        /// The cities in which record <paramref name="i"/>, decided on this prefetch, reads or changes what the fuzzy
+        /// rule sees: it reaches the fuzzy rule (and may create an account there), or it changes the name, credit
+        /// code or city of the account it merges into.
+        /// </summary>
+        public IReadOnlyList<string> FuzzyCitiesOf(int i)
+        {
+            if (!Accounts.TryGetValue(i, out var matches)) return [];
+            var clean = Records[i];
+            var r = clean.Record;
+            var target = matches.FirstOrDefault(m => m.Rule < 3) is { } strong
+                ? (strong.Rule == 2 && clean.CreditCodeUnverified ? null : strong)
+                : matches.Count == 1 ? matches[0] : null;
+            if (target is null)
+            {
+                // Several candidates go to review and write nothing; none reaches the fuzzy rule when it can apply.
+                return matches.Count == 0 && clean.CompanyShortName is not null && r.City is { } city ? [city] : [];
+            }
+
+            if (Rows.GetValueOrDefault(target.AccountId)?.Row is not { } row) return [.. CitiesAWaitingRecordMayTouch(i)];
+            var heldName = string.IsNullOrEmpty(row["name_normalized"]) ? null : row["account_name"];
+            var renames = r.Company is { } name && name != heldName && (r.Kind == EntityKind.Account || heldName is null);
+            var changes = renames || (r.CreditCode is { } code && code != row["unified_social_credit_code"]) || (r.City is { } moved && moved != row["city"]);
+            return changes ? [.. new[] { row["city"], r.City }.OfType<string>().Distinct(StringComparer.Ordinal)] : [];
+        }
+
+        /// <summary>Where record <paramref name="i"/>, waiting with reads gone stale, may reach the fuzzy rule or change an account.</summary>
+        public IEnumerable<string> CitiesAWaitingRecordMayTouch(int i)
+        {
+            if (!Accounts.TryGetValue(i, out var matches)) return [];
+            return new[] { Records[i].Record.City }.Concat(matches.Select(m => m.City)).OfType<string>();
+        }
+
         static IEnumerable<(string Table, string Column, string Value)> UniqueValues(CleanRecord clean)
         {
             var r = clean.Record;
@@ -172,18 +294,22 @@ public sealed partial class IdentityResolver
             if (r.CreditCode is { } code && r.Kind != EntityKind.Lead) yield return ("account", "unified_social_credit_code", code);
         }
 
+        /// <param name="pending">Writes still queued (an earlier wave's): they go first in the same round trip.</param>
         public static async Task<Prefetch> ReadAsync(
-            NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
+            NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, Pending pending,
+            CancellationToken ct)
         {
             // 1. The receipts, locked, and which of the batch's numbers ever arrived as X numbers.
             var numbers = items.SelectMany(x => new[] { x.Record.Record.Mobile, x.Record.Record.Phone }).OfType<string>().Distinct().ToArray();
             var virtualNumbers = new HashSet<string>(StringComparer.Ordinal);
             var receipts = new List<ReceiptRow>();
-            await using (var batch = new NpgsqlBatch(conn, tx))
+            var skip = pending.ResultSets;
+            await using (var batch = pending.Take(conn, tx))
             {
                 batch.BatchCommands.Add(Run.Command(ReceiptSql, new { ids = items.Select(x => x.IngestionId).Distinct().ToArray() }));
                 batch.BatchCommands.Add(Run.Command("select number from virtual_number_seen where number = any(@numbers)", new { numbers }));
                 await using var reader = await batch.ExecuteReaderAsync(ct);
+                for (var i = 0; i < skip; i++) await reader.NextResultAsync(ct);
                 receipts.AddRange(await ReadRows<ReceiptRow>(reader, ct));
                 await reader.NextResultAsync(ct);
                 while (await reader.ReadAsync(ct)) virtualNumbers.Add(reader.GetString(0));
