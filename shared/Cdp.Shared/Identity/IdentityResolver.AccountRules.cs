@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cdp.Shared.Cleansing;
+using NpgsqlTypes;
 
 namespace Cdp.Shared.Identity;
 
@@ -32,14 +33,7 @@ public sealed partial class IdentityResolver
                 case AccountAmbiguous ambiguous:
                     return SendToReview("account", ambiguous.Candidates);
                 case AccountFound found:
-                    Execute("""
-                        insert into account_channel_identity (account_id, channel_id, channel_account_id, first_seen_at, last_seen_at)
-                        values (@AccountId, @channel, @sourceId, @at, @at)
-                        on conflict (channel_id, channel_account_id) do update
-                        set first_seen_at = least(account_channel_identity.first_seen_at, excluded.first_seen_at),
-                            last_seen_at = greatest(account_channel_identity.last_seen_at, excluded.last_seen_at)
-                        where account_channel_identity.account_id = excluded.account_id
-                        """, new { found.AccountId, channel = r.Channel, sourceId = r.SourceId, at });
+                    Write(AccountIdentity, found.AccountId, r.Channel, r.SourceId, at);
                     return new ResolutionOutcome(ResolutionOutcome.Processed, "account", found.AccountId, found.AccountId, null, found.Created);
                 default:
                     throw new InvalidOperationException("Unknown account step.");
@@ -139,14 +133,10 @@ public sealed partial class IdentityResolver
 
         private Guid CreateAccount(bool keepCode = true)
         {
-            var id = Guid.CreateVersion7();
+            var id = NewId();
             var fields = AccountFields(includeName: true);
             if (!keepCode) fields["unified_social_credit_code"] = null;
-            Execute("""
-                insert into account (account_id, account_name, name_normalized, name_short, unified_social_credit_code,
-                                     credit_code_verified, city, shard_id, field_times)
-                values (@id, @account_name, @full, @short, @unified_social_credit_code, @verified, @city, @shard, @fieldTimes::jsonb)
-                """, InsertParameters(id, fields, new
+            Write(AccountInsert, InsertParameters(id, fields, new
                 {
                     // A code-only account: the code stands in as its name until a record brings one.
                     account_name = r.Company ?? fields["unified_social_credit_code"] ?? r.CreditCode,
@@ -191,37 +181,61 @@ public sealed partial class IdentityResolver
 
             var name = merged.Values["account_name"];
             var (full, shortName) = merged.Changed.Contains("account_name") ? CompanyName.Normalize(name) : (row.Full, null);
-            Execute("""
-                update account
-                set account_name = coalesce(@name, account_name),
-                    name_normalized = coalesce(@full, name_normalized),
-                    name_short = coalesce(@short, name_short),
-                    unified_social_credit_code = @code, city = @city,
-                    credit_code_verified = case when @codeChanged then @verified else credit_code_verified end,
-                    field_times = @fieldTimes::jsonb, updated_at = now()
-                where account_id = @accountId
-                """, new
-                {
-                    name, full, @short = shortName, code = merged.Values["unified_social_credit_code"],
-                    codeChanged = merged.Changed.Contains("unified_social_credit_code"),
-                    verified = merged.Values["unified_social_credit_code"] is null || !clean.CreditCodeUnverified,
-                    city = merged.Values["city"], fieldTimes = IdentityJson.Serialize(merged.FieldTimes), accountId,
-                });
+            Write(AccountUpdate, accountId, name, full, shortName, merged.Values["unified_social_credit_code"],
+                merged.Changed.Contains("unified_social_credit_code"),
+                merged.Values["unified_social_credit_code"] is null || !clean.CreditCodeUnverified,
+                merged.Values["city"], IdentityJson.Serialize(merged.FieldTimes));
         }
+
+        static readonly RowWrite AccountInsert = new(WriteRank.AccountInsert, """
+            insert into account (account_id, account_name, name_normalized, name_short, unified_social_credit_code,
+                                 credit_code_verified, city, shard_id, field_times)
+            select id, account_name, full_name, short_name, code, verified, city, shard, field_times::jsonb
+            from unnest(@id, @account_name, @full, @short, @unified_social_credit_code, @verified, @city, @shard, @fieldTimes)
+                 as w(id, account_name, full_name, short_name, code, verified, city, shard, field_times)
+            """, ("id", NpgsqlDbType.Uuid), ("account_name", NpgsqlDbType.Text), ("full", NpgsqlDbType.Text), ("short", NpgsqlDbType.Text),
+            ("unified_social_credit_code", NpgsqlDbType.Text), ("verified", NpgsqlDbType.Boolean), ("city", NpgsqlDbType.Text),
+            ("shard", NpgsqlDbType.Smallint), ("fieldTimes", NpgsqlDbType.Text));
+
+        static readonly RowWrite AccountUpdate = new(WriteRank.AccountUpdate, """
+            update account a
+            set account_name = coalesce(w.name, a.account_name),
+                name_normalized = coalesce(w.full_name, a.name_normalized),
+                name_short = coalesce(w.short_name, a.name_short),
+                unified_social_credit_code = w.code, city = w.city,
+                credit_code_verified = case when w.code_changed then w.verified else a.credit_code_verified end,
+                field_times = w.field_times::jsonb, updated_at = now()
+            from unnest(@account_id, @name, @full, @short, @code, @code_changed, @verified, @city, @field_times)
+                 as w(account_id, name, full_name, short_name, code, code_changed, verified, city, field_times)
+            where a.account_id = w.account_id
+            """, ("account_id", NpgsqlDbType.Uuid), ("name", NpgsqlDbType.Text), ("full", NpgsqlDbType.Text), ("short", NpgsqlDbType.Text),
+            ("code", NpgsqlDbType.Text), ("code_changed", NpgsqlDbType.Boolean), ("verified", NpgsqlDbType.Boolean), ("city", NpgsqlDbType.Text),
+            ("field_times", NpgsqlDbType.Text));
+
+        static readonly RowWrite AccountIdentity = new(WriteRank.AccountIdentity, """
+            insert into account_channel_identity (account_id, channel_id, channel_account_id, first_seen_at, last_seen_at)
+            select account_id, channel, source_id, at, at
+            from unnest(@account_id, @channel, @source_id, @at) as w(account_id, channel, source_id, at)
+            on conflict (channel_id, channel_account_id) do update
+            set first_seen_at = least(account_channel_identity.first_seen_at, excluded.first_seen_at),
+                last_seen_at = greatest(account_channel_identity.last_seen_at, excluded.last_seen_at)
+            where account_channel_identity.account_id = excluded.account_id
+            """, ("account_id", NpgsqlDbType.Uuid), ("channel", NpgsqlDbType.Text), ("source_id", NpgsqlDbType.Text), ("at", NpgsqlDbType.TimestampTz));
+
+        static readonly RowWrite ReviewInsert = new(WriteRank.Review, """
+            insert into identity_review (review_id, ingestion_id, entity_type, record, candidates)
+            select review_id, ingestion_id, entity_type, record::jsonb, candidates::jsonb
+            from unnest(@review_id, @ingestion_id, @entity_type, @record, @candidates)
+                 as w(review_id, ingestion_id, entity_type, record, candidates)
+            """, ("review_id", NpgsqlDbType.Uuid), ("ingestion_id", NpgsqlDbType.Uuid), ("entity_type", NpgsqlDbType.Text),
+            ("record", NpgsqlDbType.Text), ("candidates", NpgsqlDbType.Text));
 
         // ---- review ---------------------------------------------------------------------------------------
 
         private ResolutionOutcome SendToReview(string entityType, IReadOnlyList<AccountCandidate> candidates)
         {
-            var reviewId = Guid.CreateVersion7();
-            Execute("""
-                insert into identity_review (review_id, ingestion_id, entity_type, record, candidates)
-                values (@reviewId, @ingestionId, @entityType, @record::jsonb, @candidates::jsonb)
-                """, new
-                {
-                    reviewId, ingestionId, entityType,
-                    record = IdentityJson.Serialize(clean), candidates = IdentityJson.Serialize(candidates),
-                });
+            var reviewId = NewId();
+            Write(ReviewInsert, reviewId, ingestionId, entityType, IdentityJson.Serialize(clean), IdentityJson.Serialize(candidates));
             return new ResolutionOutcome(ResolutionOutcome.Review, entityType, null, null, reviewId, false);
         }
     }

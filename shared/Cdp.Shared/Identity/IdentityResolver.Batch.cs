@@ -72,10 +72,18 @@ public sealed partial class IdentityResolver
         return results;
     }
 
-    private int batchWaves;
+    private int batchWaves, batchRoundTrips, batchStatements, batchRows;
 
-    /// <summary>Waves the set-based path has run (a batch takes one, plus one per chain of records that must follow another).</summary>
+    /// <summary>Waves the set-based path has run: a batch takes as many as its longest chain of records that must follow one another.</summary>
     internal int BatchWaves => batchWaves;
+
+    /// <summary>Round trips of the set-based path before its commit (reads, with the queued writes riding along, and the last flush).</summary>
+    internal int BatchRoundTrips => batchRoundTrips;
+
+    /// <summary>Queued statements the set-based path sent (writes, locks, settings; not its reads), and the rows they wrote.</summary>
+    internal int BatchStatements => batchStatements;
+
+    internal int BatchRows => batchRows;
 
     /// <summary>
     /// The set-based path: one transaction, in waves. A wave locks the receipts and every key of its records at once
@@ -95,6 +103,7 @@ public sealed partial class IdentityResolver
         await using var tx = await conn.BeginTransactionAsync(ct);
 
         var pending = new Pending();
+        var ids = IdsInInputOrder(items.Count);
         var outcomes = new ResolutionOutcome?[items.Count];
         var resolved = new CleanRecord?[items.Count];
         List<int> todo = [.. Enumerable.Range(0, items.Count)];
@@ -119,7 +128,7 @@ public sealed partial class IdentityResolver
                 }
 
                 var outcome = await ResolveFilteredAsync(conn, tx, wave[w].IngestionId, record, null, reprocessReview: false, ct,
-                    pending, new Known(prefetch, w, receipt));
+                    pending, new Known(prefetch, w, receipt, ids[todo[w]]));
                 if (receipt.IsOpen)
                 {
                     order.Resolved(w, outcome);
@@ -135,6 +144,9 @@ public sealed partial class IdentityResolver
         await pending.FlushAsync(conn, tx, ct);
         await tx.CommitAsync(ct);
         Interlocked.Add(ref batchWaves, waves);
+        Interlocked.Add(ref batchRoundTrips, pending.RoundTrips);
+        Interlocked.Add(ref batchStatements, pending.StatementsSent);
+        Interlocked.Add(ref batchRows, pending.RowsSent);
         span?.SetTag("cdp.batch.waves", waves);
         for (var i = 0; i < items.Count; i++)
         {
@@ -145,6 +157,17 @@ public sealed partial class IdentityResolver
         }
 
         return [.. outcomes.Select(o => o!)];
+    }
+
+    /// <summary>Most a record creates: an account and a contact, or a review.</summary>
+    const int IdsPerRecord = 2;
+
+    /// <summary>Per record, ids for what it creates, ascending (as Postgres orders uuids) in input order.</summary>
+    static Queue<Guid>[] IdsInInputOrder(int count)
+    {
+        var ids = Enumerable.Range(0, count * IdsPerRecord).Select(_ => Guid.CreateVersion7())
+            .OrderBy(id => id.ToString(), StringComparer.Ordinal).ToArray();
+        return [.. Enumerable.Range(0, count).Select(i => new Queue<Guid>(ids.Skip(i * IdsPerRecord).Take(IdsPerRecord)))];
     }
 
     /// <summary>
@@ -328,6 +351,7 @@ public sealed partial class IdentityResolver
             if (open.Count == 0) return prefetch;
 
             // 2. Every key of the batch locked at once, then the match rules for every record.
+            pending.RoundTrips += 2;
             var leads = open.Where(x => x.Clean.Record.Kind == EntityKind.Lead).ToList();
             var contacts = open.Where(x => x.Clean.Record.Kind == EntityKind.Contact).ToList();
             var accounts = open
@@ -443,9 +467,12 @@ public sealed partial class IdentityResolver
     }
 
     /// <summary>One record's view of its batch's <see cref="Prefetch"/>: answers the rules' reads without a round trip.</summary>
-    private sealed class Known(Prefetch batch, int index, ReceiptRow receipt)
+    private sealed class Known(Prefetch batch, int index, ReceiptRow receipt, Queue<Guid> ids)
     {
         public ReceiptRow Receipt => receipt;
+
+        /// <summary>The next id set aside for the record (a fresh one should it ever need more).</summary>
+        public Guid NextId() => ids.TryDequeue(out var id) ? id : Guid.CreateVersion7();
 
         public bool TryPerson(out Guid? id) => batch.People.TryGetValue(index, out id);
 

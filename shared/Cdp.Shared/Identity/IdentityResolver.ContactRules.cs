@@ -1,3 +1,5 @@
+using NpgsqlTypes;
+
 namespace Cdp.Shared.Identity;
 
 public sealed partial class IdentityResolver
@@ -82,17 +84,12 @@ public sealed partial class IdentityResolver
             var created = contactId is null;
             if (contactId is { } existing)
             {
-                await MergeRow("contact", "contact_id", existing, incoming, ["mobile_phone", "email", "wecom_external_user_id"]);
+                await MergeRow(ContactUpdate, "contact", "contact_id", existing, incoming, ["mobile_phone", "email", "wecom_external_user_id"]);
             }
             else
             {
-                contactId = Guid.CreateVersion7();
-                Execute("""
-                    insert into contact (contact_id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
-                                         title, city, phone, phone_type, primary_account_id, shard_id, field_times, field_sources)
-                    values (@id, @contact_name, @mobile_phone, @email, @wechat_id, @wecom_external_user_id,
-                            @title, @city, @phone, @phone_type, @accountId, @shard, @fieldTimes::jsonb, @fieldSources::jsonb)
-                    """, InsertParameters(contactId.Value, incoming, new { accountId }));
+                contactId = NewId();
+                Write(ContactInsert, InsertParameters(contactId.Value, incoming, new { accountId }));
             }
 
             return (contactId.Value, created);
@@ -100,16 +97,45 @@ public sealed partial class IdentityResolver
 
         private void Link(Guid contactId, Guid accountId)
         {
-            Execute("""
-                update contact set primary_account_id = @accountId, updated_at = now()
-                where contact_id = @contactId and primary_account_id is null
-                """, new { accountId, contactId });
-            Execute("""
-                insert into account_contact_relation (account_id, contact_id, role_in_account)
-                values (@accountId, @contactId, @title)
-                on conflict (account_id, contact_id) do nothing
-                """, new { accountId, contactId, title = r.Title });
+            Write(ContactLink, contactId, accountId);
+            Write(Relation, accountId, contactId, r.Title);
         }
+
+        static readonly RowWrite ContactInsert = new(WriteRank.ContactInsert, """
+            insert into contact (contact_id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
+                                 title, city, phone, phone_type, primary_account_id, shard_id, field_times, field_sources)
+            select id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id,
+                   title, city, phone, phone_type, account_id, shard, field_times::jsonb, field_sources::jsonb
+            from unnest(@id, @contact_name, @mobile_phone, @email, @wechat_id, @wecom_external_user_id, @title, @city, @phone,
+                        @phone_type, @accountId, @shard, @fieldTimes, @fieldSources)
+                 as w(id, contact_name, mobile_phone, email, wechat_id, wecom_external_user_id, title, city, phone,
+                      phone_type, account_id, shard, field_times, field_sources)
+            """, InsertColumns(ContactColumns, ("accountId", NpgsqlDbType.Uuid)));
+
+        static readonly RowWrite ContactUpdate = UpdateOf(WriteRank.ContactUpdate, "contact", "contact_id", ContactColumns);
+
+        static readonly RowWrite ContactLink = new(WriteRank.ContactLink, """
+            update contact c set primary_account_id = w.account_id, updated_at = now()
+            from unnest(@contact_id, @account_id) as w(contact_id, account_id)
+            where c.contact_id = w.contact_id and c.primary_account_id is null
+            """, ("contact_id", NpgsqlDbType.Uuid), ("account_id", NpgsqlDbType.Uuid));
+
+        static readonly RowWrite Relation = new(WriteRank.Relation, """
+            insert into account_contact_relation (account_id, contact_id, role_in_account)
+            select account_id, contact_id, title from unnest(@account_id, @contact_id, @title) as w(account_id, contact_id, title)
+            on conflict (account_id, contact_id) do nothing
+            """, ("account_id", NpgsqlDbType.Uuid), ("contact_id", NpgsqlDbType.Uuid), ("title", NpgsqlDbType.Text));
+
+        static readonly RowWrite ContactIdentityWrite = new(WriteRank.ContactIdentity, """
+            insert into contact_channel_identity (contact_id, channel_id, channel_user_id, identity_type, first_seen_at, last_seen_at)
+            select contact_id, channel, value, type, at, at
+            from unnest(@contact_id, @channel, @value, @type, @at) as w(contact_id, channel, value, type, at)
+            on conflict (channel_id, identity_type, channel_user_id) do update
+            set first_seen_at = least(contact_channel_identity.first_seen_at, excluded.first_seen_at),
+                last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
+            where contact_channel_identity.contact_id = excluded.contact_id
+            """, ("contact_id", NpgsqlDbType.Uuid), ("channel", NpgsqlDbType.Text), ("value", NpgsqlDbType.Text), ("type", NpgsqlDbType.Text),
+            ("at", NpgsqlDbType.TimestampTz));
 
         // An identity already pointing at another entity stays there: we never move a key between entities.
         private void ContactIdentity(string type, string? value, Guid contactId)
@@ -119,14 +145,7 @@ public sealed partial class IdentityResolver
                 return;
             }
 
-            Execute("""
-                insert into contact_channel_identity (contact_id, channel_id, channel_user_id, identity_type, first_seen_at, last_seen_at)
-                values (@contactId, @channel, @value, @type, @at, @at)
-                on conflict (channel_id, identity_type, channel_user_id) do update
-                set first_seen_at = least(contact_channel_identity.first_seen_at, excluded.first_seen_at),
-                    last_seen_at = greatest(contact_channel_identity.last_seen_at, excluded.last_seen_at)
-                where contact_channel_identity.contact_id = excluded.contact_id
-                """, new { contactId, channel = r.Channel, value, type, at });
+            Write(ContactIdentityWrite, contactId, r.Channel, value, type, at);
         }
     }
 }

@@ -1,5 +1,6 @@
 using Cdp.Shared.Storage;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Cdp.Shared.Identity;
 
@@ -9,7 +10,7 @@ public sealed partial class IdentityResolver
     {
         /// <summary>Merges <paramref name="incoming"/> into a row whose columns are the dictionary keys.</summary>
         private async Task MergeRow(
-            string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
+            RowWrite update, string table, string idColumn, Guid id, Dictionary<string, string?> incoming, string[] uniqueFields)
         {
             var columns = string.Join(", ", incoming.Keys);
             var (current, fieldTimes, fieldSources) = known is not null && known.TryRow(id, incoming.Keys, out var held)
@@ -50,9 +51,22 @@ public sealed partial class IdentityResolver
             parameters["id"] = id;
             parameters["fieldTimes"] = IdentityJson.Serialize(merged.FieldTimes);
             parameters["fieldSources"] = IdentityJson.Serialize(merged.FieldSources);
-            var sets = string.Join(", ", incoming.Keys.Select(c => $"{c} = @{c}"));
-            Execute($"update {table} set {sets}, field_times = @fieldTimes::jsonb, field_sources = @fieldSources::jsonb, updated_at = now() where {idColumn} = @id", parameters);
+            Write(update, parameters);
         }
+
+        /// <summary>The merge of <paramref name="columns"/> (and the field times and sources) into rows of <paramref name="table"/>.</summary>
+        private static RowWrite UpdateOf(WriteRank rank, string table, string idColumn, string[] columns) => new(rank, $"""
+            update {table} t set {string.Join(", ", columns.Select(c => $"{c} = w.{c}"))},
+                   field_times = w.field_times::jsonb, field_sources = w.field_sources::jsonb, updated_at = now()
+            from unnest(@id, {string.Join(", ", columns.Select(c => $"@{c}"))}, @fieldTimes, @fieldSources)
+                 as w(id, {string.Join(", ", columns)}, field_times, field_sources)
+            where t.{idColumn} = w.id
+            """, [("id", NpgsqlDbType.Uuid), .. columns.Select(c => (c, NpgsqlDbType.Text)), ("fieldTimes", NpgsqlDbType.Text), ("fieldSources", NpgsqlDbType.Text)]);
+
+        /// <summary>The columns of an entity insert, named as <see cref="InsertParameters"/> names its values.</summary>
+        private static (string, NpgsqlDbType)[] InsertColumns(string[] columns, (string, NpgsqlDbType) extra) =>
+            [("id", NpgsqlDbType.Uuid), .. columns.Select(c => (c, NpgsqlDbType.Text)), extra, ("shard", NpgsqlDbType.Smallint),
+             ("fieldTimes", NpgsqlDbType.Text), ("fieldSources", NpgsqlDbType.Text)];
 
         private static string? StringOrNull(NpgsqlDataReader reader, string column)
         {

@@ -1,5 +1,7 @@
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
+using Cdp.Shared.Messaging;
+using Cdp.Shared.Summaries;
 using Dapper;
 using Npgsql;
 using NpgsqlTypes;
@@ -41,8 +43,23 @@ public sealed partial class IdentityResolver
         /// <summary>Queues a statement that returns no rows.</summary>
         public void Execute(string sql, object param) => pending.Commands.Add(Command(sql, param));
 
-        /// <summary>Queues a ready command that returns no rows (e.g. a topic publish).</summary>
+        /// <summary>Queues a ready command that returns no rows (e.g. an owner's row).</summary>
         public void Enqueue(NpgsqlBatchCommand command) => pending.Commands.Add(command);
+
+        /// <summary>
+        /// The id of an entity or review the record creates. In a batch it is one the batch set aside for the record's
+        /// position, so ids (which break ties in the match rules' order) rise in input order whichever wave decides it.
+        /// </summary>
+        private Guid NewId() => known?.NextId() ?? Guid.CreateVersion7();
+
+        /// <summary>Queues one row of a kind of write; the queued rows of a kind go out as one statement.</summary>
+        public void Write(RowWrite kind, params object?[] values) => pending.Add(kind, values);
+
+        /// <summary>Queues one row of a kind of write, its values named as the kind names its columns.</summary>
+        public void Write(RowWrite kind, IReadOnlyDictionary<string, object?> values) => pending.Add(kind, kind.Row(values));
+
+        /// <summary>Queues a summary recalculation; a flush publishes the queued ones in one statement, in order.</summary>
+        public void Publish(SummaryRecalculation message) => pending.Summaries.Add(message);
 
         /// <summary>Queues a select run for its effect (a lock, a setting); its rows are skipped.</summary>
         private void Perform(string sql, object param)
@@ -130,17 +147,88 @@ public sealed partial class IdentityResolver
         }
     }
 
+    /// <summary>The order in which a flush sends the kinds of rows: a row before the rows that refer to it.</summary>
+    private enum WriteRank
+    {
+        AccountInsert, AccountUpdate, AccountIdentity, LeadInsert, LeadUpdate, LeadIdentity,
+        ContactInsert, ContactUpdate, ContactLink, ContactIdentity, Relation, Review, ReceiptReview, ReceiptProcessed,
+    }
+
+    /// <summary>
+    /// A kind of write of the rules: one statement over <c>unnest</c> of one array per column (each named
+    /// <c>@column</c> in <paramref name="Sql"/>), so one record's row and a whole wave's rows are written by the same SQL.
+    /// Rows of one flush never hit one table row twice: the records of a wave share no key and no entity, and a
+    /// record that merges into an entity changed earlier reads it first (which flushes).
+    /// </summary>
+    private sealed class RowWrite(WriteRank rank, string sql, params (string Name, NpgsqlDbType Type)[] columns)
+    {
+        public WriteRank Rank => rank;
+
+        public object?[] Row(IReadOnlyDictionary<string, object?> values) => [.. columns.Select(c => values[c.Name])];
+
+        public NpgsqlBatchCommand Command(List<object?[]> rows)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            for (var c = 0; c < columns.Length; c++)
+            {
+                var (name, type) = columns[c];
+                var at = c;
+                command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | type)
+                {
+                    Value = type switch
+                    {
+                        NpgsqlDbType.Uuid => rows.Select(r => (Guid?)r[at]).ToArray(),
+                        NpgsqlDbType.Boolean => rows.Select(r => (bool?)r[at]).ToArray(),
+                        NpgsqlDbType.Smallint => rows.Select(r => (short?)r[at]).ToArray(),
+                        NpgsqlDbType.TimestampTz => rows.Select(r => (DateTime?)r[at]).ToArray(),
+                        NpgsqlDbType.Text => rows.Select(r => (string?)r[at]).ToArray(),
+                        _ => throw new ArgumentOutOfRangeException(nameof(columns), type, "No array of this type."),
+                    },
+                });
+            }
+
+            return command;
+        }
+    }
+
     /// <summary>
     /// Statements whose answer nobody needs yet, sent in one round trip with the next read or at the end. A batch
-    /// shares one between its records, so every record's writes ride along with the next record's first read.
+    /// shares one between its records, so every record's writes ride along with the next read; rows of one kind
+    /// (<see cref="RowWrite"/>) travel as one statement.
     /// </summary>
     private sealed class Pending
     {
+        readonly SortedDictionary<WriteRank, (RowWrite Kind, List<object?[]> Rows)> rows = [];
+
         public List<NpgsqlBatchCommand> Commands { get; } = [];
+
+        /// <summary>Summary recalculations to publish, in the order they were asked for.</summary>
+        public List<SummaryRecalculation> Summaries { get; } = [];
 
         /// <summary>Queued selects run for their effect: the reader skips their result sets.</summary>
         public int ResultSets { get; set; }
 
+        /// <summary>Queued rows and statements sent, and round trips that carried them or a read (counted for the batch path).</summary>
+        public int RowsSent { get; private set; }
+
+        public int StatementsSent { get; private set; }
+
+        public int RoundTrips { get; set; }
+
+        public void Add(RowWrite kind, object?[] values)
+        {
+            if (!rows.TryGetValue(kind.Rank, out var queued))
+            {
+                rows[kind.Rank] = queued = (kind, []);
+            }
+
+            queued.Rows.Add(values);
+        }
+
+        /// <summary>
+        /// The queued commands in the order they were queued (locks and settings first: they return the result sets
+        /// a reader skips), then one statement per kind of row, then the summary messages.
+        /// </summary>
         public NpgsqlBatch Take(NpgsqlConnection conn, NpgsqlTransaction tx)
         {
             var batch = new NpgsqlBatch(conn, tx);
@@ -149,14 +237,30 @@ public sealed partial class IdentityResolver
                 batch.BatchCommands.Add(command);
             }
 
+            foreach (var (kind, queued) in rows.Values)
+            {
+                batch.BatchCommands.Add(kind.Command(queued));
+                RowsSent += queued.Count;
+            }
+
+            if (Summaries.Count > 0)
+            {
+                batch.BatchCommands.Add(TopicPublisher.PublishManyCommand(Topics.SummaryCalculation, Summaries.Select(m => (m.Key, m))));
+                RowsSent += Summaries.Count;
+            }
+
+            StatementsSent += batch.BatchCommands.Count;
+            RoundTrips++;
             Commands.Clear();
+            rows.Clear();
+            Summaries.Clear();
             ResultSets = 0;
             return batch;
         }
 
         public async Task FlushAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
         {
-            if (Commands.Count > 0)
+            if (Commands.Count > 0 || rows.Count > 0 || Summaries.Count > 0)
             {
                 await using var batch = Take(conn, tx);
                 await batch.ExecuteNonQueryAsync(ct);

@@ -6,6 +6,7 @@ using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Cdp.Shared.Identity;
 
@@ -110,21 +111,13 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
 
         if (outcome.Status == ResolutionOutcome.Review)
         {
-            run.Execute("""
-                update ingestion_receipt set status = 'review', entity_type = @EntityType, review_id = @ReviewId,
-                       entity_id = null, account_id = null, entity_created = null
-                where ingestion_id = @ingestionId
-                """, new { outcome.EntityType, outcome.ReviewId, ingestionId });
+            run.Write(ReceiptReview, ingestionId, outcome.EntityType, outcome.ReviewId);
         }
         else
         {
-            run.Execute("""
-                update ingestion_receipt set status = 'processed', processed_at = now(), entity_type = @EntityType,
-                       entity_id = @EntityId, account_id = @AccountId, entity_created = @Created
-                where ingestion_id = @ingestionId
-                """, new { outcome.EntityType, outcome.EntityId, outcome.AccountId, outcome.Created, ingestionId });
+            run.Write(ReceiptProcessed, ingestionId, outcome.EntityType, outcome.EntityId, outcome.AccountId, outcome.Created);
             // The entity is new or changed: its summary follows (a contact's in turn re-queues its accounts').
-            run.Enqueue(SummaryRecalculation.Publish(outcome.EntityType, outcome.EntityId!.Value, outcome.Created ? "created" : "updated"));
+            run.Publish(new SummaryRecalculation(outcome.EntityType, outcome.EntityId!.Value, outcome.Created ? "created" : "updated"));
             // Who may see the entity (WeCom followers, CRM owner) commits with it.
             foreach (var command in CustomerOwners.OfRecord(record.Record, outcome.EntityType, outcome.EntityId.Value)) run.Enqueue(command);
         }
@@ -138,6 +131,22 @@ public sealed partial class IdentityResolver(NpgsqlDataSource db, IOptions<Ident
 
         return outcome;
     }
+
+    static readonly RowWrite ReceiptReview = new(WriteRank.ReceiptReview, """
+        update ingestion_receipt r set status = 'review', entity_type = w.entity_type, review_id = w.review_id,
+               entity_id = null, account_id = null, entity_created = null
+        from unnest(@ingestion_id, @entity_type, @review_id) as w(ingestion_id, entity_type, review_id)
+        where r.ingestion_id = w.ingestion_id
+        """, ("ingestion_id", NpgsqlDbType.Uuid), ("entity_type", NpgsqlDbType.Text), ("review_id", NpgsqlDbType.Uuid));
+
+    static readonly RowWrite ReceiptProcessed = new(WriteRank.ReceiptProcessed, """
+        update ingestion_receipt r set status = 'processed', processed_at = now(), entity_type = w.entity_type,
+               entity_id = w.entity_id, account_id = w.account_id, entity_created = w.created
+        from unnest(@ingestion_id, @entity_type, @entity_id, @account_id, @created)
+             as w(ingestion_id, entity_type, entity_id, account_id, created)
+        where r.ingestion_id = w.ingestion_id
+        """, ("ingestion_id", NpgsqlDbType.Uuid), ("entity_type", NpgsqlDbType.Text), ("entity_id", NpgsqlDbType.Uuid),
+        ("account_id", NpgsqlDbType.Uuid), ("created", NpgsqlDbType.Boolean));
 
     /// <summary>
     /// Finds or creates the contact <paramref name="person"/> (a contact record) describes, and the account of its

@@ -39,6 +39,16 @@ public static class TopicPublisher
         NpgsqlConnection conn, NpgsqlTransaction? tx, string topic, IEnumerable<(string Key, T Payload)> messages,
         CancellationToken ct = default)
     {
+        var command = PublishManyCommand(topic, messages);
+        if (command.Parameters[1].Value is string[] { Length: 0 }) return;
+
+        await using var batch = new NpgsqlBatch(conn, tx) { BatchCommands = { command } };
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Several publishes as one batch command (one statement), for a caller that sends it with its own writes.</summary>
+    public static NpgsqlBatchCommand PublishManyCommand<T>(string topic, IEnumerable<(string Key, T Payload)> messages)
+    {
         var keys = new List<string>();
         var payloads = new List<string>();
         foreach (var (key, payload) in messages)
@@ -46,26 +56,18 @@ public static class TopicPublisher
             keys.Add(key);
             payloads.Add(JsonSerializer.Serialize(payload, CdpJson.Options));
         }
-        if (keys.Count == 0) return;
 
-        await using var batch = new NpgsqlBatch(conn, tx)
+        // with ordinality + order by: ids follow the caller's order, which is the order per key.
+        return new("""
+            insert into topic_message (topic, message_key, payload, traceparent)
+            select $1, m.k, m.p::jsonb, $4 from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
+            """)
         {
-            BatchCommands =
+            Parameters =
             {
-                // with ordinality + order by: ids follow the caller's order, which is the order per key.
-                new("""
-                    insert into topic_message (topic, message_key, payload, traceparent)
-                    select $1, m.k, m.p::jsonb, $4 from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
-                    """)
-                {
-                    Parameters =
-                    {
-                        new() { Value = topic }, new() { Value = keys.ToArray() }, new() { Value = payloads.ToArray() },
-                        new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-                    },
-                },
+                new() { Value = topic }, new() { Value = keys.ToArray() }, new() { Value = payloads.ToArray() },
+                new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
             },
         };
-        await batch.ExecuteNonQueryAsync(ct);
     }
 }

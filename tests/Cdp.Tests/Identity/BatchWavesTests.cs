@@ -1,0 +1,64 @@
+using Cdp.Shared.Cleansing;
+using Cdp.Shared.Identity;
+using Cdp.Tests.Support;
+using static Cdp.Tests.Identity.IdentityTestBed;
+
+namespace Cdp.Tests.Identity;
+
+/// <summary>
+/// The set-based path's cost, counted: records that must follow one another (contacts of one company share its key)
+/// take one wave each, never a live read, and records that share nothing with anyone ride in the first wave, their
+/// writes in the same statements, so they add neither round trips nor statements.
+/// </summary>
+public sealed class BatchWavesTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    const int Chain = 5;
+
+    [Fact]
+    public async Task Contacts_of_one_company_take_a_wave_each_and_unrelated_records_add_no_round_trips_or_statements()
+    {
+        var few = await ResolveAsync(independent: 8);
+        var many = await ResolveAsync(independent: 40);
+
+        Assert.Equal(Chain, few.Waves);
+        Assert.Equal(Chain, many.Waves);
+        Assert.Equal(few.RoundTrips, many.RoundTrips);
+        Assert.Equal(few.Statements, many.Statements);
+        // Each wave: three reads (its first carries the previous wave's writes); the first contact's new company reads the
+        // fuzzy rule once; at the end, one flush.
+        Assert.Equal((3 * Chain) + 2, many.RoundTrips);
+        // The 32 extra leads were written (lead, identity, receipt, summary message each), in the same statements.
+        Assert.Equal(32 * 4, many.Rows - few.Rows);
+        Assert.Equal(0, many.Fallbacks);
+    }
+
+    async Task<(int Waves, int RoundTrips, int Statements, int Rows, int Fallbacks)> ResolveAsync(int independent)
+    {
+        var bed = new IdentityTestBed(db);
+        var company = Word();
+        var city = City();
+        var records = new List<CustomerRecord>();
+        for (var n = 0; n < Chain; n++)
+        {
+            records.Add(Contact(TestData.Mobile()) with { Company = company, City = city, ModifiedAt = T0.AddMinutes(n) });
+        }
+
+        for (var n = 0; n < independent; n++)
+        {
+            // Interleaved with the contacts, each a person of its own.
+            records.Insert(Math.Min(records.Count, n * 2), Lead(TestData.Mobile()));
+        }
+
+        var items = new List<(Guid, CleanRecord)>();
+        foreach (var record in records) items.Add((await bed.Receipt(record), Clean(record)));
+        var outcomes = await bed.Resolver.ResolveBatchAsync(items, CancellationToken.None);
+
+        Assert.All(outcomes, o => Assert.Equal(ResolutionOutcome.Processed, o.Status));
+        var contacts = outcomes.Where(o => o.EntityType == "contact").ToList();
+        Assert.Equal(Chain, contacts.Count);
+        Assert.Single(contacts.Select(o => o.AccountId).Distinct());
+        Assert.Equal(independent, outcomes.Count(o => o.EntityType == "lead" && o.Created));
+        var r = bed.Resolver;
+        return (r.BatchWaves, r.BatchRoundTrips, r.BatchStatements, r.BatchRows, r.BatchFallbacks);
+    }
+}
