@@ -1,5 +1,6 @@
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Identity;
+using Cdp.Shared.Ingestion;
 using Cdp.Tests.Support;
 using static Cdp.Tests.Identity.IdentityTestBed;
 
