@@ -131,7 +131,7 @@ public sealed partial class IdentityResolver
                     pending, new Known(prefetch, w, receipt, ids[todo[w]]));
                 if (receipt.IsOpen)
                 {
-                    order.Resolved(w, outcome);
+                    order.Resolved(outcome);
                     resolved[todo[w]] = record;
                 }
 
@@ -174,53 +174,40 @@ public sealed partial class IdentityResolver
     /// Which records of a wave may be decided on what the wave read up front, in input order; the others wait for the
     /// next wave. A record waits when an earlier record of the wave shares a key with it (waiting or not: records of
     /// one key keep their order), when an earlier record changed an entity its reads rest on, or when an earlier
-    /// waiting record may change one of them (it reads them too). Accounts are also found by the fuzzy rule, which
-    /// reads a city rather than a key: a record that may read or change what the fuzzy rule sees in a city waits
-    /// behind a waiting record that may do so in the same city. Records that wait for none of these reasons neither
-    /// read nor change what the waiting ones do, so deciding them first ends the same as input order.
+    /// waiting record may change one of them (it reads them too). Records that resolve an account (account records,
+    /// contacts with a company) also keep their order among themselves: once one waits, the later ones wait too,
+    /// since the fuzzy rule and the order of accounts' ids depend on every earlier account of a city, not on a key.
+    /// Records that wait for none of these reasons neither read nor change what the waiting ones do, so deciding them
+    /// first ends the same as input order.
     /// </summary>
     private sealed class WaveOrder(Prefetch prefetch)
     {
         readonly HashSet<string> keys = new(StringComparer.Ordinal);
         readonly HashSet<Guid> waitingOn = [];
-        readonly HashSet<string> waitingCities = new(StringComparer.Ordinal);
-        /// <summary>Per account a resolved record changed, the cities it may have been in or moved to.</summary>
-        readonly Dictionary<Guid, HashSet<string>> changedCities = [];
-        /// <summary>Per key of a resolved record, the cities of the accounts it changed.</summary>
-        readonly Dictionary<string, HashSet<string>> keyCities = new(StringComparer.Ordinal);
+        bool accountWaiting;
 
         /// <summary>Whether record <paramref name="i"/> (its receipt open) is decided in this wave; remembers it either way.</summary>
         public bool Admit(int i)
         {
             var own = OrderKeys(prefetch.Records[i]);
             var dependencies = prefetch.DependenciesOf(i).ToList();
-            var cities = prefetch.FuzzyCitiesOf(i);
+            var resolvesAccount = prefetch.Accounts.ContainsKey(i);
             var admit = !own.Any(keys.Contains) && !dependencies.Any(d => prefetch.Touched.Contains(d) || waitingOn.Contains(d))
-                && !cities.Any(waitingCities.Contains);
+                && !(resolvesAccount && accountWaiting);
             keys.UnionWith(own);
             if (!admit)
             {
                 waitingOn.UnionWith(dependencies);
-                waitingCities.UnionWith(prefetch.CitiesAWaitingRecordMayTouch(i));
-                foreach (var dependency in dependencies) waitingCities.UnionWith(changedCities.GetValueOrDefault(dependency) ?? []);
-                foreach (var key in own) waitingCities.UnionWith(keyCities.GetValueOrDefault(key) ?? []);
+                accountWaiting |= resolvesAccount;
             }
 
             return admit;
         }
 
-        public void Resolved(int i, ResolutionOutcome outcome)
+        public void Resolved(ResolutionOutcome outcome)
         {
             if (outcome.EntityId is { } entityId) prefetch.Touched.Add(entityId);
-            if (outcome.AccountId is not { } accountId) return;
-            prefetch.Touched.Add(accountId);
-            var cities = changedCities.TryGetValue(accountId, out var known) ? known : changedCities[accountId] = new(StringComparer.Ordinal);
-            if (prefetch.Records[i].Record.City is { } city) cities.Add(city);
-            if (prefetch.Rows.GetValueOrDefault(accountId)?.Row.GetValueOrDefault("city") is { } held) cities.Add(held);
-            foreach (var key in OrderKeys(prefetch.Records[i]))
-            {
-                (keyCities.TryGetValue(key, out var some) ? some : keyCities[key] = new(StringComparer.Ordinal)).UnionWith(cities);
-            }
+            if (outcome.AccountId is { } accountId) prefetch.Touched.Add(accountId);
         }
 
         /// <summary>
@@ -269,39 +256,6 @@ public sealed partial class IdentityResolver
             {
                 foreach (var holder in Holders.GetValueOrDefault((table, column, value)) ?? []) yield return holder;
             }
-        }
-
-        /// <summary>
-        /// The cities in which record <paramref name="i"/>, decided on this prefetch, reads or changes what the fuzzy
-        /// rule sees: it reaches the fuzzy rule (and may create an account there), or it changes the name, credit
-        /// code or city of the account it merges into.
-        /// </summary>
-        public IReadOnlyList<string> FuzzyCitiesOf(int i)
-        {
-            if (!Accounts.TryGetValue(i, out var matches)) return [];
-            var clean = Records[i];
-            var r = clean.Record;
-            var target = matches.FirstOrDefault(m => m.Rule < 3) is { } strong
-                ? (strong.Rule == 2 && clean.CreditCodeUnverified ? null : strong)
-                : matches.Count == 1 ? matches[0] : null;
-            if (target is null)
-            {
-                // Several candidates go to review and write nothing; none reaches the fuzzy rule when it can apply.
-                return matches.Count == 0 && clean.CompanyShortName is not null && r.City is { } city ? [city] : [];
-            }
-
-            if (Rows.GetValueOrDefault(target.AccountId)?.Row is not { } row) return [.. CitiesAWaitingRecordMayTouch(i)];
-            var heldName = string.IsNullOrEmpty(row["name_normalized"]) ? null : row["account_name"];
-            var renames = r.Company is { } name && name != heldName && (r.Kind == EntityKind.Account || heldName is null);
-            var changes = renames || (r.CreditCode is { } code && code != row["unified_social_credit_code"]) || (r.City is { } moved && moved != row["city"]);
-            return changes ? [.. new[] { row["city"], r.City }.OfType<string>().Distinct(StringComparer.Ordinal)] : [];
-        }
-
-        /// <summary>Where record <paramref name="i"/>, waiting with reads gone stale, may reach the fuzzy rule or change an account.</summary>
-        public IEnumerable<string> CitiesAWaitingRecordMayTouch(int i)
-        {
-            if (!Accounts.TryGetValue(i, out var matches)) return [];
-            return new[] { Records[i].Record.City }.Concat(matches.Select(m => m.City)).OfType<string>();
         }
 
         static IEnumerable<(string Table, string Column, string Value)> UniqueValues(CleanRecord clean)
