@@ -139,11 +139,21 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
                 cForms = Column<int>(contactSummaries, 3), cEngagement = Column<int>(contactSummaries, 4), cLast = Column<DateTimeOffset?>(contactSummaries, 5),
                 lId = Column<Guid>(leadSummaries, 0), lTotal = Column<int>(leadSummaries, 1), lEvents = Column<int>(leadSummaries, 2),
                 lForms = Column<int>(leadSummaries, 3), lDays = Column<int>(leadSummaries, 4), lLast = Column<DateTimeOffset?>(leadSummaries, 5),
-                sId = scores.Select(s => s.Id).ToArray(), sScore = scores.Select(s => s.Score.Score).ToArray(), sGrade = scores.Select(s => s.Score.Grade).ToArray(),
-                sReasons = scores.Select(s => JsonSerializer.Serialize(s.Score.Reasons, CdpJson.Options)).ToArray(),
                 tType = tags.Select(t => t.Type).ToArray(), tId = tags.Select(t => t.Id).ToArray(),
                 ntType = tags.SelectMany(t => t.Tags.Select(_ => t.Type)).ToArray(), ntId = tags.SelectMany(t => t.Tags.Select(_ => t.Id)).ToArray(),
                 ntTag = tags.SelectMany(t => t.Tags.Select(g => g.Tag)).ToArray(), ntReason = tags.SelectMany(t => t.Tags.Select(g => g.Reason)).ToArray(),
+            }, tx, cancellationToken: ct));
+        }
+
+        if (scores.Count > 0)
+        {
+            await conn.ExecuteAsync(new CommandDefinition(ScoreSql, new
+            {
+                topic = Topics.SummaryCalculation,
+                id = scores.Select(s => s.Id).ToArray(), score = scores.Select(s => s.Score.Score).ToArray(), grade = scores.Select(s => s.Score.Grade).ToArray(),
+                reasons = scores.Select(s => JsonSerializer.Serialize(s.Score.Reasons, CdpJson.Options)).ToArray(),
+                key = scores.Select(s => $"{SummaryRecalculation.Lead}:{s.Id}").ToArray(),
+                again = scores.Select(s => JsonSerializer.Serialize(new SummaryRecalculation(SummaryRecalculation.Lead, s.Id, "lead_locked"), CdpJson.Options)).ToArray(),
             }, tx, cancellationToken: ct));
         }
 
@@ -155,6 +165,22 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
         await tx.CommitAsync(ct);
         return done;
     }
+
+    /// <summary>
+    /// The lead scores, on the lead row itself. A lead whose row a resolution holds (FOR UPDATE, for its whole batch) is
+    /// not waited for: its computation is queued again a second later (the key's next message, so it coalesces with
+    /// what the resolution queues), and an unchanged score is not written at all.
+    /// </summary>
+    const string ScoreSql = """
+        with s as (select * from unnest(@id, @score, @grade, @reasons, @key, @again) as s(id, score, grade, reasons, key, again)),
+        locked as (select lead_id from lead where lead_id = any(@id) for no key update skip locked),
+        scored as (
+            update lead l set lead_score = s.score, lead_grade = s.grade, score_reasons = s.reasons::jsonb
+            from s join locked k on k.lead_id = s.id
+            where l.lead_id = s.id and (l.lead_score, l.lead_grade, l.score_reasons) is distinct from (s.score, s.grade, s.reasons::jsonb))
+        insert into topic_message (topic, message_key, payload, available_at)
+        select @topic, s.key, s.again::jsonb, now() + interval '1 second' from s where s.id not in (select lead_id from locked)
+        """;
 
     static Guid[] Ids(IEnumerable<SummaryEntity> entities, string type) =>
         [.. entities.Where(e => e.EntityType == type).Select(e => e.Id).Distinct()];
@@ -213,10 +239,7 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
         from lead l where l.lead_id = any(@leads)
         """;
 
-    /// <summary>
-    /// The summaries upserted with calculated_at, the lead scores (a lead whose score did not change is not touched: its
-    /// row may be locked by a resolution), and the computed tags replaced (staff tags, customer_tag, stay as they are).
-    /// </summary>
+    /// <summary>The summaries upserted with calculated_at, and the computed tags replaced (staff tags, customer_tag, stay as they are).</summary>
     const string WriteSql = """
         insert into account_summary (account_id, total_contacts, total_opportunities, won_opportunities, lost_opportunities,
                                      total_revenue, win_rate, health_score, last_activity_at, calculated_at)
@@ -240,10 +263,6 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
         set total_touchpoints = excluded.total_touchpoints, total_events = excluded.total_events,
             form_submissions = excluded.form_submissions, days_in_pipeline = excluded.days_in_pipeline,
             last_activity_at = excluded.last_activity_at, calculated_at = excluded.calculated_at;
-        update lead l set lead_score = s.score, lead_grade = s.grade, score_reasons = s.reasons::jsonb
-        from unnest(@sId, @sScore, @sGrade, @sReasons) as s(id, score, grade, reasons)
-        where l.lead_id = s.id
-          and (l.lead_score, l.lead_grade, l.score_reasons) is distinct from (s.score, s.grade, s.reasons::jsonb);
         delete from computed_tag c
         using unnest(@tType, @tId) as e(entity_type, entity_id)
         where c.entity_type = e.entity_type and c.entity_id = e.entity_id

@@ -92,15 +92,20 @@ public sealed class SummaryBatchTests(PostgresDatabase database) : IClassFixture
         var accountId = await h.AccountAsync("测试锁" + TestData.CompanyWord() + "有限公司");
         var contactId = await h.ContactAsync(accountId);
         await h.TouchpointAsync(DateTimeOffset.UtcNow.AddDays(-1), contactId: contactId);
+        var leadId = await h.LeadAsync();
 
         // As identity resolution does for the rows it matched, for the length of its batch.
         await using (var resolution = await database.DataSource.OpenConnectionAsync())
         await using (var tx = await resolution.BeginTransactionAsync())
         {
-            await resolution.ExecuteAsync("select 1 from account where account_id = @accountId for update; select 1 from contact where contact_id = @contactId for update",
-                new { accountId, contactId }, tx);
+            await resolution.ExecuteAsync("""
+                select 1 from account where account_id = @accountId for update;
+                select 1 from contact where contact_id = @contactId for update;
+                select 1 from lead where lead_id = @leadId for update
+                """, new { accountId, contactId, leadId }, tx);
             var computing = Consumer().RecalculateManyAsync(
-                [new SummaryRecalculation("account", accountId, "test"), new SummaryRecalculation("contact", contactId, "test")], default);
+                [new SummaryRecalculation("account", accountId, "test"), new SummaryRecalculation("contact", contactId, "test"),
+                 new SummaryRecalculation("lead", leadId, "test")], default);
             // Generous: with the foreign key's FOR KEY SHARE this never finishes while the resolution holds its rows.
             Assert.Same(computing, await Task.WhenAny(computing, Task.Delay(TimeSpan.FromSeconds(60))));
             await computing;
@@ -110,6 +115,15 @@ public sealed class SummaryBatchTests(PostgresDatabase database) : IClassFixture
         await using var conn = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await conn.QuerySingleAsync<int>("select total_touchpoints from contact_summary where contact_id = @contactId", new { contactId }));
         Assert.Equal(1, await conn.QuerySingleAsync<int>("select total_contacts from account_summary where account_id = @accountId", new { accountId }));
+        // The lead's summary is written; its score, on the held row, is queued again for a second later instead of waited for.
+        Assert.True(await conn.ExecuteScalarAsync<bool>("select exists (select 1 from lead_summary where lead_id = @leadId)", new { leadId }));
+        Assert.Null(await conn.ExecuteScalarAsync<int?>("select lead_score from lead where lead_id = @leadId", new { leadId }));
+        Assert.True(await conn.ExecuteScalarAsync<bool>("""
+            select exists (select 1 from topic_message where topic = 'summary-calculation' and message_key = @key
+                            and payload->>'reason' = 'lead_locked' and available_at > created_at)
+            """, new { key = $"lead:{leadId}" }));
+        await Consumer().RecalculateAsync(new SummaryRecalculation("lead", leadId, "again"), default);
+        Assert.NotNull(await conn.ExecuteScalarAsync<int?>("select lead_score from lead where lead_id = @leadId", new { leadId }));
 
         await conn.ExecuteAsync("delete from account_contact_relation where contact_id = @contactId; delete from contact where contact_id = @contactId", new { contactId });
         Assert.False(await conn.ExecuteScalarAsync<bool>("select exists (select 1 from contact_summary where contact_id = @contactId)", new { contactId }));
