@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -19,7 +20,8 @@ namespace Cdp.Shared.Imports;
 /// bulk-import consumer: one staged chunk -> the webhook pipeline's outcomes, in bulk. The rows are read
 /// (<see cref="ChannelPayloads.ReadEnvelope"/>, <see cref="ChannelPayloads.ToRecord"/>) and cleansed
 /// (<see cref="RecordCleanser"/>) on every core; what cannot be read is rejected with its reasons; the rest get their
-/// ingestion receipts in one statement (duplicates by channel + source id + version or body hash, as webhooks), and
+/// ingestion receipts from the webhooks' own writer (<see cref="IngestionStore.WriteReceiptsAsync"/>: one statement,
+/// duplicates by channel + source id + version or body hash), and
 /// the chunk's rows say so in the same transaction. The accepted records then go to
 /// <see cref="IdentityResolver.ResolveBatchAsync"/>, and the outcomes and the chunk's counters commit together.
 /// A redelivery (a crash, a failure, a lost lease) finds each row where the last commit left it: rows with a receipt
@@ -30,13 +32,37 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
 {
     public string Topic => Topics.BulkImport;
 
-    public async Task HandleAsync(TopicMessage message, CancellationToken ct)
+    // Prepared chunks' clean records, so their resolution (the next round, on this host as a rule) need not read and
+    // cleanse them again; a miss (another host, a restart) reads them from the rows. Bounded: cleared when it grows.
+    readonly ConcurrentDictionary<(Guid ImportId, int Chunk), Dictionary<int, CleanRecord>> prepared = new();
+    const int MaxPrepared = 64;
+
+    public Task HandleAsync(TopicMessage message, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(message);
         var queued = message.Read<ImportChunkQueued>();
-        var started = Stopwatch.GetTimestamp();
-        using var span = CdpTelemetry.Start("import chunk");
-        var chunk = await LoadAsync(queued, ct);
+        return queued.Stage == ImportChunkQueued.Resolve ? ResolveAsync(queued, ct) : PrepareAsync(queued, message.Key, ct);
+    }
+
+    /// <summary>
+    /// Reading, cleansing and the receipts of a chunk's staged rows, committed with the rows' statuses and the chunk's
+    /// resolution message (key: this message's key + ":resolve"). The consumer runs a round's keys side by side, so
+    /// chunk n+1 is prepared while chunk n is resolved, and each key keeps the file's order.
+    /// </summary>
+    async Task PrepareAsync(ImportChunkQueued queued, string key, CancellationToken ct)
+    {
+        using var span = CdpTelemetry.Start("import chunk prepare");
+        var chunk = await LoadAsync(queued, "staged", ct);
         if (chunk is null) return;
+        var resolve = new ImportChunkQueued(queued.ImportId, queued.Chunk, ImportChunkQueued.Resolve);
+        if (chunk.Rows.Count == 0)
+        {
+            // Prepared before (a redelivery, or a message from before the stages split): make sure it is resolved. A
+            // second resolution message is harmless: it finds the chunk done.
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await TopicPublisher.PublishAsync(conn, null, Topic, key + ":resolve", resolve, ct);
+            return;
+        }
 
         var rows = chunk.Rows;
         var read = new RowResult[rows.Count];
@@ -45,58 +71,73 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
         var readMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
         phase = Stopwatch.GetTimestamp();
 
-        var fresh = Enumerable.Range(0, rows.Count).Where(i => read[i].Kind is RowKind.Accepted or RowKind.Rejected && rows[i].IngestionId is null).ToList();
+        var fresh = Enumerable.Range(0, rows.Count).Where(i => read[i].Kind is RowKind.Accepted or RowKind.Rejected).ToList();
         var ids = new Guid?[rows.Count];
         var statuses = new string[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            ids[i] = rows[i].IngestionId;
-            statuses[i] = read[i].Kind switch
-            {
-                RowKind.Unreadable => "rejected",
-                RowKind.Rejected => "rejected",
-                _ => "accepted",
-            };
-        }
+        for (var i = 0; i < rows.Count; i++) statuses[i] = read[i].Kind == RowKind.Accepted ? "accepted" : "rejected";
 
         await using (var conn = await db.OpenConnectionAsync(ct))
         await using (var tx = await conn.BeginTransactionAsync(ct))
         {
             if (fresh.Count > 0)
             {
-                var inserted = await InsertReceiptsAsync(conn, tx, chunk.Channel, fresh, read, ct);
-                var duplicates = fresh.Where(i => !inserted.Contains(read[i].IngestionId)).ToList();
-                foreach (var i in fresh) ids[i] = read[i].IngestionId;
-                if (duplicates.Count > 0)
+                var written = await IngestionStore.WriteReceiptsAsync(conn, tx, [.. fresh.Select(i => new ReceiptToWrite(
+                    read[i].IngestionId, chunk.Channel, read[i].Source, read[i].BodyHash!, read[i].Payload!)
                 {
-                    var firsts = await FindFirstReceiptsAsync(conn, tx, chunk.Channel, duplicates, read, ct);
-                    for (var d = 0; d < duplicates.Count; d++)
-                    {
-                        ids[duplicates[d]] = firsts[d];
-                        statuses[duplicates[d]] = "duplicate";
-                    }
+                    Status = read[i].Kind == RowKind.Accepted ? "queued" : "rejected",
+                    Errors = JsonSerializer.Serialize(read[i].Errors, CdpJson.Options),
+                })], queueTopic: null, cleansed: true, ct);
+                for (var f = 0; f < fresh.Count; f++)
+                {
+                    ids[fresh[f]] = written[f].IngestionId;
+                    if (written[f].Duplicate) statuses[fresh[f]] = "duplicate";
                 }
-                CdpTelemetry.Ingested.Add(inserted.Count, new KeyValuePair<string, object?>("channel", chunk.Channel));
+                CdpTelemetry.Ingested.Add(written.Count(w => !w.Duplicate), new KeyValuePair<string, object?>("channel", chunk.Channel));
             }
-            await UpdateRowsAsync(conn, tx, queued.ImportId, rows, statuses, ids, read, ct);
+            await UpdateRowsAsync(conn, tx, queued.ImportId, rows, statuses, ids, read, queued.Chunk,
+                [readMs, Stopwatch.GetElapsedTime(phase).TotalMilliseconds], ct);
+            await TopicPublisher.PublishAsync(conn, tx, Topic, key + ":resolve", resolve, ct);
             await tx.CommitAsync(ct);
         }
 
-        var receiptMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
-        phase = Stopwatch.GetTimestamp();
-        var accepted = Enumerable.Range(0, rows.Count).Where(i => statuses[i] == "accepted").ToList();
+        if (prepared.Count >= MaxPrepared) prepared.Clear();
+        prepared[(queued.ImportId, queued.Chunk)] = Enumerable.Range(0, rows.Count).Where(i => statuses[i] == "accepted")
+            .ToDictionary(i => rows[i].LineNo, i => read[i].Clean!);
+        span?.SetTag("cdp.import.rows", rows.Count);
+    }
+
+    /// <summary>
+    /// Resolution of a prepared chunk's accepted rows (<see cref="IdentityResolver.ResolveBatchAsync"/>), then their
+    /// outcomes and the chunk's counters in one transaction. A redelivery resolves the rows left 'accepted' again: the
+    /// resolver answers a receipt it settled already with its first outcome.
+    /// </summary>
+    async Task ResolveAsync(ImportChunkQueued queued, CancellationToken ct)
+    {
+        using var span = CdpTelemetry.Start("import chunk resolve");
+        var chunk = await LoadAsync(queued, "accepted", ct);
+        prepared.TryRemove((queued.ImportId, queued.Chunk), out var cached);
+        if (chunk is null) return;
+
+        var started = Stopwatch.GetTimestamp();
+        var rows = chunk.Rows;
+        var clean = new CleanRecord?[rows.Count];
+        if (cached is not null && rows.All(r => cached.ContainsKey(r.LineNo)))
+            for (var i = 0; i < rows.Count; i++) clean[i] = cached[rows[i].LineNo];
+        else
+            Parallel.For(0, rows.Count, i => clean[i] = Read(chunk.Channel, chunk.ReceivedAt, rows[i]).Clean);
+        var accepted = Enumerable.Range(0, rows.Count).Where(i => clean[i] is not null && rows[i].IngestionId is not null).ToList();
+        var statuses = new string[accepted.Count];
         if (accepted.Count > 0)
         {
-            var outcomes = await resolver.ResolveBatchAsync([.. accepted.Select(i => (ids[i]!.Value, read[i].Clean!))], ct);
+            var outcomes = await resolver.ResolveBatchAsync([.. accepted.Select(i => (rows[i].IngestionId!.Value, clean[i]!))], ct);
             await views.InvalidateAsync(outcomes.SelectMany(o => o.ChangedCustomers()));
-            for (var a = 0; a < accepted.Count; a++) statuses[accepted[a]] = outcomes[a].Status;
+            for (var a = 0; a < accepted.Count; a++) statuses[a] = outcomes[a].Status;
         }
 
-        var resolveMs = Stopwatch.GetElapsedTime(phase).TotalMilliseconds;
-        var took = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        await FinishAsync(queued, [.. accepted.Select(i => rows[i].LineNo)], [.. accepted.Select(i => statuses[i])], [took, readMs, receiptMs, resolveMs], ct);
+        var resolveMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        await FinishAsync(queued, [.. accepted.Select(i => rows[i].LineNo)], statuses, resolveMs, ct);
         span?.SetTag("cdp.import.rows", rows.Count);
-        logger.LogDebug("Import {ImportId} chunk {Chunk}: {Rows} rows in {Took:N0} ms", queued.ImportId, queued.Chunk, rows.Count, took);
+        logger.LogDebug("Import {ImportId} chunk {Chunk}: {Rows} rows resolved in {Took:N0} ms", queued.ImportId, queued.Chunk, rows.Count, resolveMs);
     }
 
     public async Task OnDeadLetteredAsync(TopicMessage message, string error, CancellationToken ct)
@@ -179,93 +220,40 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
 
     sealed record Chunk(string Channel, DateTimeOffset ReceivedAt, List<StagedRow> Rows);
 
-    /// <summary>The chunk's rows still to do, or null when the chunk is finished (a redelivery) or gone.</summary>
-    async Task<Chunk?> LoadAsync(ImportChunkQueued queued, CancellationToken ct)
+    /// <summary>
+    /// The chunk's rows in <paramref name="status"/> ('staged': to prepare; 'accepted': to resolve), none when every row
+    /// is past it; null when the chunk is finished (a redelivery) or gone.
+    /// </summary>
+    async Task<Chunk?> LoadAsync(ImportChunkQueued queued, string status, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand("""
             select j.channel, j.created_at, r.line_no, r.payload, r.read_error, r.ingestion_id
             from import_chunk c join import_job j using (import_id)
-            join import_row r on r.import_id = c.import_id and r.chunk = c.chunk and r.status in ('staged', 'accepted')
+            left join import_row r on r.import_id = c.import_id and r.chunk = c.chunk and r.status = $3
             where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
             order by r.line_no
             """);
         cmd.Parameters.Add(new() { Value = queued.ImportId });
         cmd.Parameters.Add(new() { Value = queued.Chunk });
+        cmd.Parameters.Add(new() { Value = status });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         Chunk? chunk = null;
         while (await reader.ReadAsync(ct))
         {
             chunk ??= new Chunk(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), []);
+            if (reader.IsDBNull(2)) continue;
             chunk.Rows.Add(new StagedRow(reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetGuid(5)));
         }
-        if (chunk is not null) return chunk;
-        await reader.DisposeAsync();
-        // No row left to do but the chunk still open: a crash after the rows settled (all rejected or duplicate) and
-        // before the chunk was finished. Finish it now, so the counters come right.
-        await using var open = db.CreateCommand("select 1 from import_chunk where import_id = $1 and chunk = $2 and state = 'queued'");
-        open.Parameters.Add(new() { Value = queued.ImportId });
-        open.Parameters.Add(new() { Value = queued.Chunk });
-        if (await open.ExecuteScalarAsync(ct) is not null) await FinishAsync(queued, [], [], [0, 0, 0, 0], ct);
-        return null;
-    }
-
-    static async Task<HashSet<Guid>> InsertReceiptsAsync(
-        NpgsqlConnection conn, NpgsqlTransaction tx, string channel, List<int> fresh, RowResult[] read, CancellationToken ct)
-    {
-        // In file order, so the first of two equal records in one chunk keeps the receipt.
-        await using var cmd = new NpgsqlCommand("""
-            insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload, status, errors, cleansed_at, processed_at)
-            select t.ingestion_id, $1, t.source_id, t.source_version, t.body_hash, t.payload, t.status, t.errors::jsonb,
-                   case when t.status = 'queued' then now() end, case when t.status = 'rejected' then now() end
-            from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                 with ordinality as t(ingestion_id, source_id, source_version, body_hash, payload, status, errors, n)
-            order by t.n
-            on conflict do nothing
-            returning ingestion_id
-            """, conn, tx);
-        cmd.Parameters.Add(new() { Value = channel });
-        cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. fresh.Select(i => read[i].IngestionId)] });
-        cmd.Parameters.Add(Texts(fresh.Select(i => read[i].Source?.SourceId)));
-        cmd.Parameters.Add(Texts(fresh.Select(i => read[i].Source?.SourceVersion)));
-        cmd.Parameters.Add(Texts(fresh.Select(i => read[i].BodyHash)));
-        cmd.Parameters.Add(Texts(fresh.Select(i => read[i].Payload)));
-        cmd.Parameters.Add(Texts(fresh.Select(i => read[i].Kind == RowKind.Accepted ? "queued" : "rejected")));
-        cmd.Parameters.Add(Texts(fresh.Select(i => JsonSerializer.Serialize(read[i].Errors, CdpJson.Options))));
-        var inserted = new HashSet<Guid>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) inserted.Add(reader.GetGuid(0));
-        return inserted;
-    }
-
-    /// <summary>The first receipt of each duplicate, as <see cref="IngestionStore"/> finds it for a resent webhook.</summary>
-    static async Task<Guid?[]> FindFirstReceiptsAsync(
-        NpgsqlConnection conn, NpgsqlTransaction tx, string channel, List<int> duplicates, RowResult[] read, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            select (select f.ingestion_id
-                    from (select ingestion_id, received_at from ingestion_receipt where channel = $1 and body_hash = t.h
-                          union all
-                          select ingestion_id, received_at from ingestion_receipt where channel = $1 and source_id = t.s and source_version = t.v) f
-                    order by f.received_at, f.ingestion_id limit 1)
-            from unnest($2::text[], $3::text[], $4::text[]) with ordinality as t(h, s, v, n)
-            order by t.n
-            """, conn, tx);
-        cmd.Parameters.Add(new() { Value = channel });
-        cmd.Parameters.Add(Texts(duplicates.Select(i => read[i].BodyHash)));
-        cmd.Parameters.Add(Texts(duplicates.Select(i => read[i].Source?.SourceId)));
-        cmd.Parameters.Add(Texts(duplicates.Select(i => read[i].Source?.SourceVersion)));
-        var firsts = new Guid?[duplicates.Count];
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        for (var d = 0; await reader.ReadAsync(ct); d++) firsts[d] = reader.IsDBNull(0) ? null : reader.GetGuid(0);
-        return firsts;
+        return chunk;
     }
 
     static async Task UpdateRowsAsync(
         NpgsqlConnection conn, NpgsqlTransaction tx, Guid importId, List<StagedRow> rows, string[] statuses, Guid?[] ids, RowResult[] read,
-        CancellationToken ct)
+        int chunk, double[] timings, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
+            with timed as (update import_chunk set read_ms = $6[1], receipt_ms = $6[2] where import_id = $1 and chunk = $7)
             update import_row r set status = u.status, ingestion_id = u.ingestion_id::uuid, errors = u.errors::jsonb
             from unnest($2::int[], $3::text[], $4::text[], $5::text[]) as u(line_no, status, ingestion_id, errors)
             where r.import_id = $1 and r.line_no = u.line_no
@@ -275,12 +263,14 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
         cmd.Parameters.Add(Texts(statuses));
         cmd.Parameters.Add(Texts(ids.Select(id => id?.ToString())));
         cmd.Parameters.Add(Texts(read.Select(r => r.Errors.Count == 0 ? null : JsonSerializer.Serialize(r.Errors, CdpJson.Options))));
+        cmd.Parameters.Add(new() { Value = timings });
+        cmd.Parameters.Add(new() { Value = chunk });
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>The resolved rows' outcomes and the chunk's counters, in one transaction; a finished chunk is left as it is.</summary>
-    /// <param name="timings">Milliseconds: the whole handling, reading and cleansing, receipts, resolution.</param>
-    async Task FinishAsync(ImportChunkQueued queued, int[] lines, string[] outcomes, double[] timings, CancellationToken ct)
+    /// <param name="resolveMs">Milliseconds of the resolution; the chunk's whole time adds its preparation's (read, receipts).</param>
+    async Task FinishAsync(ImportChunkQueued queued, int[] lines, string[] outcomes, double resolveMs, CancellationToken ct)
     {
         await using var batch = db.CreateBatch();
         if (lines.Length > 0)
@@ -292,8 +282,9 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
                 """) { Parameters = { new() { Value = queued.ImportId }, new() { Value = lines }, new() { Value = outcomes } } });
         }
         batch.BatchCommands.Add(new("""
-            update import_chunk c set state = 'done', done_at = now(), took_ms = $3[1], read_ms = $3[2], receipt_ms = $3[3], resolve_ms = $3[4],
-            """ + SettleCounts) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = timings } } });
+            update import_chunk c set state = 'done', done_at = now(), resolve_ms = $3,
+                   took_ms = coalesce(c.read_ms, 0) + coalesce(c.receipt_ms, 0) + $3,
+            """ + SettleCounts) { Parameters = { new() { Value = queued.ImportId }, new() { Value = queued.Chunk }, new() { Value = resolveMs } } });
         await batch.ExecuteNonQueryAsync(ct);
     }
 

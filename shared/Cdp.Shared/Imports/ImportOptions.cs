@@ -19,7 +19,10 @@ public sealed class ImportOptions
 
     /// <summary>
     /// Chunks of one import handled side by side. 1 keeps the file's order across chunks (as one sender would push it);
-    /// more overlaps chunks, the resolver's locks still keeping every person and company consistent.
+    /// more overlaps chunks, the resolver's locks still keeping every person and company consistent. Within a lane a
+    /// chunk's preparation (read, cleanse, receipts) and resolution are two messages on two keys, so chunk n+1 is
+    /// prepared while chunk n resolves. Measured with 2 lanes: the resolutions wait on each other's advisory locks
+    /// (the bench's people recur across chunks); no deadlock.
     /// </summary>
     public int Lanes { get; set; } = 1;
 

@@ -8,8 +8,14 @@ using NpgsqlTypes;
 
 namespace Cdp.Shared.Imports;
 
-/// <summary>The message the bulk-import topic carries: one staged chunk of an import.</summary>
-public sealed record ImportChunkQueued(Guid ImportId, int Chunk);
+/// <summary>
+/// The message the bulk-import topic carries: one staged chunk of an import, to prepare (read, cleanse, receipts; the
+/// stage staging queues, <see cref="Stage"/> null) or to resolve (queued by its preparation).
+/// </summary>
+public sealed record ImportChunkQueued(Guid ImportId, int Chunk, string? Stage = null)
+{
+    public const string Resolve = "resolve";
+}
 
 /// <summary>
 /// Stages an import: the job row (audited) first, so the import is visible as 'staging' while its body streams in; then

@@ -10,6 +10,17 @@ namespace Cdp.Shared.Ingestion;
 public sealed record IngestionQueued(Guid IngestionId, string Channel);
 
 /// <summary>
+/// One receipt for <see cref="IngestionStore.WriteReceiptsAsync"/>: a webhook's is 'queued' (cleansing comes later); an
+/// import's is already cleansed, 'queued' or 'rejected' with its reasons (<see cref="Errors"/>, a JSON array).
+/// </summary>
+public sealed record ReceiptToWrite(Guid IngestionId, string Channel, SourceEnvelope? Source, string BodyHash, string Payload)
+{
+    public string Status { get; init; } = "queued";
+    public string? Errors { get; init; }
+    public string? TraceParent { get; init; }
+}
+
+/// <summary>
 /// Stores accepted payloads and queues them for processing, durably, before anyone answers 202.
 /// Group commit: pushes arriving together are written by one statement and one commit (one fsync) instead of one
 /// each — the ceiling of one transaction per webhook is the disk's flush rate, not the API's. Each receipt and its
@@ -69,61 +80,86 @@ public sealed class IngestionStore : IAsyncDisposable
     async Task WriteAsync(List<Pending> batch)
     {
         await using var conn = await db.OpenConnectionAsync();
+        var written = await WriteReceiptsAsync(conn, null,
+            [.. batch.Select(p => new ReceiptToWrite(p.Id, p.Channel, p.Source, p.BodyHash, p.Payload) { TraceParent = p.TraceParent })],
+            Topics.DataIngestion, cleansed: false, CancellationToken.None);
+        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(written[i]);
+    }
+
+    /// <summary>
+    /// The one receipt writer of the webhooks and the bulk imports: the rows' receipts in one statement, in the order
+    /// given (so the first of two equal records keeps the receipt), a resend (same channel + source id + version, or same
+    /// body) writing nothing; with <paramref name="queueTopic"/>, each new 'queued' receipt's message (key channel +
+    /// source id or body hash) in the same statement; <paramref name="cleansed"/> marks 'queued' receipts cleansed now. Answers, per row in order, the receipt that stands for it: its own,
+    /// or for a duplicate the first one (one more statement, only when there are duplicates).
+    /// </summary>
+    public static async Task<(Guid IngestionId, bool Duplicate)[]> WriteReceiptsAsync(
+        NpgsqlConnection conn, NpgsqlTransaction? tx, IReadOnlyList<ReceiptToWrite> rows, string? queueTopic, bool cleansed, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
         var inserted = new HashSet<Guid>();
         // The messages follow the receipts in arrival order (n), so versions of one source record stay in order.
         await using (var accept = new NpgsqlCommand("""
             with incoming as (
-                select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
-                    with ordinality as t(ingestion_id, channel, source_id, source_version, body_hash, payload, traceparent, n)),
+                select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[], $10::text[])
+                    with ordinality as t(ingestion_id, channel, source_id, source_version, body_hash, payload, traceparent, status, errors, n)),
             receipt as (
-                insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload)
-                select ingestion_id, channel, source_id, source_version, body_hash, payload from incoming order by n
+                insert into ingestion_receipt (ingestion_id, channel, source_id, source_version, body_hash, payload, status, errors, cleansed_at, processed_at)
+                select ingestion_id, channel, source_id, source_version, body_hash, payload, status, coalesce(errors::jsonb, '[]'),
+                       case when status = 'queued' and $11 then now() end, case when status = 'rejected' then now() end
+                from incoming order by n
                 on conflict do nothing
                 returning ingestion_id),
             queued as (
                 insert into topic_message (topic, message_key, payload, traceparent)
                 select $7, i.channel || ':' || coalesce(i.source_id, i.body_hash),
                        jsonb_build_object('ingestionId', i.ingestion_id, 'channel', i.channel), i.traceparent
-                from receipt r join incoming i using (ingestion_id) order by i.n)
+                from receipt r join incoming i using (ingestion_id)
+                where $7 is not null and i.status = 'queued' order by i.n)
             select ingestion_id from receipt
-            """, conn))
+            """, conn, tx))
         {
-            accept.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. batch.Select(p => p.Id)] });
-            accept.Parameters.Add(Texts(batch.Select(p => p.Channel)));
-            accept.Parameters.Add(Texts(batch.Select(p => p.Source?.SourceId)));
-            accept.Parameters.Add(Texts(batch.Select(p => p.Source?.SourceVersion)));
-            accept.Parameters.Add(Texts(batch.Select(p => p.BodyHash)));
-            accept.Parameters.Add(Texts(batch.Select(p => p.Payload)));
-            accept.Parameters.AddWithValue(Topics.DataIngestion);
-            accept.Parameters.Add(Texts(batch.Select(p => p.TraceParent)));
-            await using var reader = await accept.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) inserted.Add(reader.GetGuid(0));
+            accept.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. rows.Select(r => r.IngestionId)] });
+            accept.Parameters.Add(Texts(rows.Select(r => r.Channel)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.Source?.SourceId)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.Source?.SourceVersion)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.BodyHash)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.Payload)));
+            accept.Parameters.Add(new NpgsqlParameter { Value = (object?)queueTopic ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            accept.Parameters.Add(Texts(rows.Select(r => r.TraceParent)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.Status)));
+            accept.Parameters.Add(Texts(rows.Select(r => r.Errors)));
+            accept.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = cleansed });
+            await using var reader = await accept.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) inserted.Add(reader.GetGuid(0));
         }
 
-        foreach (var p in batch)
-        {
-            if (inserted.Contains(p.Id)) p.Done.TrySetResult((p.Id, false));
-            // ON CONFLICT waited for any competing insert to commit, so the first receipt is visible now.
-            else p.Done.TrySetResult((await FindFirstAsync(conn, p), true));
-        }
+        var answers = rows.Select(r => (r.IngestionId, Duplicate: !inserted.Contains(r.IngestionId))).ToArray();
+        var duplicates = Enumerable.Range(0, rows.Count).Where(i => answers[i].Duplicate).ToList();
+        if (duplicates.Count == 0) return answers;
+
+        // ON CONFLICT waited for any competing insert to commit, so the first receipt is visible now.
+        await using var find = new NpgsqlCommand("""
+            select (select f.ingestion_id
+                    from (select ingestion_id, received_at from ingestion_receipt where channel = t.c and body_hash = t.h
+                          union all
+                          select ingestion_id, received_at from ingestion_receipt where channel = t.c and source_id = t.s and source_version = t.v) f
+                    order by f.received_at, f.ingestion_id limit 1)
+            from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as t(c, h, s, v, n)
+            order by t.n
+            """, conn, tx);
+        find.Parameters.Add(Texts(duplicates.Select(i => rows[i].Channel)));
+        find.Parameters.Add(Texts(duplicates.Select(i => rows[i].BodyHash)));
+        find.Parameters.Add(Texts(duplicates.Select(i => rows[i].Source?.SourceId)));
+        find.Parameters.Add(Texts(duplicates.Select(i => rows[i].Source?.SourceVersion)));
+        await using (var reader = await find.ExecuteReaderAsync(ct))
+            for (var d = 0; await reader.ReadAsync(ct); d++)
+                answers[duplicates[d]] = (reader.GetGuid(0), true);
+        return answers;
     }
 
     static NpgsqlParameter Texts(IEnumerable<string?> values) =>
         new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
-
-    static async Task<Guid> FindFirstAsync(NpgsqlConnection conn, Pending p)
-    {
-        await using var find = new NpgsqlCommand("""
-            select ingestion_id from ingestion_receipt
-            where channel = $1 and (body_hash = $2 or (source_id = $3 and source_version = $4))
-            order by received_at, ingestion_id limit 1
-            """, conn);
-        find.Parameters.AddWithValue(p.Channel);
-        find.Parameters.AddWithValue(p.BodyHash);
-        find.Parameters.AddWithValue((object?)p.Source?.SourceId ?? DBNull.Value);
-        find.Parameters.AddWithValue((object?)p.Source?.SourceVersion ?? DBNull.Value);
-        return (Guid)(await find.ExecuteScalarAsync())!;
-    }
 
     sealed record Pending(Guid Id, string Channel, SourceEnvelope? Source, string BodyHash, string Payload, string? TraceParent)
     {

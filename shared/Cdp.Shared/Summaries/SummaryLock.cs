@@ -49,60 +49,91 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
     public async Task<bool> RunAsync(string entityType, Guid id, Func<CancellationToken, Task> compute, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(compute);
-        RedisKey lockKey = LockKey(entityType, id), dirtyKey = DirtyKey(entityType, id);
+        var handedOff = await RunManyAsync([new SummaryEntity(entityType, id)], (_, token) => compute(token), ct);
+        return handedOff.Count == 0;
+    }
+
+    /// <summary>
+    /// The same for a round of entities, each under its own lock (the Redis calls pipelined): <paramref name="compute"/>
+    /// gets those whose lock this worker took, then again those whose dirty flag was set meanwhile, until none is.
+    /// Returns the entities another worker holds (each was told to compute again).
+    /// </summary>
+    public async Task<IReadOnlyList<SummaryEntity>> RunManyAsync(
+        IReadOnlyList<SummaryEntity> entities, Func<IReadOnlyList<SummaryEntity>, CancellationToken, Task> compute, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entities);
+        ArgumentNullException.ThrowIfNull(compute);
+        if (entities.Count == 0) return [];
         var token = Guid.NewGuid().ToString("N");
         IDatabase db;
+        List<SummaryEntity> mine;
+        var handedOff = new List<SummaryEntity>();
         try
         {
             db = redis.Database;
-            if (!await TryAcquireAsync(db, lockKey, dirtyKey, token))
+            var taken = await Task.WhenAll(entities.Select(e => TryAcquireAsync(db, e, token)));
+            mine = [.. entities.Where((_, i) => taken[i])];
+            var held = entities.Where((_, i) => !taken[i]).ToList();
+            if (held.Count > 0)
             {
-                await db.StringSetAsync(dirtyKey, "1", LockExpiry + LockExpiry);
-                // The holder may have released between our SET NX and the flag: then nobody would see the flag.
-                if (!await TryAcquireAsync(db, lockKey, dirtyKey, token)) return false;
+                await Task.WhenAll(held.Select(e => db.StringSetAsync(DirtyKey(e.EntityType, e.Id), "1", LockExpiry + LockExpiry)));
+                // A holder may have released between our SET NX and the flag: then nobody would see the flag.
+                var retaken = await Task.WhenAll(held.Select(e => TryAcquireAsync(db, e, token)));
+                mine.AddRange(held.Where((_, i) => retaken[i]));
+                handedOff.AddRange(held.Where((_, i) => !retaken[i]));
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            logger.LogWarning(e, "Redis unavailable: computing the {EntityType} {EntityId} summary without its lock", entityType, id);
-            await compute(ct);
-            return true;
+            logger.LogWarning(e, "Redis unavailable: computing the summary of {Count} entities (the first a {EntityType}) each without its lock",
+                entities.Count, entities[0].EntityType);
+            await compute(entities, ct);
+            return [];
         }
+        if (mine.Count == 0) return handedOff;
 
         var done = false;
         try
         {
-            while (true)
+            var pending = (IReadOnlyList<SummaryEntity>)mine;
+            while (pending.Count > 0)
             {
-                await ComputeHoldingAsync(db, lockKey, token, compute, ct);
-                int released;
-                try
-                {
-                    released = (int)await db.ScriptEvaluateAsync(ReleaseScript, [lockKey, dirtyKey],
-                        [token, (long)LockExpiry.TotalMilliseconds]);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    // The lock expires by itself; the computation is done.
-                    logger.LogWarning(e, "Could not release the summary lock {Key}", lockKey);
-                    released = 1;
-                }
-                if (released != 2) break;   // 1 released; 0 lost (expired): the computation still happened
+                var round = pending;
+                await ComputeHoldingAsync(db, round, token, t => compute(round, t), ct);
+                var released = await Task.WhenAll(round.Select(e => ReleaseAsync(db, e, token)));
+                // 2: the flag was set meanwhile, the lock kept: compute again. 1 released; 0 lost (expired): the computation still happened.
+                pending = [.. round.Where((_, i) => released[i] == 2)];
             }
             done = true;
-            return true;
+            return handedOff;
         }
         finally
         {
-            if (!done) await ReleaseQuietlyAsync(db, lockKey, token);
+            if (!done) await Task.WhenAll(mine.Select(e => ReleaseQuietlyAsync(db, LockKey(e.EntityType, e.Id), token)));
+        }
+    }
+
+    async Task<int> ReleaseAsync(IDatabase db, SummaryEntity e, string token)
+    {
+        RedisKey lockKey = LockKey(e.EntityType, e.Id);
+        try
+        {
+            return (int)await db.ScriptEvaluateAsync(ReleaseScript, [lockKey, DirtyKey(e.EntityType, e.Id)], [token, (long)LockExpiry.TotalMilliseconds]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The lock expires by itself; the computation is done.
+            logger.LogWarning(ex, "Could not release the summary lock {Key}", lockKey);
+            return 1;
         }
     }
 
     /// <summary>
-    /// Runs one computation while extending the lock every third of its expiry (token-checked), so a computation that
-    /// outlasts the expiry is still never joined by a second one.
+    /// Runs one computation while extending its locks every third of their expiry (token-checked), so a computation
+    /// that outlasts the expiry is still never joined by a second one.
     /// </summary>
-    async Task ComputeHoldingAsync(IDatabase db, RedisKey lockKey, string token, Func<CancellationToken, Task> compute, CancellationToken ct)
+    async Task ComputeHoldingAsync(
+        IDatabase db, IReadOnlyList<SummaryEntity> held, string token, Func<CancellationToken, Task> compute, CancellationToken ct)
     {
         using var computing = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var work = compute(ct);
@@ -110,16 +141,20 @@ public sealed class SummaryLock(RedisConnection redis, ILogger<SummaryLock> logg
         {
             try
             {
-                await db.ScriptEvaluateAsync(RenewScript, [lockKey], [token, (long)LockExpiry.TotalMilliseconds]);
+                await Task.WhenAll(held.Select(e =>
+                    db.ScriptEvaluateAsync(RenewScript, [LockKey(e.EntityType, e.Id)], [token, (long)LockExpiry.TotalMilliseconds])));
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                logger.LogWarning(e, "Could not extend the summary lock {Key}; the computation goes on", lockKey);
+                logger.LogWarning(e, "Could not extend {Count} summary lock(s); the computation goes on", held.Count);
             }
         }
         await computing.CancelAsync();
         await work;
     }
+
+    Task<bool> TryAcquireAsync(IDatabase db, SummaryEntity e, string token) =>
+        TryAcquireAsync(db, LockKey(e.EntityType, e.Id), DirtyKey(e.EntityType, e.Id), token);
 
     async Task<bool> TryAcquireAsync(IDatabase db, RedisKey lockKey, RedisKey dirtyKey, string token)
     {
