@@ -228,12 +228,19 @@ public sealed class OrchestrationWorker : BackgroundService
     }
 
     /// <summary>
-    /// Runs an activity we hold the lease of in the background; its result goes to the record loop, whose batch hands
-    /// off what follows (the instance's next episode and the activities it schedules) straight to this worker.
+    /// Runs an activity we hold the lease of in the background (<paramref name="reserved"/>: its slot is taken already);
+    /// its result goes to the record loop, whose batch runs the instance's next episode and claims the activities it
+    /// schedules for this worker.
     /// </summary>
-    void Dispatch(WorkItem activity)
+    void Dispatch(WorkItem activity, bool reserved = false)
     {
-        Interlocked.Increment(ref running);
+        if (reserved && inFlight.ContainsKey(activity.WorkId))
+        {
+            // Our own lease ran out before its renewal and a batch's claim renewed it: it already runs here.
+            ReturnSlots(1);
+            return;
+        }
+        if (!reserved) Interlocked.Increment(ref running);
         var task = Task.Run(() => ProcessAsync(activity, handOff: true));
         inFlight[activity.WorkId] = task;
         if (task.IsCompleted) inFlight.TryRemove(activity.WorkId, out _); // finished before it was recorded
@@ -274,7 +281,7 @@ public sealed class OrchestrationWorker : BackgroundService
                 // Recorded with the others finishing now (the record loop dispatches what follows), or on its own.
                 next = steps.Writer.TryWrite(step) && await step.Recorded.Task ? [] : await RunStepsAsync([step], [], handOff: true);
             }
-            foreach (var step in next) Dispatch(step);
+            foreach (var step in next) Dispatch(step, reserved: true);
         }
         catch (Exception ex)
         {
@@ -337,67 +344,110 @@ public sealed class OrchestrationWorker : BackgroundService
         // The row is locked since the load, so the two statements see the same generation: exactly one applies.
         var release = new NpgsqlBatchCommand(
             "update orchestration_work set lease_owner = null, lease_until = null where work_id = $1 and not ($2 or generation = $3)");
-        // Activities this worker takes on itself, up to its free slots (this episode's own slot frees as it ends).
         var writes = NewWrites(commit, handOff);
-        await EpisodeAsync(writes, item.InstanceId, instance, history, finished =>
+        try
         {
-            release.Parameters.Add(new() { Value = item.WorkId });
-            release.Parameters.Add(new() { Value = finished });
-            release.Parameters.Add(new() { Value = generation });
-            writes.Add(release);
-            writes.Add(new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
-                { Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } } });
-        });
-        await writes.FlushAsync();
-        await tx.CommitAsync();
+            await EpisodeAsync(writes, item.InstanceId, instance, history, finished =>
+            {
+                release.Parameters.Add(new() { Value = item.WorkId });
+                release.Parameters.Add(new() { Value = finished });
+                release.Parameters.Add(new() { Value = generation });
+                writes.Add(release);
+                writes.Add(new("delete from orchestration_work where work_id = $1 and ($2 or generation = $3)")
+                    { Parameters = { new() { Value = item.WorkId }, new() { Value = finished }, new() { Value = generation } } });
+            });
+            await writes.FlushAsync(last: true);
+            await tx.CommitAsync();
+        }
+        catch
+        {
+            ReturnSlots(writes.Slots);
+            throw;
+        }
         // Left for another episode, or other work created: claim it now, not at the next poll.
-        AfterCommit(writes, release.RecordsAffected > 0);
-        return writes.Next;
+        return AfterCommit(writes, release.RecordsAffected > 0);
     }
 
-    sealed record Instance(string Status, string Name, string? Input, long ReplayedUpto);
+    sealed record Instance(string Status, string Name, string? Input, long ReplayedUpto, bool HasParent);
 
     static NpgsqlBatchCommand LoadInstanceCommand(string instanceId) =>
-        new("select status, name, input::text, replayed_upto from orchestration_instance where instance_id = $1 for update")
-            { Parameters = { new() { Value = instanceId } } };
+        new("""
+            select status, name, input::text, replayed_upto, parent_instance_id is not null
+              from orchestration_instance where instance_id = $1 for update
+            """) { Parameters = { new() { Value = instanceId } } };
 
     static async Task<Instance?> ReadInstance(NpgsqlDataReader reader) => await reader.ReadAsync() ? InstanceAt(reader, 0) : null;
 
     static Instance InstanceAt(NpgsqlDataReader reader, int i) =>
-        new(reader.GetString(i), reader.GetString(i + 1), reader.IsDBNull(i + 2) ? null : reader.GetString(i + 2), reader.GetInt64(i + 3));
+        new(reader.GetString(i), reader.GetString(i + 1), reader.IsDBNull(i + 2) ? null : reader.GetString(i + 2), reader.GetInt64(i + 3),
+            reader.GetBoolean(i + 4));
 
-    /// <summary>The writes of a transaction of ours, handing off activities up to the free slots when asked to.</summary>
+    /// <summary>The writes of a transaction of ours; with <paramref name="handOff"/> its last flush claims activities for free slots.</summary>
     EpisodeWrites NewWrites(NpgsqlConnection conn, bool handOff) =>
-        new(conn, handOff ? Math.Max(0, options.Concurrency - Volatile.Read(ref running)) : 0, WorkerId, options.LeaseDuration);
+        new(conn, handOff ? ReserveSlots : null, WorkerId, options.LeaseDuration);
 
-    /// <summary>Wakes this process's loop for work no one was handed, and the timer check for timers created.</summary>
-    void AfterCommit(EpisodeWrites writes, bool wake = false)
+    /// <summary>
+    /// Takes up to <paramref name="wanted"/> free slots at once, so batches committing side by side never claim more
+    /// than the free slots between them; the caller gives back what it did not use (<see cref="AfterCommit"/>), or all
+    /// of them when its transaction fails.
+    /// </summary>
+    int ReserveSlots(int wanted)
     {
+        while (true)
+        {
+            var now = Volatile.Read(ref running);
+            var take = Math.Min(wanted, options.Concurrency - now);
+            if (take <= 0) return 0;
+            if (Interlocked.CompareExchange(ref running, now + take, now) == now) return take;
+        }
+    }
+
+    void ReturnSlots(int slots)
+    {
+        if (slots <= 0) return;
+        Interlocked.Add(ref running, -slots);
+        capacity.Pulse();
+    }
+
+    /// <summary>
+    /// After the commit: gives back the reserved slots no claimed activity took, wakes this process's loop for work
+    /// left unclaimed and the timer check for timers created. The claimed activities, their slots taken, to dispatch.
+    /// </summary>
+    List<WorkItem> AfterCommit(EpisodeWrites writes, bool wake = false)
+    {
+        ReturnSlots(writes.Slots - writes.Next.Count);
         if (writes.TimersCreated) Volatile.Write(ref nextTimerCheck, 0);
         if (writes.Wake || wake) signal.Work.Pulse();
+        return writes.Next;
     }
 
     /// <summary>
     /// The writes of the episodes one transaction runs, gathered and sent set-based: one statement per kind of row
     /// for all episodes (history events, work rows, instance progress, pokes, endings), in one round trip unless an
-    /// episode starts a sub-orchestration or an ended instance has a parent. The activities handed off to this worker
-    /// (up to its free slots) come back in <see cref="Next"/>.
+    /// episode starts a sub-orchestration or an ended instance has a parent. The last flush, given
+    /// <paramref name="reserve"/>, also claims as many ready activities as the episodes scheduled (up to the free
+    /// slots), the oldest first: the hot path runs them at once without a claim round trip, and activities left
+    /// waiting earlier go before new ones. They come back in <see cref="Next"/>.
     /// </summary>
-    sealed class EpisodeWrites(NpgsqlConnection connection, int handOffSlots, string workerId, TimeSpan lease)
+    sealed class EpisodeWrites(NpgsqlConnection connection, Func<int, int>? reserve, string workerId, TimeSpan lease)
     {
         readonly List<(string InstanceId, NewAction Action)> actions = [];
-        readonly List<(string InstanceId, NewAction Action, bool Mine)> work = [];
+        readonly List<(string InstanceId, NewAction Action)> work = [];
         readonly List<(string InstanceId, string? CustomStatus, long Seen)> progress = [];
         readonly HashSet<string> pokes = [];
         readonly List<long> done = [];
         readonly List<Ending> endings = [];
         // Statements of their own, sent after the set-based ones.
         readonly List<NpgsqlBatchCommand> pending = [];
-        readonly Dictionary<(string InstanceId, int Seq), WorkItem> handed = [];
+        // The activities scheduled here, to tell whether the claim took them all.
+        readonly HashSet<(string InstanceId, int Seq)> scheduled = [];
+        bool parentToTell;
 
         public NpgsqlConnection Connection => connection;
         public List<WorkItem> Next { get; } = [];
-        /// <summary>Work was created that no one was handed: the caller wakes this process's loop after the commit.</summary>
+        /// <summary>The slots reserved for the claim.</summary>
+        public int Slots { get; private set; }
+        /// <summary>Work was created that this transaction did not claim: the caller wakes this process's loop after the commit.</summary>
         public bool Wake { get; set; }
         /// <summary>A timer row was created: the worker looks for due timers on its next round.</summary>
         public bool TimersCreated { get; private set; }
@@ -410,14 +460,12 @@ public sealed class OrchestrationWorker : BackgroundService
             actions.Add((instanceId, action));
             if (action.Kind == EventKind.ActivityScheduled)
             {
-                var mine = handed.Count + Next.Count < handOffSlots;
-                if (mine) handed[(instanceId, action.Seq)] = new WorkItem(0, instanceId, "activity", action.Name, action.Seq, action.Input, 0);
-                else Wake = true;
-                work.Add((instanceId, action, mine));
+                work.Add((instanceId, action));
+                scheduled.Add((instanceId, action.Seq));
             }
             else if (action.Kind == EventKind.TimerCreated)
             {
-                work.Add((instanceId, action, false));
+                work.Add((instanceId, action));
                 TimersCreated = true;
             }
         }
@@ -429,9 +477,17 @@ public sealed class OrchestrationWorker : BackgroundService
         /// <summary>The orchestrator row an episode is done with.</summary>
         public void Done(long workId) => done.Add(workId);
 
-        public void End(Ending ending) => endings.Add(ending);
+        public void End(Ending ending, bool hasParent)
+        {
+            endings.Add(ending);
+            parentToTell |= hasParent;
+        }
 
-        public async Task FlushAsync()
+        /// <summary>
+        /// Sends what is gathered. The <paramref name="last"/> flush claims activities, unless a parent is still to be
+        /// told (that locks another instance: a claim's row locks must be the last a transaction takes).
+        /// </summary>
+        public async Task FlushAsync(bool last = false)
         {
             await using var batch = new NpgsqlBatch(connection);
             if (actions.Count > 0)
@@ -456,12 +512,10 @@ public sealed class OrchestrationWorker : BackgroundService
                 });
             if (work.Count > 0)
                 batch.BatchCommands.Add(new("""
-                    insert into orchestration_work (instance_id, kind, name, seq, input, visible_at, lease_owner, lease_until)
-                    select instance_id, kind, name, seq, input::jsonb, coalesce(visible_at, now()),
-                           case when mine then $8 end, case when mine then clock_timestamp() + $9 end
-                      from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::bool[])
-                           as a(instance_id, kind, name, seq, input, visible_at, mine)
-                    returning work_id, instance_id, seq
+                    insert into orchestration_work (instance_id, kind, name, seq, input, visible_at)
+                    select instance_id, kind, name, seq, input::jsonb, coalesce(visible_at, now())
+                      from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
+                           as a(instance_id, kind, name, seq, input, visible_at)
                     """)
                 {
                     Parameters =
@@ -472,9 +526,6 @@ public sealed class OrchestrationWorker : BackgroundService
                         new() { Value = work.Select(w => w.Action.Seq).ToArray() },
                         new() { Value = work.Select(w => w.Action.Kind == EventKind.TimerCreated ? null : w.Action.Input).ToArray() },
                         new() { Value = work.Select(w => w.Action.FireAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
-                        new() { Value = work.Select(w => w.Mine).ToArray() },
-                        new() { Value = workerId },
-                        new() { Value = lease },
                     },
                 });
             if (progress.Count > 0)
@@ -498,6 +549,24 @@ public sealed class OrchestrationWorker : BackgroundService
                 batch.BatchCommands.Add(new("delete from orchestration_work where work_id = any($1)") { Parameters = { new() { Value = done.ToArray() } } });
             if (endings.Count > 0) batch.BatchCommands.Add(FinishManyCommand(endings));
             foreach (var write in pending) batch.BatchCommands.Add(write);
+            if (last && scheduled.Count > 0)
+            {
+                if (reserve is not null && !parentToTell) Slots = reserve(scheduled.Count);
+                if (Slots > 0)
+                    batch.BatchCommands.Add(new("""
+                        with a as (
+                            select work_id from orchestration_work
+                             where kind = 'activity' and visible_at <= now() and (lease_until is null or lease_until < now())
+                             order by visible_at limit $1
+                             for update skip locked)
+                        update orchestration_work w set lease_owner = $2, lease_until = clock_timestamp() + $3
+                          from a where w.work_id = a.work_id
+                        returning w.work_id as claimed_work_id, w.instance_id, w.kind, w.name, w.seq, w.input::text, w.generation
+                        """)
+                    {
+                        Parameters = { new() { Value = Slots }, new() { Value = workerId }, new() { Value = lease } },
+                    });
+            }
             var ended = endings.ToDictionary(e => e.InstanceId);
             actions.Clear();
             work.Clear();
@@ -506,31 +575,33 @@ public sealed class OrchestrationWorker : BackgroundService
             done.Clear();
             endings.Clear();
             pending.Clear();
-            if (batch.BatchCommands.Count == 0) return;
 
             var parents = new List<(Ending Child, string ParentId, int ParentSeq, string Name)>();
-            await using (var reader = await batch.ExecuteReaderAsync())
-            {
-                do
+            if (batch.BatchCommands.Count > 0)
+                await using (var reader = await batch.ExecuteReaderAsync())
                 {
-                    // Rows come from the work insert (work_id, instance_id, seq) and the endings (ended_instance_id, parent).
-                    var endingRows = reader.FieldCount > 0 && reader.GetName(0) == "ended_instance_id";
-                    while (await reader.ReadAsync())
-                        if (endingRows)
-                        {
-                            if (!reader.IsDBNull(1) && !reader.IsDBNull(2))
-                                parents.Add((ended[reader.GetString(0)], reader.GetString(1), reader.GetInt32(2), reader.GetString(3)));
-                        }
-                        else if (handed.Remove((reader.GetString(1), reader.GetInt32(2)), out var activity))
-                            Next.Add(activity with { WorkId = reader.GetInt64(0) });
+                    do
+                    {
+                        // Rows come from the endings (ended_instance_id, parent...) and the claim (claimed_work_id, ...).
+                        var endingRows = reader.FieldCount > 0 && reader.GetName(0) == "ended_instance_id";
+                        while (await reader.ReadAsync())
+                            if (endingRows)
+                            {
+                                if (!reader.IsDBNull(1) && !reader.IsDBNull(2))
+                                    parents.Add((ended[reader.GetString(0)], reader.GetString(1), reader.GetInt32(2), reader.GetString(3)));
+                            }
+                            else
+                                Next.Add(new WorkItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)));
+                    }
+                    while (await reader.NextResultAsync());
                 }
-                while (await reader.NextResultAsync());
-            }
-            // An ended instance's work rows are gone, handed-off activities included.
-            if (ended.Count > 0) Next.RemoveAll(w => ended.ContainsKey(w.InstanceId));
             foreach (var (child, parentId, parentSeq, name) in parents)
                 if (await TellParent(connection, parentId, parentSeq, child.InstanceId, name, child.Status, child.Output, child.Failure))
                     Wake = true;
+            // Activities scheduled here and not claimed (no free slot, or older ones went first) wait for a round.
+            if (last && scheduled.Count > 0 && !scheduled.IsSubsetOf(Next.Select(w => (w.InstanceId, w.Seq!.Value)))) Wake = true;
         }
     }
 
@@ -578,7 +649,7 @@ public sealed class OrchestrationWorker : BackgroundService
             if (result.Outcome == EpisodeOutcome.Failed) logger.LogWarning("Orchestration {InstanceId} failed: {Failure}", instanceId, result.Failure);
             writes.End(result.Outcome == EpisodeOutcome.Completed
                 ? new Ending(instanceId, "Completed", result.Output, null, result.CustomStatus)
-                : new Ending(instanceId, "Failed", null, result.Failure, result.CustomStatus));
+                : new Ending(instanceId, "Failed", null, result.Failure, result.CustomStatus), instance!.HasParent);
         }
         settle(result.Outcome != EpisodeOutcome.Blocked);
     }
@@ -642,7 +713,7 @@ public sealed class OrchestrationWorker : BackgroundService
             BatchCommands =
             {
                 new("""
-                    select instance_id, status, name, input::text, replayed_upto from orchestration_instance
+                    select instance_id, status, name, input::text, replayed_upto, parent_instance_id is not null from orchestration_instance
                      where instance_id = any($1) order by instance_id for update
                     """) { Parameters = { new() { Value = ids } } },
                 new($"""
@@ -698,33 +769,40 @@ public sealed class OrchestrationWorker : BackgroundService
 
         var writes = NewWrites(conn, handOff);
         var withResults = recorded.Select(r => r.InstanceId).ToHashSet();
-        foreach (var id in ids)
+        try
         {
-            var hasRow = episodeRows.TryGetValue(id, out var row);
-            var ours = hasRow && claimed.Contains(row.WorkId);
-            if (!ours && !withResults.Contains(id)) continue;
-            // Holding the instance's lock since before its history was read, no poke can come in between: the
-            // episode sees every event, and its row (ours, or free) is done with.
-            if (!ours && (!handOff || hasRow && !row.Free))
+            foreach (var id in ids)
             {
-                // An episode runs or is claimed elsewhere (the poke moves its generation, so it runs again), or we were
-                // asked only to record: leave the next episode to a claim.
-                writes.Poke(id);
-                writes.Wake |= handOff;
-                continue;
+                var hasRow = episodeRows.TryGetValue(id, out var row);
+                var ours = hasRow && claimed.Contains(row.WorkId);
+                if (!ours && !withResults.Contains(id)) continue;
+                // Holding the instance's lock since before its history was read, no poke can come in between: the
+                // episode sees every event, and its row (ours, or free) is done with.
+                if (!ours && (!handOff || hasRow && !row.Free))
+                {
+                    // An episode runs or is claimed elsewhere (the poke moves its generation, so it runs again), or we were
+                    // asked only to record: leave the next episode to a claim.
+                    writes.Poke(id);
+                    writes.Wake |= handOff;
+                    continue;
+                }
+                await EpisodeAsync(writes, id, instances.GetValueOrDefault(id), histories[id], _ =>
+                {
+                    if (episodeRows.TryGetValue(id, out var done)) writes.Done(done.WorkId);
+                });
             }
-            await EpisodeAsync(writes, id, instances.GetValueOrDefault(id), histories[id], _ =>
-            {
-                if (episodeRows.TryGetValue(id, out var done)) writes.Done(done.WorkId);
-            });
+            await writes.FlushAsync(last: true);
+            await tx.CommitAsync();
         }
-        await writes.FlushAsync();
-        await tx.CommitAsync();
+        catch
+        {
+            ReturnSlots(writes.Slots);
+            throw;
+        }
         foreach (var lost in completions.Where(c => !recorded.Contains((c.Item.InstanceId, c.Item.Seq!.Value))))
             logger.LogWarning("Activity {Activity} (#{Seq}) of {InstanceId}: lease lost or instance ended; result discarded",
                 lost.Item.Name, lost.Item.Seq, lost.Item.InstanceId);
-        AfterCommit(writes);
-        return writes.Next;
+        return AfterCommit(writes);
     }
 
     /// <summary>
@@ -764,7 +842,7 @@ public sealed class OrchestrationWorker : BackgroundService
         var recorded = false;
         try
         {
-            foreach (var step in await RunStepsAsync(completions, episodes, handOff: true)) Dispatch(step);
+            foreach (var step in await RunStepsAsync(completions, episodes, handOff: true)) Dispatch(step, reserved: true);
             recorded = true;
         }
         catch (Exception ex)
