@@ -39,6 +39,9 @@ public sealed class OrchestrationWorker : BackgroundService
     const int BatchesInFlight = 2;
     // Activities executing (the slots of Concurrency); a finished activity waiting to be recorded holds none.
     int running;
+    // Set when a batch left activities for a claim, cleared when a claim finds no more: while set, batches claim the
+    // oldest ready activities instead of taking their own, so those left waiting are not overtaken.
+    bool backlog;
     // Claimed episodes in the channel; claims stop at a batch's worth so a claim never runs far ahead of the batches.
     int queuedEpisodes;
     // Pulsed when a slot frees or a batch takes episodes: a round that found no room waits for it.
@@ -114,6 +117,7 @@ public sealed class OrchestrationWorker : BackgroundService
         var claimed = episodeRoom > 0 || activityRoom > 0 ? await ClaimAsync(episodeRoom, activityRoom) : [];
         // A lease of our own that ran out before its renewal (a slow commit on a busy machine) is claimed again: the
         // claim renewed it; the item already runs here, so it is not started twice.
+        if (activityRoom > 0 && claimed.Count(w => w.Kind == "activity") < activityRoom) Volatile.Write(ref backlog, false);
         claimed.RemoveAll(w => inFlight.ContainsKey(w.WorkId));
         foreach (var item in claimed)
             if (item.Kind == "activity") Dispatch(item);
@@ -382,9 +386,9 @@ public sealed class OrchestrationWorker : BackgroundService
         new(reader.GetString(i), reader.GetString(i + 1), reader.IsDBNull(i + 2) ? null : reader.GetString(i + 2), reader.GetInt64(i + 3),
             reader.GetBoolean(i + 4));
 
-    /// <summary>The writes of a transaction of ours; with <paramref name="handOff"/> its last flush claims activities for free slots.</summary>
+    /// <summary>The writes of a transaction of ours; with <paramref name="handOff"/> it takes activities for free slots.</summary>
     EpisodeWrites NewWrites(NpgsqlConnection conn, bool handOff) =>
-        new(conn, handOff ? ReserveSlots : null, WorkerId, options.LeaseDuration);
+        new(conn, handOff ? ReserveSlots : null, Volatile.Read(ref backlog), WorkerId, options.LeaseDuration);
 
     /// <summary>
     /// Takes up to <paramref name="wanted"/> free slots at once, so batches committing side by side never claim more
@@ -416,6 +420,7 @@ public sealed class OrchestrationWorker : BackgroundService
     List<WorkItem> AfterCommit(EpisodeWrites writes, bool wake = false)
     {
         ReturnSlots(writes.Slots - writes.Next.Count);
+        if (writes.LeftWaiting) Volatile.Write(ref backlog, true);
         if (writes.TimersCreated) Volatile.Write(ref nextTimerCheck, 0);
         if (writes.Wake || wake) signal.Work.Pulse();
         return writes.Next;
@@ -424,15 +429,17 @@ public sealed class OrchestrationWorker : BackgroundService
     /// <summary>
     /// The writes of the episodes one transaction runs, gathered and sent set-based: one statement per kind of row
     /// for all episodes (history events, work rows, instance progress, pokes, endings), in one round trip unless an
-    /// episode starts a sub-orchestration or an ended instance has a parent. The last flush, given
-    /// <paramref name="reserve"/>, also claims as many ready activities as the episodes scheduled (up to the free
-    /// slots), the oldest first: the hot path runs them at once without a claim round trip, and activities left
-    /// waiting earlier go before new ones. They come back in <see cref="Next"/>.
+    /// episode starts a sub-orchestration or an ended instance has a parent. Given <paramref name="reserve"/>, the
+    /// activities the episodes schedule are taken by this worker for its free slots and run at once, without a claim
+    /// round trip (the hot path): leased as they are inserted, or, when activities were left waiting
+    /// (<paramref name="fifo"/>), by a claim of the oldest ready ones in the last flush, so those go first. They come
+    /// back in <see cref="Next"/>.
     /// </summary>
-    sealed class EpisodeWrites(NpgsqlConnection connection, Func<int, int>? reserve, string workerId, TimeSpan lease)
+    sealed class EpisodeWrites(NpgsqlConnection connection, Func<int, int>? reserve, bool fifo, string workerId, TimeSpan lease)
     {
         readonly List<(string InstanceId, NewAction Action)> actions = [];
-        readonly List<(string InstanceId, NewAction Action)> work = [];
+        readonly List<(string InstanceId, NewAction Action, bool Mine)> work = [];
+        readonly Dictionary<(string InstanceId, int Seq), WorkItem> handed = [];
         readonly List<(string InstanceId, string? CustomStatus, long Seen)> progress = [];
         readonly HashSet<string> pokes = [];
         readonly List<long> done = [];
@@ -451,6 +458,8 @@ public sealed class OrchestrationWorker : BackgroundService
         public bool Wake { get; set; }
         /// <summary>A timer row was created: the worker looks for due timers on its next round.</summary>
         public bool TimersCreated { get; private set; }
+        /// <summary>An activity scheduled here was left for a claim.</summary>
+        public bool LeftWaiting { get; private set; }
 
         public void Add(NpgsqlBatchCommand command) => pending.Add(command);
 
@@ -460,12 +469,18 @@ public sealed class OrchestrationWorker : BackgroundService
             actions.Add((instanceId, action));
             if (action.Kind == EventKind.ActivityScheduled)
             {
-                work.Add((instanceId, action));
+                var mine = !fifo && reserve is not null && reserve(1) == 1;
+                if (mine)
+                {
+                    Slots++;
+                    handed[(instanceId, action.Seq)] = new WorkItem(0, instanceId, "activity", action.Name, action.Seq, action.Input, 0);
+                }
+                work.Add((instanceId, action, mine));
                 scheduled.Add((instanceId, action.Seq));
             }
             else if (action.Kind == EventKind.TimerCreated)
             {
-                work.Add((instanceId, action));
+                work.Add((instanceId, action, false));
                 TimersCreated = true;
             }
         }
@@ -512,10 +527,12 @@ public sealed class OrchestrationWorker : BackgroundService
                 });
             if (work.Count > 0)
                 batch.BatchCommands.Add(new("""
-                    insert into orchestration_work (instance_id, kind, name, seq, input, visible_at)
-                    select instance_id, kind, name, seq, input::jsonb, coalesce(visible_at, now())
-                      from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
-                           as a(instance_id, kind, name, seq, input, visible_at)
+                    insert into orchestration_work (instance_id, kind, name, seq, input, visible_at, lease_owner, lease_until)
+                    select instance_id, kind, name, seq, input::jsonb, coalesce(visible_at, now()),
+                           case when mine then $8 end, case when mine then clock_timestamp() + $9 end
+                      from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::bool[])
+                           as a(instance_id, kind, name, seq, input, visible_at, mine)
+                    returning work_id, instance_id, seq
                     """)
                 {
                     Parameters =
@@ -526,6 +543,9 @@ public sealed class OrchestrationWorker : BackgroundService
                         new() { Value = work.Select(w => w.Action.Seq).ToArray() },
                         new() { Value = work.Select(w => w.Action.Kind == EventKind.TimerCreated ? null : w.Action.Input).ToArray() },
                         new() { Value = work.Select(w => w.Action.FireAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                        new() { Value = work.Select(w => w.Mine).ToArray() },
+                        new() { Value = workerId },
+                        new() { Value = lease },
                     },
                 });
             if (progress.Count > 0)
@@ -549,10 +569,12 @@ public sealed class OrchestrationWorker : BackgroundService
                 batch.BatchCommands.Add(new("delete from orchestration_work where work_id = any($1)") { Parameters = { new() { Value = done.ToArray() } } });
             if (endings.Count > 0) batch.BatchCommands.Add(FinishManyCommand(endings));
             foreach (var write in pending) batch.BatchCommands.Add(write);
-            if (last && scheduled.Count > 0)
+            var claim = 0;
+            if (last && fifo && scheduled.Count > 0 && reserve is not null && !parentToTell)
             {
-                if (reserve is not null && !parentToTell) Slots = reserve(scheduled.Count);
-                if (Slots > 0)
+                claim = reserve(scheduled.Count);
+                Slots += claim;
+                if (claim > 0)
                     batch.BatchCommands.Add(new("""
                         with a as (
                             select work_id from orchestration_work
@@ -564,7 +586,7 @@ public sealed class OrchestrationWorker : BackgroundService
                         returning w.work_id as claimed_work_id, w.instance_id, w.kind, w.name, w.seq, w.input::text, w.generation
                         """)
                     {
-                        Parameters = { new() { Value = Slots }, new() { Value = workerId }, new() { Value = lease } },
+                        Parameters = { new() { Value = claim }, new() { Value = workerId }, new() { Value = lease } },
                     });
             }
             var ended = endings.ToDictionary(e => e.InstanceId);
@@ -582,10 +604,16 @@ public sealed class OrchestrationWorker : BackgroundService
                 {
                     do
                     {
-                        // Rows come from the endings (ended_instance_id, parent...) and the claim (claimed_work_id, ...).
-                        var endingRows = reader.FieldCount > 0 && reader.GetName(0) == "ended_instance_id";
+                        // Rows come from the work insert (work_id, instance_id, seq), the endings (ended_instance_id, parent...)
+                        // and the claim (claimed_work_id, ...).
+                        var columns = reader.FieldCount > 0 ? reader.GetName(0) : "";
                         while (await reader.ReadAsync())
-                            if (endingRows)
+                            if (columns == "work_id")
+                            {
+                                if (handed.Remove((reader.GetString(1), reader.GetInt32(2)), out var activity))
+                                    Next.Add(activity with { WorkId = reader.GetInt64(0) });
+                            }
+                            else if (columns == "ended_instance_id")
                             {
                                 if (!reader.IsDBNull(1) && !reader.IsDBNull(2))
                                     parents.Add((ended[reader.GetString(0)], reader.GetString(1), reader.GetInt32(2), reader.GetString(3)));
@@ -597,11 +625,14 @@ public sealed class OrchestrationWorker : BackgroundService
                     }
                     while (await reader.NextResultAsync());
                 }
+            // An ended instance's work rows are gone, activities taken here included.
+            if (ended.Count > 0) Next.RemoveAll(w => ended.ContainsKey(w.InstanceId));
             foreach (var (child, parentId, parentSeq, name) in parents)
                 if (await TellParent(connection, parentId, parentSeq, child.InstanceId, name, child.Status, child.Output, child.Failure))
                     Wake = true;
-            // Activities scheduled here and not claimed (no free slot, or older ones went first) wait for a round.
-            if (last && scheduled.Count > 0 && !scheduled.IsSubsetOf(Next.Select(w => (w.InstanceId, w.Seq!.Value)))) Wake = true;
+            // Activities scheduled here and not taken (no free slot, or older ones went first) wait for a round.
+            if (last && scheduled.Count > 0 && !scheduled.IsSubsetOf(Next.Select(w => (w.InstanceId, w.Seq!.Value))))
+                Wake = LeftWaiting = true;
         }
     }
 
