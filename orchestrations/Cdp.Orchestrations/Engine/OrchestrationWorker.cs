@@ -896,8 +896,13 @@ public sealed class OrchestrationWorker : BackgroundService
         if (ids.Length == 0) return;
         try
         {
-            await using var cmd = db.CreateCommand(
-                "update orchestration_work set lease_until = now() + $3 where work_id = any($1) and lease_owner = $2");
+            // Rows a transaction of ours holds are skipped (it is settling them; the next renewal gets any it keeps):
+            // waiting for them while holding others could deadlock with a batch locking its rows in another order.
+            await using var cmd = db.CreateCommand("""
+                update orchestration_work w set lease_until = now() + $3
+                  from (select work_id from orchestration_work where work_id = any($1) and lease_owner = $2 for update skip locked) r
+                 where w.work_id = r.work_id
+                """);
             cmd.Parameters.Add(new() { Value = ids });
             cmd.Parameters.Add(new() { Value = WorkerId });
             cmd.Parameters.Add(new() { Value = options.LeaseDuration });
