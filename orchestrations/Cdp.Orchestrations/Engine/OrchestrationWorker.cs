@@ -722,9 +722,9 @@ public sealed class OrchestrationWorker : BackgroundService
     /// statement that completes its work item (exactly one of the executions that raced for it, only after a lost
     /// lease, gets to report). With <paramref name="handOff"/>, each instance with a result whose episode is not
     /// running or claimed elsewhere runs its next episode right there (the hot path: results and next steps commit
-    /// together, and the activities those steps schedule are handed to this worker); otherwise the instance is poked
-    /// for an episode. Three round trips in all, however many steps, unless an episode starts a sub-orchestration or
-    /// ends its instance.
+    /// together, and the activities those steps schedule are taken by this worker for its free slots); otherwise the
+    /// instance is poked for an episode. Three round trips in all, however many steps, unless an episode starts a
+    /// sub-orchestration or ends an instance that has a parent.
     /// </summary>
     async Task<List<WorkItem>> RunStepsAsync(IReadOnlyList<Step> completions, IReadOnlyList<WorkItem> episodes, bool handOff)
     {
