@@ -12,7 +12,8 @@ namespace Cdp.Bench;
 /// ./cdp bench orchestrations [--instances N] [--keep]: the local durable engine running N three-activity chains,
 /// beside a same-run baseline: the raw Postgres queue hop (claim one row with SKIP LOCKED and delete it).
 /// With --rate R --seconds S it offers R chains per second for S seconds instead (open loop: starts do not wait for
-/// completions) and prints activity and chain latencies at that load.
+/// completions) and prints activity and chain latencies at that load. Before the timed part the same chains run
+/// untimed for --warmup S seconds (15 by default; the host's JIT takes about that long to settle) and are deleted.
 /// </summary>
 static class OrchestrationBench
 {
@@ -40,7 +41,9 @@ static class OrchestrationBench
         using var host = builder.Build();
         await host.StartAsync();
         var client = host.Services.GetRequiredService<IOrchestrationClient>();
+        await WarmUpAsync(client, scratch.DataSource, TimeSpan.FromSeconds(Args.Int(args, "--warmup", 15)));
 
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         if (rate > 0) await OfferAsync(client, rate, instances, clock);
         else
@@ -49,6 +52,7 @@ static class OrchestrationBench
         await Eventually.Until(async () => await CountAsync(scratch.DataSource,
             "select count(*) from orchestration_instance where status in ('Completed', 'Failed', 'Terminated')") == instances, TimeSpan.FromMinutes(30));
         var elapsed = clock.Elapsed;
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         var failed = await CountAsync(scratch.DataSource, "select count(*) from orchestration_instance where status <> 'Completed'");
         await host.StopAsync();
 
@@ -68,6 +72,8 @@ static class OrchestrationBench
         var perTransaction = (double)(await CountAsync(scratch.DataSource, "select count(*) from orchestration_history where kind = 'ActivityCompleted'"))
             / Math.Max(1, await CountAsync(scratch.DataSource, "select count(distinct created_at) from orchestration_history where kind = 'ActivityCompleted'"));
         Console.WriteLine($"activity results recorded per transaction: {perTransaction:N1}");
+        // Less disturbed by other work on the machine than the rates (Postgres's share is not in it).
+        Console.WriteLine($"bench process CPU (engine + client) per activity: {cpu.TotalMilliseconds / Math.Max(1, latencies.Count):N3} ms");
         if (rate > 0)
         {
             var chains = await LatenciesAsync(scratch.DataSource,
@@ -75,6 +81,26 @@ static class OrchestrationBench
             Report.Line("chain: started -> completed", new Figures(chains.Count, elapsed, Report.Percentile(chains, 0.5), Report.Percentile(chains, 0.99)));
         }
         Console.WriteLine($"ratio activities/s / baseline hops/s: {latencies.Count / elapsed.TotalSeconds / baseline.PerSecond:P0}");
+    }
+
+    /// <summary>Runs waves of chains until <paramref name="length"/> has passed (untimed: the JIT warms up on them), then deletes them.</summary>
+    static async Task WarmUpAsync(IOrchestrationClient client, NpgsqlDataSource db, TimeSpan length)
+    {
+        if (length <= TimeSpan.Zero) return;
+        var clock = Stopwatch.StartNew();
+        var started = 0;
+        while (clock.Elapsed < length)
+        {
+            var wave = Enumerable.Range(started, 200).ToList();
+            started += wave.Count;
+            await Parallel.ForEachAsync(wave, new ParallelOptions { MaxDegreeOfParallelism = Workers },
+                async (i, _) => await client.StartAsync(nameof(BenchChain), i, $"warmup-{i}"));
+            await Eventually.Until(async () => await CountAsync(db,
+                "select count(*) from orchestration_instance where instance_id like 'warmup-%' and status not in ('Completed', 'Failed', 'Terminated')") == 0,
+                TimeSpan.FromMinutes(5));
+        }
+        await using (var purge = db.CreateCommand("delete from orchestration_instance where instance_id like 'warmup-%'")) await purge.ExecuteNonQueryAsync();
+        Console.WriteLine($"warm-up (untimed, deleted): {started:N0} chains in {clock.Elapsed.TotalSeconds:N1} s");
     }
 
     /// <summary>Starts chain i at i/rate seconds after the clock started, without waiting for earlier starts (an open loop).</summary>

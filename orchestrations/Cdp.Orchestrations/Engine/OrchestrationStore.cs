@@ -125,6 +125,13 @@ static class OrchestrationStore
         do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
         """) { Parameters = { new() { Value = instanceId } } };
 
+    /// <summary><see cref="PokeCommand"/> for several instances in one statement (each id once).</summary>
+    public static NpgsqlBatchCommand PokeManyCommand(string[] instanceIds) => new("""
+        insert into orchestration_work (instance_id, kind) select unnest($1::text[]), 'orchestrator'
+        on conflict (instance_id) where kind = 'orchestrator'
+        do update set generation = orchestration_work.generation + 1, visible_at = least(orchestration_work.visible_at, now())
+        """) { Parameters = { new() { Value = instanceIds } } };
+
     /// <summary>
     /// Ends an instance: status, output or error, pending work dropped (an activity still running finds its row gone
     /// and its result is discarded), and its parent told. True when the parent was poked.
@@ -161,14 +168,52 @@ static class OrchestrationStore
         }
         await Exec(conn, "delete from orchestration_work where instance_id = $1 and kind <> 'orchestrator'", instanceId);
         if (parentId is null || parentSeq is null) return false;
+        return await TellParent(conn, parentId, parentSeq.Value, instanceId, name, status, output, failure);
+    }
+
+    /// <summary>
+    /// <see cref="Finish"/> for the instances ended by the episodes of one transaction, in one statement (no custom
+    /// status left untouched: an episode always sets it). It returns each ended instance with its parent (null when
+    /// it has none), for <see cref="TellParent"/> after the batch.
+    /// </summary>
+    public static NpgsqlBatchCommand FinishManyCommand(IReadOnlyList<Ending> endings) => new("""
+        with e as (
+            select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                       as e(instance_id, status, output, error_type, error_message, custom_status)),
+        dropped as (delete from orchestration_work w using e where w.instance_id = e.instance_id and w.kind <> 'orchestrator')
+        update orchestration_instance i
+           set status = e.status, output = e.output::jsonb, error_type = e.error_type, error_message = e.error_message,
+               custom_status = e.custom_status::jsonb, updated_at = now(), completed_at = now()
+          from e where i.instance_id = e.instance_id
+        returning i.instance_id as ended_instance_id, i.parent_instance_id, i.parent_seq, i.name
+        """)
+    {
+        Parameters =
+        {
+            new() { Value = endings.Select(e => e.InstanceId).ToArray() },
+            new() { Value = endings.Select(e => e.Status).ToArray() },
+            new() { Value = endings.Select(e => e.Output).ToArray() },
+            new() { Value = endings.Select(e => e.Failure?.ErrorType).ToArray() },
+            new() { Value = endings.Select(e => e.Failure?.ErrorMessage).ToArray() },
+            new() { Value = endings.Select(e => e.CustomStatus).ToArray() },
+        },
+    };
+
+    /// <summary>How an episode ended its instance, for <see cref="FinishManyCommand"/>.</summary>
+    public sealed record Ending(string InstanceId, string Status, string? Output, FailureDetails? Failure, string? CustomStatus);
+
+    /// <summary>Appends a child's end to its parent's history and pokes the parent, unless the parent is gone or finished.</summary>
+    public static async Task<bool> TellParent(
+        NpgsqlConnection conn, string parentId, int parentSeq, string childId, string childName, string status, string? output, FailureDetails? failure)
+    {
         var parentStatus = await LockInstance(conn, parentId);
         if (parentStatus is null || IsFinished(parentStatus)) return false;
         if (status == "Completed")
-            await Append(conn, parentId, EventKind.SubOrchestrationCompleted, parentSeq, name, output, childId: instanceId);
+            await Append(conn, parentId, EventKind.SubOrchestrationCompleted, parentSeq, childName, output, childId: childId);
         else
-            await Append(conn, parentId, EventKind.SubOrchestrationFailed, parentSeq, name,
-                failure: failure ?? new FailureDetails("Terminated", $"Sub-orchestration '{instanceId}' was {status.ToLowerInvariant()}."),
-                childId: instanceId);
+            await Append(conn, parentId, EventKind.SubOrchestrationFailed, parentSeq, childName,
+                failure: failure ?? new FailureDetails("Terminated", $"Sub-orchestration '{childId}' was {status.ToLowerInvariant()}."),
+                childId: childId);
         await Poke(conn, parentId);
         return true;
     }

@@ -23,8 +23,9 @@ sealed class OrchestrationTestKit : IAsyncDisposable
         services.AddSingleton(db);
         services.AddOrchestrator<Chain>().AddOrchestrator<Retrying>().AddOrchestrator<Catching>().AddOrchestrator<Sleeper>()
             .AddOrchestrator<Approval>().AddOrchestrator<LateApproval>().AddOrchestrator<Parent>().AddOrchestrator<GuidRecorder>()
-            .AddOrchestrator<Flipper>().AddOrchestrator<FailingParent>();
-        services.AddActivity<AddOne>().AddActivity<Flaky>().AddActivity<Record>();
+            .AddOrchestrator<Flipper>().AddOrchestrator<FailingParent>()
+            .AddOrchestrator<Gated>().AddOrchestrator<LongChain>();
+        services.AddActivity<AddOne>().AddActivity<Flaky>().AddActivity<Record>().AddActivity<Gate>().AddActivity<Pause>();
         services.AddLocalOrchestrations();
         Services = services.BuildServiceProvider();
         Client = Services.GetRequiredService<IOrchestrationClient>();
