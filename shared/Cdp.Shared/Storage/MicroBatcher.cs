@@ -6,16 +6,14 @@ namespace Cdp.Shared.Storage;
 /// Concurrent callers' requests answered together: each caller queues its item and awaits its own result, and one call
 /// of the batch function answers everything queued at that moment (up to <c>maxBatch</c>). At most <c>inFlight</c>
 /// batches run at once; callers arriving meanwhile go together in the next one, so a server sees a few large requests
-/// instead of many small ones, and a lone caller is sent at once (no window to wait out) unless <c>window</c> is set.
+/// instead of many small ones, and a lone caller is sent at once (no window to wait out: while a batch runs, the next
+/// one gathers by itself).
 /// A batch that throws fails every one of its waiters with that exception. No thread or task lives between batches:
 /// a drainer is started when a caller finds none free and ends when the queue is empty.
 /// </summary>
 /// <param name="run">Answers a batch: one result per item, in the items' order.</param>
-/// <param name="window">
-/// How long a drainer that found fewer than <c>maxBatch</c> items waits for more before it runs them (zero: never).
-/// </param>
 public sealed class MicroBatcher<TItem, TResult>(
-    Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> run, int maxBatch, int inFlight, TimeSpan window = default)
+    Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> run, int maxBatch, int inFlight)
 {
     readonly ConcurrentQueue<Pending> pending = new();
     int drainers;
@@ -57,11 +55,6 @@ public sealed class MicroBatcher<TItem, TResult>(
                 var batch = new List<Pending>();
                 Take(batch);
                 if (batch.Count == 0) break;
-                if (window > TimeSpan.Zero && batch.Count < maxBatch)
-                {
-                    await Task.Delay(window);
-                    Take(batch);
-                }
                 await RunAsync(batch);
             }
         }
