@@ -15,7 +15,7 @@ using Npgsql;
 namespace Cdp.Bench;
 
 /// <summary>
-/// ./cdp bench views [--accounts N] [--contacts N] [--reads N] [--concurrency C] [--warmup W] [--count-queries Q] [--keep]: loads accounts, contacts,
+/// ./cdp bench views [--accounts N] [--contacts N] [--reads N] [--concurrency C] [--warmup W] [--count-queries Q] [--audit-only] [--keep]: loads accounts, contacts,
 /// opportunities, summaries, touchpoints and ClickHouse events, then reads account and contact 360 views through a
 /// host process, first uncached (every read a miss) then cached, each beside same-run baselines for the same rows:
 /// the raw Redis GET of the cached bytes, the raw Postgres round trip of the view's rows, the raw ClickHouse count.
@@ -32,6 +32,13 @@ static class ViewsBench
         var concurrency = Args.Int(args, "--concurrency", 16);
         var warmup = Args.Int(args, "--warmup", 1_000);
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
+        if (args.Contains("--audit-only"))
+        {
+            var auditIds = Enumerable.Range(0, reads).Select(_ => Guid.NewGuid()).ToList();
+            await AuditAsync(scratch.DataSource, auditIds, concurrency);   // the first pass warms, the second is printed
+            await AuditAsync(scratch.DataSource, auditIds, concurrency);
+            return;
+        }
         var chDb = scratch.Name;
         using var ch = LocalServers.ClickHouseClient();
         ch.Timeout = TimeSpan.FromMinutes(5);
@@ -139,23 +146,8 @@ static class ViewsBench
                                   $"cached p50 / raw Redis p50: {cached.P50Ms / rawRedis.P50Ms:N1}x");
             }
 
-            // A read's audit row as every 360 answer writes it: one transaction per read (before) beside the group commit.
             Console.WriteLine();
-            var actor = new AuditActor("bench", null, "127.0.0.1", "cdp bench views");
-            AuditEntry Read(Guid id) => actor.Did(PiiReads.ReadAction, "account", id.ToString(), new { masked = true });
-            var oneEach = await MeasureAsync(accountIds, concurrency, async id =>
-            {
-                await using var conn = await scratch.DataSource.OpenConnectionAsync();
-                await using var tx = await conn.BeginTransactionAsync();
-                await using (var off = new NpgsqlCommand("set local synchronous_commit = off", conn, tx)) await off.ExecuteNonQueryAsync();
-                await AuditLog.WriteAsync(conn, tx, Read(id));
-                await tx.CommitAsync();
-            });
-            Report.Line("baseline: audit row, a transaction per read", oneEach);
-            var audit = new AuditLog(scratch.DataSource);
-            var grouped = await MeasureAsync(accountIds, concurrency, id => audit.WriteReadAsync(Read(id), CancellationToken.None));
-            Report.Line("audit row, group commit", grouped);
-            Console.WriteLine($"  {(double)accountIds.Count / audit.ReadCommits:N1} rows per commit");
+            await AuditAsync(scratch.DataSource, accountIds, concurrency);
 
             var warnings = host.Output.Where(l => l.StartsWith("warn", StringComparison.Ordinal)).ToList();
             if (warnings.Count > 0) Console.WriteLine($"host warnings ({warnings.Count}), first: {string.Join(" | ", host.Output.SkipWhile(l => !l.StartsWith("warn", StringComparison.Ordinal)).Take(3))}");
@@ -164,6 +156,29 @@ static class ViewsBench
         finally
         {
             if (!args.Contains("--keep")) await Sql(ch, $"DROP DATABASE IF EXISTS {chDb}");
+        }
+    }
+
+    /// <summary>A read's audit row as every 360 answer writes it: one transaction per read (before) beside the group commit.</summary>
+    static async Task AuditAsync(NpgsqlDataSource db, List<Guid> ids, int concurrency)
+    {
+        var actor = new AuditActor("bench", null, "127.0.0.1", "cdp bench views");
+        AuditEntry Read(Guid id) => actor.Did(PiiReads.ReadAction, "account", id.ToString(), new { masked = true });
+        var oneEach = await MeasureAsync(ids, concurrency, async id =>
+        {
+            await using var conn = await db.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            await using (var off = new NpgsqlCommand("set local synchronous_commit = off", conn, tx)) await off.ExecuteNonQueryAsync();
+            await AuditLog.WriteAsync(conn, tx, Read(id));
+            await tx.CommitAsync();
+        });
+        Report.Line("baseline: audit row, a transaction per read", oneEach);
+        foreach (var writers in new[] { 2, 4 })
+        {
+            var audit = new AuditLog(db, writers);
+            var grouped = await MeasureAsync(ids, concurrency, id => audit.WriteReadAsync(Read(id), CancellationToken.None));
+            Report.Line($"audit row, group commit, {writers} groups at once", grouped);
+            Console.WriteLine($"  {(double)ids.Count / audit.ReadCommits:N1} rows per commit");
         }
     }
 

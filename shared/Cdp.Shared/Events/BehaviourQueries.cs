@@ -55,6 +55,12 @@ public sealed class BehaviourQueries
             logger.LogWarning("Behaviour counts from ClickHouse took longer than {Timeout}; answering without them", options.Value.QueryTimeout);
             return null;
         }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // An answer that could not be read fails its whole batch; like an outage, it must not fail the view.
+            logger.LogWarning(e, "Behaviour counts from ClickHouse could not be read; answering without them");
+            return null;
+        }
     }
 
     /// <summary>

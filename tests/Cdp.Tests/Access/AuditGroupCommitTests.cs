@@ -64,6 +64,20 @@ public sealed class AuditGroupCommitTests(PostgresDatabase db) : IClassFixture<P
     }
 
     [Fact]
+    public async Task The_asynchronous_commit_of_a_group_does_not_stay_on_its_pooled_connection()
+    {
+        // One pooled connection: the group's insert and the check below run on the same session.
+        await using var single = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(db.ConnectionString) { MaxPoolSize = 1 }.ToString());
+        var audit = new AuditLog(single);
+        var id = Guid.NewGuid().ToString();
+        await audit.WriteReadAsync(new AuditActor("staff:" + TestData.Id("auditor"), null, null, null).Did(PiiReads.ReadAction, "lead", id, new { masked = true }), CancellationToken.None)
+            .WaitAsync(Slack);
+        await using var conn = await single.OpenConnectionAsync();
+        Assert.Equal(1, await conn.ExecuteScalarAsync<int>("select count(*) from audit_log where entity_id = @id", new { id }));
+        Assert.Equal("on", await conn.ExecuteScalarAsync<string>("select current_setting('synchronous_commit')"));
+    }
+
+    [Fact]
     public async Task With_the_database_unreachable_every_waiting_read_fails()
     {
         await using var unreachable = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = 1, Timeout = 2 }.ToString());
