@@ -2,20 +2,25 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Cdp.Shared.Access;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Events;
 using Cdp.Shared.Storage;
 using Cdp.Tests.Support;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Cdp.Bench;
 
 /// <summary>
-/// ./cdp bench views [--accounts N] [--contacts N] [--reads N] [--concurrency C] [--keep]: loads accounts, contacts,
+/// ./cdp bench views [--accounts N] [--contacts N] [--reads N] [--concurrency C] [--warmup W] [--count-queries Q] [--audit-only] [--keep]: loads accounts, contacts,
 /// opportunities, summaries, touchpoints and ClickHouse events, then reads account and contact 360 views through a
 /// host process, first uncached (every read a miss) then cached, each beside same-run baselines for the same rows:
 /// the raw Redis GET of the cached bytes, the raw Postgres round trip of the view's rows, the raw ClickHouse count.
+/// Every timed path first runs untimed on W other ids of each kind (both processes start cold). --count-queries sets the
+/// host's Events:CountQueriesInFlight.
 /// </summary>
 static class ViewsBench
 {
@@ -25,7 +30,15 @@ static class ViewsBench
         var contacts = Args.Int(args, "--contacts", 100_000);
         var reads = Args.Int(args, "--reads", 2_000);
         var concurrency = Args.Int(args, "--concurrency", 16);
+        var warmup = Args.Int(args, "--warmup", 1_000);
         await using var scratch = await ScratchDatabase.CreateAsync(keep: args.Contains("--keep"));
+        if (args.Contains("--audit-only"))
+        {
+            var auditIds = Enumerable.Range(0, reads).Select(_ => Guid.NewGuid()).ToList();
+            await AuditAsync(scratch.DataSource, auditIds, concurrency);   // the first pass warms, the second is printed
+            await AuditAsync(scratch.DataSource, auditIds, concurrency);
+            return;
+        }
         var chDb = scratch.Name;
         using var ch = LocalServers.ClickHouseClient();
         ch.Timeout = TimeSpan.FromMinutes(5);
@@ -39,30 +52,56 @@ static class ViewsBench
 
         try
         {
-            await using var host = await BenchHost.StartAsync(scratch, new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>
             {
                 ["ClickHouse:Database"] = chDb,
                 ["Topics:ConsumersEnabled"] = "false",   // only reads compete for the cores
-            });
+            };
+            if (Args.Int(args, "--count-queries", 0) is > 0 and var hostInFlight) settings["Events:CountQueriesInFlight"] = hostInFlight.ToString(CultureInfo.InvariantCulture);
+            await using var host = await BenchHost.StartAsync(scratch, settings);
+            // The timed ids and the warm-up's are disjoint, so no timed read finds its view cached by the warm-up.
             var random = new Random(7);
-            var accountIds = Sample(random, accounts, reads).Select(i => Id(salt, "a", i)).ToList();
-            var contactIds = Sample(random, contacts, reads).Select(i => Id(salt, "c", i)).ToList();
+            var accountSample = Sample(random, accounts, reads + warmup).Select(i => Id(salt, "a", i)).ToList();
+            var contactSample = Sample(random, contacts, reads + warmup).Select(i => Id(salt, "c", i)).ToList();
+            var (accountIds, warmAccounts) = (accountSample.Take(reads).ToList(), accountSample.Skip(reads).ToList());
+            var (contactIds, warmContacts) = (contactSample.Take(reads).ToList(), contactSample.Skip(reads).ToList());
 
             var redis = new RedisConnection(new ConfigurationBuilder()
                 .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = BenchHost.Redis }).Build());
             var accountReads = new AccountReads(scratch.DataSource);
             var contactReads = new ContactReads(scratch.DataSource);
             var options = new CustomerViewOptions();
+            Task RawPostgres(string kind, Guid id) => kind == "account"
+                ? accountReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None)
+                : contactReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None);
+            // The query the view makes: the daily pre-aggregate (ClickHouseHttp.DailyTable), at most 30 rows per type.
+            Task RawDaily(string kind, Guid id) => Sql(ch,
+                $"SELECT event_type, uniqExactMerge(events) FROM {chDb}.{ClickHouseHttp.DailyTable} WHERE subject = '{kind}' AND subject_id = toUUID('{id}') AND day > toDate(now(), 'UTC') - 30 GROUP BY event_type");
+            static string PathOf(string kind, Guid id) =>
+                string.Format(CultureInfo.InvariantCulture, kind == "account" ? "/api/accounts/{0}/360" : "/api/contacts/{0}/360", id);
+
+            // Both processes start cold, and JIT compilation in the first seconds would be measured as our code's time:
+            // every timed path runs first on other ids, untimed.
+            var warmPartial = 0;
+            if (warmup > 0)
+            {
+                var warming = Stopwatch.StartNew();
+                foreach (var (kind, ids) in new[] { ("account", warmAccounts), ("contact", warmContacts) })
+                {
+                    await MeasureAsync(ids, concurrency, id => RawPostgres(kind, id));
+                    await MeasureAsync(ids, concurrency, id => RawDaily(kind, id));
+                    await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: false, () => { }, () => Interlocked.Increment(ref warmPartial)));
+                    await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: true, () => { }, () => Interlocked.Increment(ref warmPartial)));
+                }
+                Console.WriteLine($"warm-up (untimed): {warmup:N0} account and {warmup:N0} contact views, uncached and cached, and the raw reads, in {warming.Elapsed.TotalSeconds:N0} s" +
+                                  (warmPartial > 0 ? $" ({warmPartial} partial answers while cold)" : ""));
+                if (warmPartial > 0) Console.WriteLine($"  host warnings: {string.Join(" | ", host.Output.Where(l => l.StartsWith("warn", StringComparison.Ordinal)).Take(2))}");
+            }
 
             foreach (var (kind, ids) in new[] { ("account", accountIds), ("contact", contactIds) })
             {
                 Console.WriteLine();
-                var path = kind == "account" ? "/api/accounts/{0}/360" : "/api/contacts/{0}/360";
-                var rawPostgres = await MeasureAsync(ids, concurrency, async id =>
-                {
-                    if (kind == "account") await accountReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None);
-                    else await contactReads.Read360Async(id, options.ListLimit, options.TouchpointLimit, CancellationToken.None);
-                });
+                var rawPostgres = await MeasureAsync(ids, concurrency, id => RawPostgres(kind, id));
                 Report.Line($"baseline: raw Postgres, {kind} rows", rawPostgres);
                 var column = kind == "account" ? "account_id" : "contact_id";
                 var rawClickHouse = await MeasureAsync(ids, concurrency, async id => await Sql(ch,
@@ -70,22 +109,31 @@ static class ViewsBench
                 Report.Line($"baseline: raw ClickHouse counts", rawClickHouse);
                 if (kind == "contact")
                 {
-                    // The query the view makes for a contact: the same count on the contact-ordered copy (ClickHouseHttp.OrderedCopies).
+                    // The same count on the contact-ordered copy (ClickHouseHttp.OrderedCopies).
                     var rawCopy = await MeasureAsync(ids, concurrency, async id => await Sql(ch,
                         $"SELECT event_type, uniqExact(event_id) FROM {chDb}.{ClickHouseHttp.OrderedCopies[0].Table} WHERE {column} = toUUID('{id}') AND occurred_at >= now() - INTERVAL 30 DAY GROUP BY event_type"));
                     Report.Line($"baseline: raw ClickHouse counts, ordered copy", rawCopy);
                 }
-                // The query the view makes now: the daily pre-aggregate (ClickHouseHttp.DailyTable), at most 30 rows per type.
-                var rawDaily = await MeasureAsync(ids, concurrency, async id => await Sql(ch,
-                    $"SELECT event_type, uniqExactMerge(events) FROM {chDb}.{ClickHouseHttp.DailyTable} WHERE subject = '{kind}' AND subject_id = toUUID('{id}') AND day > toDate(now(), 'UTC') - 30 GROUP BY event_type"));
+                var rawDaily = await MeasureAsync(ids, concurrency, id => RawDaily(kind, id));
                 Report.Line($"baseline: raw ClickHouse counts, daily pre-aggregate", rawDaily);
+                // The view's count loader alone, in this process on the same servers, at 1, 2 and 4 queries in flight: how
+                // many ClickHouse queries it sends per request (the host's own counters are not visible from here).
+                foreach (var inFlight in new[] { 1, 2, 4 })
+                {
+                    var loader = CountLoader(chDb, inFlight);
+                    var subject = kind == "account" ? BehaviourSubject.Account : BehaviourSubject.Contact;
+                    var batched = await MeasureAsync(ids, concurrency, async id =>
+                        _ = await loader.CountsByTypeAsync(subject, id) ?? throw new InvalidOperationException("ClickHouse counts failed"));
+                    Report.Line($"count loader, {inFlight} queries in flight", batched);
+                    Console.WriteLine($"  {(double)loader.CountQueries / ids.Count:N3} ClickHouse queries per request");
+                }
 
                 var hits = 0;
-                var uncached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, string.Format(CultureInfo.InvariantCulture, path, id),
+                var uncached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id),
                     expectCached: false, () => Interlocked.Increment(ref hits)));
                 Report.Line($"GET {kind} 360, uncached", uncached);
                 var misses = 0;
-                var cached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, string.Format(CultureInfo.InvariantCulture, path, id),
+                var cached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id),
                     expectCached: true, () => Interlocked.Increment(ref misses)));
                 Report.Line($"GET {kind} 360, cached", cached);
                 if (hits + misses > 0) Console.WriteLine($"  (unexpected: {hits} hits in the uncached pass, {misses} misses in the cached pass)");
@@ -97,6 +145,10 @@ static class ViewsBench
                 Console.WriteLine($"uncached p50 / raw Postgres + ClickHouse p50: {uncached.P50Ms / (rawPostgres.P50Ms + rawClickHouse.P50Ms):N1}x; " +
                                   $"cached p50 / raw Redis p50: {cached.P50Ms / rawRedis.P50Ms:N1}x");
             }
+
+            Console.WriteLine();
+            await AuditAsync(scratch.DataSource, accountIds, concurrency);
+
             var warnings = host.Output.Where(l => l.StartsWith("warn", StringComparison.Ordinal)).ToList();
             if (warnings.Count > 0) Console.WriteLine($"host warnings ({warnings.Count}), first: {string.Join(" | ", host.Output.SkipWhile(l => !l.StartsWith("warn", StringComparison.Ordinal)).Take(3))}");
             await host.StopAsync();
@@ -107,6 +159,37 @@ static class ViewsBench
         }
     }
 
+    /// <summary>A read's audit row as every 360 answer writes it: one transaction per read (before) beside the group commit.</summary>
+    static async Task AuditAsync(NpgsqlDataSource db, List<Guid> ids, int concurrency)
+    {
+        var actor = new AuditActor("bench", null, "127.0.0.1", "cdp bench views");
+        AuditEntry Read(Guid id) => actor.Did(PiiReads.ReadAction, "account", id.ToString(), new { masked = true });
+        var oneEach = await MeasureAsync(ids, concurrency, async id =>
+        {
+            await using var conn = await db.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            await using (var off = new NpgsqlCommand("set local synchronous_commit = off", conn, tx)) await off.ExecuteNonQueryAsync();
+            await AuditLog.WriteAsync(conn, tx, Read(id));
+            await tx.CommitAsync();
+        });
+        Report.Line("baseline: audit row, a transaction per read", oneEach);
+        foreach (var writers in new[] { 2, 4 })
+        {
+            var audit = new AuditLog(db, writers);
+            var grouped = await MeasureAsync(ids, concurrency, id => audit.WriteReadAsync(Read(id), CancellationToken.None));
+            Report.Line($"audit row, group commit, {writers} groups at once", grouped);
+            Console.WriteLine($"  {(double)ids.Count / audit.ReadCommits:N1} rows per commit");
+        }
+    }
+
+    static BehaviourQueries CountLoader(string chDb, int inFlight)
+    {
+        var events = Options.Create(new EventsOptions { Database = chDb, CountQueriesInFlight = inFlight });
+        var config = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:ClickHouse"] = BenchHost.ClickHouse }).Build();
+        return new BehaviourQueries(new ClickHouseHttp(new HttpClient(), config, events), events, NullLogger<BehaviourQueries>.Instance);
+    }
+
     /// <summary>The id Postgres computes as md5(salt || kind || i)::uuid (the uuid reads the hex digits in order).</summary>
     static Guid Id(string salt, string kind, int i) =>
         Guid.ParseExact(Convert.ToHexString(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes($"{salt}{kind}{i}"))), "N");
@@ -115,12 +198,18 @@ static class ViewsBench
         Enumerable.Range(1, population).OrderBy(_ => random.Next()).Take(Math.Min(count, population));
 
     /// <summary>GETs a view; counts a read whose cached flag is not the one expected (printed with the figures).</summary>
-    static async Task GetAsync(HttpClient client, string path, bool expectCached, Action unexpected)
+    /// <param name="partial">Called for a partial view; without it a partial view stops the bench.</param>
+    static async Task GetAsync(HttpClient client, string path, bool expectCached, Action unexpected, Action? partial = null)
     {
         using var response = await client.GetAsync(path);
         if ((int)response.StatusCode != 200) throw new InvalidOperationException($"GET {path} answered {(int)response.StatusCode}");
         using var view = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
-        if (view.RootElement.GetProperty("partial").GetBoolean()) throw new InvalidOperationException($"GET {path} was partial");
+        if (view.RootElement.GetProperty("partial").GetBoolean())
+        {
+            if (partial is null) throw new InvalidOperationException($"GET {path} was partial");
+            partial();
+            return;
+        }
         if (view.RootElement.GetProperty("cached").GetBoolean() != expectCached) unexpected();
     }
 

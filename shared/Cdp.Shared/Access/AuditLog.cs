@@ -3,6 +3,7 @@ using System.Text.Json;
 using Cdp.Shared.Storage;
 using Dapper;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Cdp.Shared.Access;
 
@@ -25,10 +26,30 @@ public sealed record AuditRecord(
 
 /// <summary>
 /// The append-only audit trail (PIPL art. 51). A change writes its row in its own transaction, so a row exists exactly
-/// when the change committed; a read of personal data writes one of its own.
+/// when the change committed; a read of personal data writes one of its own (<see cref="WriteReadAsync"/>).
 /// </summary>
-public sealed class AuditLog(NpgsqlDataSource db)
+public sealed class AuditLog
 {
+    const int MaxReadBatch = 500;
+    // Groups written at once: 4 measured at least as fast as 2 in three passes (bench views --audit-only and the views
+    // run: 6,110/s p99 9.7 ms against 3,987/s p99 26 ms at 16 writers), with 2.9 rows per commit instead of 4.4.
+    const int ReadWriters = 4;
+
+    readonly NpgsqlDataSource db;
+    readonly MicroBatcher<ReadRow, bool> reads;
+
+    public AuditLog(NpgsqlDataSource db) : this(db, ReadWriters) { }
+
+    /// <param name="readWriters">Groups of reads' rows written at once (the bench compares a few).</param>
+    internal AuditLog(NpgsqlDataSource db, int readWriters)
+    {
+        this.db = db;
+        reads = new(WriteReadsAsync, MaxReadBatch, readWriters);
+    }
+
+    /// <summary>Transactions that wrote reads' rows so far (each a group of concurrent reads).</summary>
+    internal long ReadCommits => reads.Batches;
+
     public static Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, AuditEntry entry) =>
         conn.ExecuteAsync("""
             insert into audit_log (actor, action, entity_type, entity_id, request_id, ip, user_agent, detail)
@@ -36,7 +57,7 @@ public sealed class AuditLog(NpgsqlDataSource db)
             """, new
             {
                 entry.By.Actor, entry.Action, entry.EntityType, entry.EntityId, entry.By.RequestId, entry.By.Ip, UserAgent = Truncate(entry.By.UserAgent),
-                Detail = entry.Detail is null ? null : JsonSerializer.Serialize(entry.Detail, CdpJson.Options),
+                Detail = DetailJson(entry),
             }, tx);
 
     public async Task WriteAsync(AuditEntry entry, CancellationToken ct)
@@ -46,19 +67,59 @@ public sealed class AuditLog(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// A read's row, committed without waiting for the WAL flush (synchronous_commit off for this transaction only): every
-    /// cached 360 answer writes one, and waiting on fsync made the cached read several times slower. The row is in the WAL
-    /// at once and on disk within the WAL writer's delay (200 ms by default); only a crash of the database server inside
-    /// that window can lose it. Changes keep the full guarantee (their rows share the change's transaction).
+    /// A read's row, returning once it is committed. Every 360 answer, cached or not, writes one, so concurrent reads'
+    /// rows are written together (group commit): one multi-row insert, its own transaction, per group, each read waiting
+    /// for its group's commit; a group that fails fails each of its reads (none of their rows is in). The transaction
+    /// commits without waiting for the WAL flush (synchronous_commit off for it only): waiting on fsync made the cached
+    /// read several times slower. The rows are in the WAL at once and on disk within the WAL writer's delay (200 ms by
+    /// default); only a crash of the database server inside that window can lose them. Changes keep the full guarantee
+    /// (their rows share the change's transaction). Once queued the row is written even if the caller stops waiting
+    /// (<paramref name="ct"/>), so a read is never answered without its row, and a row may stand for a read whose
+    /// caller went away.
     /// </summary>
     public async Task WriteReadAsync(AuditEntry entry, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await conn.ExecuteAsync(new CommandDefinition("set local synchronous_commit = off", transaction: tx, cancellationToken: ct));
-        await WriteAsync(conn, tx, entry);
-        await tx.CommitAsync(ct);
+        ArgumentNullException.ThrowIfNull(entry);
+        ct.ThrowIfCancellationRequested();
+        // Made here, so a detail that cannot be serialized fails its own read, not its group.
+        var row = new ReadRow(entry.By.Actor, entry.Action, entry.EntityType, entry.EntityId, entry.By.RequestId, entry.By.Ip,
+            Truncate(entry.By.UserAgent), DetailJson(entry));
+        await reads.SubmitAsync(row).WaitAsync(ct);
     }
+
+    // One statement, so one round trip and its own (implicit) transaction per group. set_config(..., true) turns the
+    // synchronous commit off for that transaction only, as SET LOCAL would inside BEGIN/COMMIT (two more round trips);
+    // the CTE is joined so it runs before the commit. The rows keep the order the reads arrived in (audit ids only grow).
+    async Task<IReadOnlyList<bool>> WriteReadsAsync(IReadOnlyList<ReadRow> rows)
+    {
+        await using var conn = await db.OpenConnectionAsync();
+        await using var insert = new NpgsqlCommand("""
+            with async_commit as (select set_config('synchronous_commit', 'off', true))
+            insert into audit_log (actor, action, entity_type, entity_id, request_id, ip, user_agent, detail)
+            select t.actor, t.action, t.entity_type, t.entity_id, t.request_id, t.ip, t.user_agent, t.detail::jsonb
+            from async_commit,
+                 unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                     with ordinality as t(actor, action, entity_type, entity_id, request_id, ip, user_agent, detail, n)
+            order by t.n
+            """, conn)
+        {
+            Parameters =
+            {
+                Texts(rows.Select(r => r.Actor)), Texts(rows.Select(r => r.Action)), Texts(rows.Select(r => r.EntityType)),
+                Texts(rows.Select(r => r.EntityId)), Texts(rows.Select(r => r.RequestId)), Texts(rows.Select(r => r.Ip)),
+                Texts(rows.Select(r => r.UserAgent)), Texts(rows.Select(r => r.Detail)),
+            },
+        };
+        await insert.ExecuteNonQueryAsync();
+        return [.. rows.Select(_ => true)];
+    }
+
+    sealed record ReadRow(string Actor, string Action, string? EntityType, string? EntityId, string? RequestId, string? Ip, string? UserAgent, string? Detail);
+
+    static NpgsqlParameter Texts(IEnumerable<string?> values) =>
+        new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
+
+    static string? DetailJson(AuditEntry entry) => entry.Detail is null ? null : JsonSerializer.Serialize(entry.Detail, CdpJson.Options);
 
     /// <param name="Before">Rows older than this audit id only: the page after the one that ended there.</param>
     public sealed record Query(string? Actor, string? Action, string? EntityId, DateTimeOffset? From, DateTimeOffset? To, int Limit, long? Before = null);

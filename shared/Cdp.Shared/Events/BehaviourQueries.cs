@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
+using Cdp.Shared.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,104 +14,86 @@ public sealed record BehaviourEventView(string EventId, string UserId, string Ty
 /// timeout and answers null on failure, which the caller reports as partial. Rows may be unmerged repeats, so
 /// counts use uniqExact(event_id) and the latest list groups by event id.
 /// </summary>
-public sealed class BehaviourQueries(ClickHouseHttp clickHouse, IOptions<EventsOptions> options, ILogger<BehaviourQueries> logger)
+public sealed class BehaviourQueries
 {
     const int MaxBatch = 200;
 
-    readonly ConcurrentQueue<PendingCount> pending = new();
-    int drainers;
+    readonly ClickHouseHttp clickHouse;
+    readonly IOptions<EventsOptions> options;
+    readonly ILogger<BehaviourQueries> logger;
+    readonly MicroBatcher<CountRequest, IReadOnlyDictionary<string, long>?> counts;
+
+    public BehaviourQueries(ClickHouseHttp clickHouse, IOptions<EventsOptions> options, ILogger<BehaviourQueries> logger)
+    {
+        this.clickHouse = clickHouse;
+        this.options = options;
+        this.logger = logger;
+        counts = new(CountBatchAsync, MaxBatch, options.Value.CountQueriesInFlight);
+    }
+
+    /// <summary>Count queries sent to ClickHouse so far (each answers one batch of callers).</summary>
+    internal long CountQueries => counts.Batches;
 
     /// <summary>
     /// Distinct events of the customer by type over the last <paramref name="days"/> UTC days (today and the days before
     /// it), from the daily pre-aggregate (<see cref="ClickHouseHttp.DailyTable"/>): a merge of at most that many rows per type.
-    /// Each ClickHouse query costs far more than the rows it reads here, so concurrent callers share queries: at most
+    /// Each ClickHouse query costs far more than the rows it reads here (measured: 16 customers in one query take about
+    /// twice one customer's time), so concurrent callers share queries (<see cref="MicroBatcher{TItem, TResult}"/>): at most
     /// <see cref="EventsOptions.CountQueriesInFlight"/> run at once, and the callers that arrive meanwhile go together
-    /// in the next one (one <c>IN</c> list). A lone caller is sent at once. Null when ClickHouse failed or did not
-    /// answer within <see cref="EventsOptions.QueryTimeout"/> (waiting included).
+    /// in the next one. A lone caller is sent at once. Null when ClickHouse failed or did not answer within
+    /// <see cref="EventsOptions.QueryTimeout"/> (waiting included).
     /// </summary>
     public async Task<IReadOnlyDictionary<string, long>?> CountsByTypeAsync(
         BehaviourSubject subject, Guid id, int days = 30, CancellationToken ct = default)
     {
-        var request = new PendingCount(Subject(subject), id, Math.Clamp(days, 1, 3650));
-        pending.Enqueue(request);
-        TryStartDrainer();
         try
         {
-            return await request.Result.Task.WaitAsync(options.Value.QueryTimeout, ct);
+            return await counts.SubmitAsync(new CountRequest(Subject(subject), id, Math.Clamp(days, 1, 3650))).WaitAsync(options.Value.QueryTimeout, ct);
         }
         catch (TimeoutException)
         {
             logger.LogWarning("Behaviour counts from ClickHouse took longer than {Timeout}; answering without them", options.Value.QueryTimeout);
             return null;
         }
-    }
-
-    void TryStartDrainer()
-    {
-        while (true)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            var running = Volatile.Read(ref drainers);
-            if (running >= options.Value.CountQueriesInFlight) return;   // a running one takes the request
-            if (Interlocked.CompareExchange(ref drainers, running + 1, running) != running) continue;
-            _ = Task.Run(DrainAsync);
-            return;
+            // An answer that could not be read fails its whole batch; like an outage, it must not fail the view.
+            logger.LogWarning(e, "Behaviour counts from ClickHouse could not be read; answering without them");
+            return null;
         }
     }
 
-    async Task DrainAsync()
+    /// <summary>
+    /// One query per distinct window in the batch (callers all ask for the view's 30 days, so one in practice), keyed by
+    /// (subject, subject_id) so the table's sort key narrows every customer to its own rows. A failed query answers
+    /// null to each of its callers (logged once for the batch).
+    /// </summary>
+    internal async Task<IReadOnlyList<IReadOnlyDictionary<string, long>?>> CountBatchAsync(IReadOnlyList<CountRequest> batch)
     {
-        try
+        var answers = new Dictionary<(string, Guid, int), Dictionary<string, long>?>();
+        foreach (var sameDays in batch.GroupBy(r => r.Days))
         {
-            while (true)
+            var keys = sameDays.Select(r => (r.Subject, r.Id)).Distinct().ToList();
+            var sql = $"""
+                SELECT subject, subject_id, event_type, uniqExactMerge(events) AS n FROM {clickHouse.Database}.{ClickHouseHttp.DailyTable}
+                WHERE (subject, subject_id) IN ({string.Join(",", keys.Select(k => $"('{k.Subject}', toUUID('{k.Id}'))"))})
+                  AND day > toDate(now(), 'UTC') - {sameDays.Key}
+                GROUP BY subject, subject_id, event_type ORDER BY event_type FORMAT JSONEachRow
+                """;
+            var lines = await RunAsync(sql, CancellationToken.None);
+            foreach (var (subject, id) in keys) answers[(subject, id, sameDays.Key)] = lines is null ? null : new(StringComparer.Ordinal);
+            foreach (var line in lines ?? [])
             {
-                var batch = new List<PendingCount>();
-                while (batch.Count < MaxBatch && pending.TryDequeue(out var next)) batch.Add(next);
-                if (batch.Count == 0) break;
-                foreach (var sameDays in batch.GroupBy(r => r.Days)) await CountBatchAsync(sameDays.Key, [.. sameDays]);
+                using var row = JsonDocument.Parse(line);
+                var r = row.RootElement;
+                if (answers.TryGetValue((r.GetProperty("subject").GetString()!, r.GetProperty("subject_id").GetGuid(), sameDays.Key), out var byType))
+                    byType![r.GetProperty("event_type").GetString()!] = r.GetProperty("n").GetInt64();
             }
         }
-        finally
-        {
-            Interlocked.Decrement(ref drainers);
-        }
-        // A request queued after the last look, by a caller who saw every drainer busy, must not be left behind.
-        if (!pending.IsEmpty) TryStartDrainer();
+        return [.. batch.Select(r => (IReadOnlyDictionary<string, long>?)answers[(r.Subject, r.Id, r.Days)])];
     }
 
-    async Task CountBatchAsync(int days, List<PendingCount> batch)
-    {
-        var sql = $"""
-            SELECT subject, subject_id, event_type, uniqExactMerge(events) AS n FROM {clickHouse.Database}.{ClickHouseHttp.DailyTable}
-            WHERE subject_id IN ({string.Join(",", batch.Select(r => r.Id).Distinct().Select(id => $"toUUID('{id}')"))})
-              AND day > toDate(now(), 'UTC') - {days}
-            GROUP BY subject, subject_id, event_type ORDER BY event_type FORMAT JSONEachRow
-            """;
-        List<string>? lines;
-        try
-        {
-            lines = await RunAsync(sql, CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "Behaviour counts from ClickHouse failed; answering without them");
-            lines = null;
-        }
-        var counts = new Dictionary<(string, Guid), Dictionary<string, long>>();
-        foreach (var r in batch) counts.TryAdd((r.Subject, r.Id), new Dictionary<string, long>(StringComparer.Ordinal));
-        foreach (var line in lines ?? [])
-        {
-            using var row = JsonDocument.Parse(line);
-            var r = row.RootElement;
-            if (counts.TryGetValue((r.GetProperty("subject").GetString()!, r.GetProperty("subject_id").GetGuid()), out var byType))
-                byType[r.GetProperty("event_type").GetString()!] = r.GetProperty("n").GetInt64();
-        }
-        foreach (var r in batch) r.Result.TrySetResult(lines is null ? null : counts[(r.Subject, r.Id)]);
-    }
-
-    sealed record PendingCount(string Subject, Guid Id, int Days)
-    {
-        public TaskCompletionSource<IReadOnlyDictionary<string, long>?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    internal sealed record CountRequest(string Subject, Guid Id, int Days);
 
     public async Task<IReadOnlyList<BehaviourEventView>?> LatestAsync(
         BehaviourSubject subject, Guid id, int limit = 20, CancellationToken ct = default)
