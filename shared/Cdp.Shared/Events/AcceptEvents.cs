@@ -25,7 +25,7 @@ public sealed class AcceptEvents : IAsyncDisposable
 {
     /// <summary>Events one commit takes at most (requests are never split; a request holds at most MaxEventsPerRequest).</summary>
     const int MaxEventsPerCommit = 8000;
-    const int Committers = 2;   // one batch's commit overlaps the next one's gathering
+    const int DefaultCommitters = 2;   // one batch's commit overlaps the next one's gathering
 
     readonly NpgsqlDataSource db;
     readonly IOptions<EventsOptions> options;
@@ -36,13 +36,17 @@ public sealed class AcceptEvents : IAsyncDisposable
     readonly Lazy<Task[]> committers;
 
     public AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock)
+        : this(db, options, views, hash, clock, DefaultCommitters) { }
+
+    /// <param name="committerCount">Batches committing side by side (tests take one, so what they queue together commits together).</param>
+    internal AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock, int committerCount)
     {
         this.db = db;
         this.options = options;
         this.views = views;
         this.hash = hash;
         this.clock = clock;
-        committers = new(() => [.. Enumerable.Range(0, Committers).Select(_ => Task.Run(CommitLoopAsync))]);
+        committers = new(() => [.. Enumerable.Range(0, committerCount).Select(_ => Task.Run(CommitLoopAsync))]);
     }
 
     public EventsOptions Options => options.Value;
@@ -67,12 +71,32 @@ public sealed class AcceptEvents : IAsyncDisposable
     public async Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct)
     {
         _ = committers.Value;
-        // PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash. Serialised here, once,
-        // on the caller's thread: the committers only send.
-        var (payload, key) = EventRows.Write(events, e => hash.UserId(e.UserId), now);
-        var pending = new Pending(payload, key, events.Count, [.. events.Where(e => e.NamesAnEntity)], CdpTelemetry.CurrentTraceParent);
+        var pending = Prepare(events, now);
         await queue.Writer.WriteAsync(pending, ct);
         await pending.Done.Task;
+    }
+
+    /// <summary>
+    /// PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash. Serialised here, once, on the
+    /// caller's thread: the committers only send.
+    /// </summary>
+    internal Pending Prepare(IReadOnlyList<ValidEvent> events, DateTimeOffset now)
+    {
+        var (payload, key) = EventRows.Write(events, e => hash.UserId(e.UserId), now);
+        return new Pending(payload, key, events.Count, [.. events.Where(e => e.NamesAnEntity)], CdpTelemetry.CurrentTraceParent);
+    }
+
+    /// <summary>Queues all of <paramref name="requests"/> before the committers start looking (tests: one batch for sure).</summary>
+    internal IReadOnlyList<Task> Queue(IEnumerable<Pending> requests)
+    {
+        var done = new List<Task>();
+        foreach (var p in requests)
+        {
+            if (!queue.Writer.TryWrite(p)) throw new InvalidOperationException("The commit queue is full.");
+            done.Add(p.Done.Task);
+        }
+        _ = committers.Value;
+        return done;
     }
 
     public async ValueTask DisposeAsync()
