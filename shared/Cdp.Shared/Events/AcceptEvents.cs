@@ -58,7 +58,7 @@ public sealed class AcceptEvents : IAsyncDisposable
     public async Task<EventsAccepted> HandleAsync(ReadOnlyMemory<byte> body, bool needIdentityToken, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var batch = ValidateEvents.Validate(body.Span, options.Value.MaxEventsPerRequest, now);
+        var batch = ValidateEvents.Validate(body, options.Value.MaxEventsPerRequest, now);
         var (events, untrusted) = needIdentityToken ? VerifyIdentityTokens.Apply(batch.Events, options.Value.SiteSecret) : (batch.Events, 0);
         if (events.Count > 0) await StoreAsync(events, now, ct);
         return new EventsAccepted(batch.Accepted, batch.Rejected, untrusted);
@@ -171,14 +171,14 @@ public sealed class AcceptEvents : IAsyncDisposable
         await batch.ExecuteNonQueryAsync(ct);
     }
 
-    static NpgsqlBatchCommand PublishCommand(string key, string payload, int items, string? traceParent) =>
+    static NpgsqlBatchCommand PublishCommand(string key, ReadOnlyMemory<byte> payload, int items, string? traceParent) =>
         new("insert into topic_message (topic, message_key, payload, traceparent, item_count) values ($1, $2, $3, $4, $5)")
         {
             Parameters =
             {
                 new() { Value = Topics.EventStream },
                 new() { Value = key },
-                new() { Value = payload, NpgsqlDbType = NpgsqlDbType.Jsonb },
+                new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = payload, NpgsqlDbType = NpgsqlDbType.Jsonb },
                 new() { Value = (object?)traceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
                 new() { Value = items },
             },
@@ -241,7 +241,7 @@ public sealed class AcceptEvents : IAsyncDisposable
         new NpgsqlParameter<Guid?[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid };
 
     /// <summary>One request waiting for its group commit.</summary>
-    internal sealed record Pending(string Payload, string Key, int Events, ValidEvent[] Named, string? TraceParent)
+    internal sealed record Pending(ReadOnlyMemory<byte> Payload, string Key, int Events, ValidEvent[] Named, string? TraceParent)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -32,7 +32,7 @@ public sealed record EventRow(
 
 /// <summary>
 /// The event-stream payload of one request, written once as UTF-8 JSON straight from the validated events (no row
-/// objects, no reflection): a JSON array of <see cref="EventRow"/>-shaped objects, the same text the serializer gives.
+/// objects, no reflection, no UTF-16 copy: Postgres gets these bytes): a JSON array of <see cref="EventRow"/>-shaped objects, the same text the serializer gives.
 /// </summary>
 public static class EventRows
 {
@@ -43,7 +43,7 @@ public static class EventRows
         IngestedAt = JsonEncodedText.Encode("ingested_at");
 
     /// <summary>The rows of <paramref name="events"/> (user ids as <paramref name="userHash"/> gives them) and the message key.</summary>
-    public static (string Payload, string Key) Write(IReadOnlyList<ValidEvent> events, Func<ValidEvent, string> userHash, DateTimeOffset ingestedAt)
+    public static (ReadOnlyMemory<byte> Payload, string Key) Write(IReadOnlyList<ValidEvent> events, Func<ValidEvent, string> userHash, DateTimeOffset ingestedAt)
     {
         Span<char> ingested = stackalloc char[19];
         Format(ingestedAt, ingested);
@@ -65,11 +65,11 @@ public static class EventRows
             }
             w.WriteEndArray();
         }
-        return (Encoding.UTF8.GetString(buffer.WrittenSpan), Key(oneUser ? first : null));
+        return (buffer.WrittenMemory, Key(oneUser ? first : null));
     }
 
     /// <summary>Rows already built (tests, tools).</summary>
-    public static (string Payload, string Key) Write(IReadOnlyList<EventRow> rows)
+    public static (ReadOnlyMemory<byte> Payload, string Key) Write(IReadOnlyList<EventRow> rows)
     {
         var buffer = new ArrayBufferWriter<byte>(rows.Count * 512 + 2);
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = CdpJson.Options.Encoder, SkipValidation = true }))
@@ -80,7 +80,7 @@ public static class EventRows
             w.WriteEndArray();
         }
         var oneUser = rows.Count > 0 && rows.All(r => r.UserId == rows[0].UserId);
-        return (Encoding.UTF8.GetString(buffer.WrittenSpan), Key(oneUser ? rows[0].UserId : null));
+        return (buffer.WrittenMemory, Key(oneUser ? rows[0].UserId : null));
     }
 
     /// <summary>The user hash when one user sent them all, else a key of the batch's own.</summary>

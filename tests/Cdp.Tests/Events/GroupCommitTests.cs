@@ -60,7 +60,7 @@ public sealed class GroupCommitTests(EventsApp app) : IClassFixture<EventsApp>
         {
             var good = users.Select(u => accept.Prepare(Request(u, 10, account), now)).ToList();
             // A payload Postgres refuses (not JSON) stands for any statement of the batch failing.
-            var poisoned = good[1] with { Payload = "[{\"event_id\": " };
+            var poisoned = good[1] with { Payload = "[{\"event_id\": "u8.ToArray() };
             var done = accept.Queue([good[0], poisoned, good[2]]);
 
             foreach (var request in done) await Assert.ThrowsAsync<PostgresException>(() => request);
