@@ -1,7 +1,6 @@
-using System.Text.Json;
+using System.Threading.Channels;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Privacy;
-using Cdp.Shared.Summaries;
 using Cdp.Shared.Messaging;
 using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
@@ -14,14 +13,42 @@ namespace Cdp.Shared.Events;
 public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> Rejected, int Untrusted);
 
 /// <summary>
-/// POST /api/events: validates, then in one transaction publishes the valid events to event-stream (one message for
-/// the request), records touchpoints for the events that name a known contact, lead
-/// or account, and asks for those entities' summaries to be recalculated. The answer follows the commit, so an
-/// accepted event is durable before the caller hears so.
+/// POST /api/events: validates, then publishes the valid events to event-stream (one message for the request), records
+/// touchpoints for the events that name a known contact, lead or account, and asks for those entities' summaries to be
+/// recalculated, all in one transaction. The answer follows the commit, so an accepted event is durable before the
+/// caller hears so.
+/// Group commit: requests arriving together are written by one batch of statements in one round trip and one commit
+/// (one fsync) instead of three round trips and a commit each; a batch that fails fails every request in it (none of
+/// its writes stay), and each caller answers for its own request only after its batch committed.
 /// </summary>
-public sealed class AcceptEvents(
-    NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock)
+public sealed class AcceptEvents : IAsyncDisposable
 {
+    /// <summary>Events one commit takes at most (requests are never split; a request holds at most MaxEventsPerRequest).</summary>
+    const int MaxEventsPerCommit = 8000;
+    const int DefaultCommitters = 2;   // one batch's commit overlaps the next one's gathering
+
+    readonly NpgsqlDataSource db;
+    readonly IOptions<EventsOptions> options;
+    readonly CustomerViewCache views;
+    readonly SubjectHash hash;
+    readonly TimeProvider clock;
+    readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(256) { SingleReader = false });
+    readonly Lazy<Task[]> committers;
+
+    public AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock)
+        : this(db, options, views, hash, clock, DefaultCommitters) { }
+
+    /// <param name="committerCount">Batches committing side by side (tests take one, so what they queue together commits together).</param>
+    internal AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock, int committerCount)
+    {
+        this.db = db;
+        this.options = options;
+        this.views = views;
+        this.hash = hash;
+        this.clock = clock;
+        committers = new(() => [.. Enumerable.Range(0, committerCount).Select(_ => Task.Run(CommitLoopAsync))]);
+    }
+
     public EventsOptions Options => options.Value;
 
     /// <param name="needIdentityToken">
@@ -31,30 +58,103 @@ public sealed class AcceptEvents(
     public async Task<EventsAccepted> HandleAsync(ReadOnlyMemory<byte> body, bool needIdentityToken, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var batch = ValidateEvents.Validate(body.Span, options.Value.MaxEventsPerRequest, now);
+        var batch = ValidateEvents.Validate(body, options.Value.MaxEventsPerRequest, now);
         var (events, untrusted) = needIdentityToken ? VerifyIdentityTokens.Apply(batch.Events, options.Value.SiteSecret) : (batch.Events, 0);
         if (events.Count > 0) await StoreAsync(events, now, ct);
         return new EventsAccepted(batch.Accepted, batch.Rejected, untrusted);
     }
 
+    /// <summary>
+    /// Queues the request's events for the next group commit and waits for it. Not cancellable once queued: the write
+    /// goes ahead, and a sender that gave up resends (event ids make the resend harmless).
+    /// </summary>
     public async Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        // PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash.
-        await PublishBatchAsync(conn, tx, [.. events.Select(e => EventRow.From(e, now) with { UserId = hash.UserId(e.UserId) })], ct);
+        _ = committers.Value;
+        var pending = Prepare(events, now);
+        await queue.Writer.WriteAsync(pending, ct);
+        await pending.Done.Task;
+    }
 
-        var named = events.Where(e => e.NamesAnEntity).ToList();
-        List<(string Type, Guid Id)> entities = [];
-        if (named.Count > 0)
+    /// <summary>
+    /// PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash. Serialised here, once, on the
+    /// caller's thread: the committers only send.
+    /// </summary>
+    internal Pending Prepare(IReadOnlyList<ValidEvent> events, DateTimeOffset now)
+    {
+        var (payload, key) = EventRows.Write(events, e => hash.UserId(e.UserId), now);
+        return new Pending(payload, key, events.Count, [.. events.Where(e => e.NamesAnEntity)], CdpTelemetry.CurrentTraceParent);
+    }
+
+    /// <summary>Queues all of <paramref name="requests"/> before the committers start looking (tests: one batch for sure).</summary>
+    internal IReadOnlyList<Task> Queue(IEnumerable<Pending> requests)
+    {
+        var done = new List<Task>();
+        foreach (var p in requests)
         {
-            entities = await InsertTouchpointsAsync(conn, tx, named, ct);
-            await TopicPublisher.PublishManyAsync(conn, tx, Topics.SummaryCalculation,
-                entities.Select(x => ($"{x.Type}:{x.Id}", new SummaryRecalculation(x.Type, x.Id, "event"))), ct);
+            if (!queue.Writer.TryWrite(p)) throw new InvalidOperationException("The commit queue is full.");
+            done.Add(p.Done.Task);
         }
-        await tx.CommitAsync(ct);
-        // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
-        await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
+        _ = committers.Value;
+        return done;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        if (committers.IsValueCreated) await Task.WhenAll(committers.Value);
+    }
+
+    async Task CommitLoopAsync()
+    {
+        var batch = new List<Pending>();
+        while (await queue.Reader.WaitToReadAsync())
+        {
+            var events = 0;
+            while (events < MaxEventsPerCommit && queue.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+                events += next.Events;
+            }
+            if (batch.Count == 0) continue;
+            try
+            {
+                var entities = await CommitAsync(batch);
+                // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
+                await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
+                foreach (var p in batch) p.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var p in batch) p.Done.TrySetException(e);
+            }
+            batch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// One round trip: the requests' event-stream messages (one statement each, in arrival order), then the touchpoints
+    /// and summary requests of all their named events (one statement), sent as one batch, which Postgres runs as one
+    /// transaction and commits before it answers.
+    /// </summary>
+    internal async Task<List<(string Type, Guid Id)>> CommitAsync(IReadOnlyList<Pending> requests)
+    {
+        await using var conn = await db.OpenConnectionAsync();
+        await using var batch = new NpgsqlBatch(conn);
+        foreach (var p in requests) batch.BatchCommands.Add(PublishCommand(p.Key, p.Payload, p.Events, p.TraceParent));
+        var named = requests.SelectMany(p => p.Named.Select(e => (Event: e, p.TraceParent))).ToList();
+        if (named.Count > 0) batch.BatchCommands.Add(TouchpointsCommand(named));
+
+        var entities = new List<(string, Guid)>();
+        // Read to the end (disposing reads up to the commit's answer): an error of any statement fails the whole batch.
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            do
+            {
+                if (reader.FieldCount == 2) while (await reader.ReadAsync()) entities.Add((reader.GetString(0), reader.GetGuid(1)));
+            } while (await reader.NextResultAsync());
+        }
+        return entities;
     }
 
     /// <summary>
@@ -66,63 +166,83 @@ public sealed class AcceptEvents(
     /// </summary>
     internal static async Task PublishBatchAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<EventRow> rows, CancellationToken ct)
     {
-        var key = rows.All(r => r.UserId == rows[0].UserId) ? rows[0].UserId : $"batch:{Guid.CreateVersion7():N}";
-        await using var cmd = new NpgsqlCommand(
-            "insert into topic_message (topic, message_key, payload, traceparent, item_count) values ($1, $2, $3, $4, $5)", conn, tx);
-        cmd.Parameters.Add(new() { Value = Topics.EventStream });
-        cmd.Parameters.Add(new() { Value = key });
-        cmd.Parameters.Add(new() { Value = JsonSerializer.Serialize(rows, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        cmd.Parameters.Add(new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        cmd.Parameters.Add(new() { Value = rows.Count });
-        await cmd.ExecuteNonQueryAsync(ct);
+        var (payload, key) = EventRows.Write(rows);
+        await using var batch = new NpgsqlBatch(conn, tx) { BatchCommands = { PublishCommand(key, payload, rows.Count, CdpTelemetry.CurrentTraceParent) } };
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
+    static NpgsqlBatchCommand PublishCommand(string key, ReadOnlyMemory<byte> payload, int items, string? traceParent) =>
+        new("insert into topic_message (topic, message_key, payload, traceparent, item_count) values ($1, $2, $3, $4, $5)")
+        {
+            Parameters =
+            {
+                new() { Value = Topics.EventStream },
+                new() { Value = key },
+                new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = payload, NpgsqlDbType = NpgsqlDbType.Jsonb },
+                new() { Value = (object?)traceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+                new() { Value = items },
+            },
+        };
+
     /// <summary>
-    /// Idempotent by event id (the touchpoint id is derived from it). Ids naming no row are left out rather than
-    /// failing the batch: the SDK may know an id before ingestion has created it. Returns the entities of the
-    /// touchpoints actually inserted, each once.
+    /// Idempotent by event id (the touchpoint id is derived from it; a repeat inside the statement is skipped by the
+    /// same conflict clause). Ids naming no row are left out rather than failing the batch: the SDK may know an id
+    /// before ingestion has created it. Publishes one summary-calculation message per entity of the touchpoints actually
+    /// inserted (with the trace of the first request naming it) and returns those entities, each once.
     /// </summary>
-    static async Task<List<(string Type, Guid Id)>> InsertTouchpointsAsync(
-        NpgsqlConnection conn, NpgsqlTransaction tx, List<ValidEvent> named, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
+    static NpgsqlBatchCommand TouchpointsCommand(List<(ValidEvent Event, string? TraceParent)> named) =>
+        new("""
             with e as (
-                select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[])
-                    with ordinality as t(touchpoint_id, contact_id, lead_id, account_id, at, type, event_id, user_id, properties, n)),
+                select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                    with ordinality as t(touchpoint_id, contact_id, lead_id, account_id, at, type, event_id, user_id, properties, traceparent, n)),
             r as (
-                select e.touchpoint_id, c.contact_id, l.lead_id, a.account_id, e.at, e.type, e.event_id, e.user_id, e.properties, e.n from e
+                select e.touchpoint_id, c.contact_id, l.lead_id, a.account_id, e.at, e.type, e.event_id, e.user_id, e.properties, e.traceparent, e.n from e
                   left join contact c on c.contact_id = e.contact_id
                   left join lead l on l.lead_id = e.lead_id
                   left join account a on a.account_id = e.account_id
-                 where c.contact_id is not null or l.lead_id is not null or a.account_id is not null)
-            insert into touchpoint (touchpoint_id, contact_id, lead_id, account_id, channel_id, touchpoint_time, touchpoint_type, details)
-            select touchpoint_id, contact_id, lead_id, account_id, 'sdk', at, type,
-                   jsonb_build_object('eventId', event_id, 'userId', user_id, 'properties', properties::jsonb) from r order by n
-            on conflict do nothing
-            returning contact_id, lead_id, account_id
-            """, conn, tx);
-        cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. named.Select(e => NameBasedGuid.Create(NameBasedGuid.EventNamespace, e.EventId))] });
-        cmd.Parameters.Add(Ids(named.Select(e => e.ContactId)));
-        cmd.Parameters.Add(Ids(named.Select(e => e.LeadId)));
-        cmd.Parameters.Add(Ids(named.Select(e => e.AccountId)));
-        cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. named.Select(e => e.OccurredAt)] });
-        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.Type)] });
-        // The details are built in the statement, for the events whose ids name a row only (often none of them do).
-        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.EventId)] });
-        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.UserId)] });
-        cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(e => e.PropertiesJson)] });
-
-        var entities = new List<(string, Guid)>();
-        var seen = new HashSet<(string, Guid)>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+                 where c.contact_id is not null or l.lead_id is not null or a.account_id is not null),
+            tp as (
+                insert into touchpoint (touchpoint_id, contact_id, lead_id, account_id, channel_id, touchpoint_time, touchpoint_type, details)
+                select touchpoint_id, contact_id, lead_id, account_id, 'sdk', at, type,
+                       jsonb_build_object('eventId', event_id, 'userId', user_id, 'properties', properties::jsonb) from r order by n
+                on conflict do nothing
+                returning touchpoint_id),
+            entity as (
+                select x.type, x.id, min(r.n) as n, (array_agg(r.traceparent order by r.n))[1] as traceparent
+                  from tp join r using (touchpoint_id)
+                  cross join lateral (values ('contact', r.contact_id), ('lead', r.lead_id), ('account', r.account_id)) as x(type, id)
+                 where x.id is not null
+                 group by x.type, x.id),
+            summary as (
+                insert into topic_message (topic, message_key, payload, traceparent)
+                select $11, type || ':' || id, jsonb_build_object('entityType', type, 'entityId', id, 'reason', 'event'), traceparent
+                  from entity order by n)
+            select type, id from entity order by n
+            """)
         {
-            foreach (var (ordinal, type) in new[] { (0, "contact"), (1, "lead"), (2, "account") })
-                if (!reader.IsDBNull(ordinal) && seen.Add((type, reader.GetGuid(ordinal)))) entities.Add((type, reader.GetGuid(ordinal)));
-        }
-        return entities;
-    }
+            Parameters =
+            {
+                new NpgsqlParameter<Guid[]> { TypedValue = [.. named.Select(x => NameBasedGuid.Create(NameBasedGuid.EventNamespace, x.Event.EventId))] },
+                Ids(named.Select(x => x.Event.ContactId)),
+                Ids(named.Select(x => x.Event.LeadId)),
+                Ids(named.Select(x => x.Event.AccountId)),
+                new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. named.Select(x => x.Event.OccurredAt)] },
+                new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.Type)] },
+                // The details are built in the statement, for the events whose ids name a row only (often none of them do).
+                new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.EventId)] },
+                new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.UserId)] },
+                new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.PropertiesJson)] },
+                new NpgsqlParameter<string?[]> { TypedValue = [.. named.Select(x => x.TraceParent)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                new NpgsqlParameter<string> { TypedValue = Topics.SummaryCalculation },
+            },
+        };
 
     static NpgsqlParameter Ids(IEnumerable<Guid?> ids) =>
         new NpgsqlParameter<Guid?[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid };
+
+    /// <summary>One request waiting for its group commit.</summary>
+    internal sealed record Pending(ReadOnlyMemory<byte> Payload, string Key, int Events, ValidEvent[] Named, string? TraceParent)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

@@ -225,11 +225,17 @@ public sealed partial class ClickHouseHttp
     }
 
     /// <summary>Inserts newline-separated JSON rows; one HTTP request, one insert block.</summary>
-    public async Task InsertJsonEachRowAsync(string table, IEnumerable<string> rows, CancellationToken ct)
+    public Task InsertJsonEachRowAsync(string table, IEnumerable<string> rows, CancellationToken ct)
     {
         var body = new StringBuilder();
         foreach (var row in rows) body.Append(row).Append('\n');
-        using var content = new StringContent(body.ToString(), Encoding.UTF8);
+        return InsertJsonEachRowAsync(table, Encoding.UTF8.GetBytes(body.ToString()), ct);
+    }
+
+    /// <summary>Inserts JSON rows given as UTF-8 (separated by newlines or commas); one HTTP request, one insert block.</summary>
+    public async Task InsertJsonEachRowAsync(string table, ReadOnlyMemory<byte> rows, CancellationToken ct)
+    {
+        using var content = new ReadOnlyMemoryContent(rows);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         var query = Uri.EscapeDataString($"INSERT INTO {table} FORMAT JSONEachRow");
         using var response = await http.PostAsync($"?query={query}&input_format_skip_unknown_fields=1", content, ct);

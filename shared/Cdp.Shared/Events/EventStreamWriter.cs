@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -54,33 +55,65 @@ public sealed partial class EventStreamWriter(
     /// </summary>
     public async Task WriteAsync(IEnumerable<string> payloads, CancellationToken ct)
     {
-        var rows = new List<string>();
+        // The body is the arrays' rows as they are: ClickHouse's JSONEachRow takes rows separated by commas as well as
+        // newlines, so an array's text minus its brackets goes in unparsed. Only the customers' ids are looked for.
+        var body = new ArrayBufferWriter<byte>(1 << 16);
         var customers = new HashSet<CustomerRef>();
+        var any = false;
         foreach (var payload in payloads)
         {
-            if (payload.AsSpan().TrimStart().StartsWith("["))
+            var text = payload.AsSpan().Trim();
+            if (text.StartsWith('['))
             {
-                using var array = JsonDocument.Parse(payload);
-                foreach (var row in array.RootElement.EnumerateArray())
-                {
-                    rows.Add(row.GetRawText());
-                    customers.UnionWith(CustomerRef.Of(Id(row, "account_id"), Id(row, "contact_id"), Id(row, "lead_id")));
-                }
+                var inner = text[1..text.LastIndexOf(']')].Trim();
+                if (inner.IsEmpty) continue;
+                Append(body, inner);
+                NamedCustomers(inner, customers);
+                any = true;
             }
             else
             {
                 var row = HashUserId(payload);
-                rows.Add(row);
+                Append(body, row);
                 customers.UnionWith(NamedCustomers(row));
+                any = true;
             }
         }
         if (!schemaReady) await EnsureSchemaAsync(ct);
-        if (rows.Count > 0) await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, rows, ct);
+        if (any) await clickHouse.InsertJsonEachRowAsync(clickHouse.EventsTable, body.WrittenMemory, ct);
         await views.InvalidateAsync(customers);
     }
 
-    static Guid? Id(JsonElement row, string column) =>
-        row.TryGetProperty(column, out var v) && v.ValueKind == JsonValueKind.String && v.TryGetGuid(out var id) ? id : null;
+    static void Append(ArrayBufferWriter<byte> body, ReadOnlySpan<char> rows)
+    {
+        var span = body.GetSpan(Encoding.UTF8.GetMaxByteCount(rows.Length) + 1);
+        var n = Encoding.UTF8.GetBytes(rows, span);
+        span[n] = (byte)'\n';
+        body.Advance(n + 1);
+    }
+
+    static readonly (string Column, string Kind)[] IdColumns =
+        [("\"account_id\"", CustomerRef.AccountKind), ("\"contact_id\"", CustomerRef.ContactKind), ("\"lead_id\"", CustomerRef.LeadKind)];
+
+    /// <summary>
+    /// The customers the rows of an array name, found by their columns' names in its text (as we or Postgres wrote it:
+    /// <c>"account_id":"…"</c> or <c>"account_id": "…"</c>); the zero id names nobody. No other value holds such a
+    /// quoted name: properties are one string, so their quotes are escaped.
+    /// </summary>
+    static void NamedCustomers(ReadOnlySpan<char> rows, HashSet<CustomerRef> into)
+    {
+        foreach (var (column, kind) in IdColumns)
+        {
+            var rest = rows;
+            for (var at = rest.IndexOf(column, StringComparison.Ordinal); at >= 0; at = rest.IndexOf(column, StringComparison.Ordinal))
+            {
+                rest = rest[(at + column.Length)..];
+                var value = rest.TrimStart().TrimStart(':').TrimStart();
+                if (value.Length >= 38 && value[0] == '"' && Guid.TryParseExact(value.Slice(1, 36), "D", out var id) && id != Guid.Empty)
+                    into.Add(new CustomerRef(kind, id));
+            }
+        }
+    }
 
     async Task EnsureSchemaAsync(CancellationToken ct)
     {

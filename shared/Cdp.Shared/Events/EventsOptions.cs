@@ -10,8 +10,11 @@ public sealed class EventsOptions
 
     public int MaxEventsPerRequest { get; set; } = 1000;
 
-    /// <summary>Most event-stream messages the ClickHouse writer inserts with one INSERT.</summary>
-    public int WriterBatchSize { get; set; } = 10_000;
+    /// <summary>
+    /// Most events the ClickHouse writer inserts with one INSERT (it takes whole messages, so one may carry it past by
+    /// less than a request's events). ClickHouse and its materialized views want few large inserts.
+    /// </summary>
+    public int WriterBatchSize { get; set; } = 50_000;
 
     /// <summary>How long the writer keeps gathering a batch that is not full before inserting it.</summary>
     public TimeSpan WriterMaxWait { get; set; } = TimeSpan.FromMilliseconds(200);
