@@ -1,7 +1,7 @@
-using System.Threading.Channels;
 using Cdp.Shared.Customers;
 using Cdp.Shared.Privacy;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Storage;
 using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -23,7 +23,7 @@ public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> 
 /// </summary>
 public sealed class AcceptEvents : IAsyncDisposable
 {
-    /// <summary>Events one commit takes at most (requests are never split; a request holds at most MaxEventsPerRequest).</summary>
+    /// <summary>Events one commit takes (requests are never split; a request holds at most MaxEventsPerRequest).</summary>
     const int MaxEventsPerCommit = 8000;
     const int DefaultCommitters = 2;   // one batch's commit overlaps the next one's gathering
 
@@ -32,8 +32,7 @@ public sealed class AcceptEvents : IAsyncDisposable
     readonly CustomerViewCache views;
     readonly SubjectHash hash;
     readonly TimeProvider clock;
-    readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(256) { SingleReader = false });
-    readonly Lazy<Task[]> committers;
+    readonly MicroBatcher<Pending, bool> commits;
 
     public AcceptEvents(NpgsqlDataSource db, IOptions<EventsOptions> options, CustomerViewCache views, SubjectHash hash, TimeProvider clock)
         : this(db, options, views, hash, clock, DefaultCommitters) { }
@@ -46,7 +45,7 @@ public sealed class AcceptEvents : IAsyncDisposable
         this.views = views;
         this.hash = hash;
         this.clock = clock;
-        committers = new(() => [.. Enumerable.Range(0, committerCount).Select(_ => Task.Run(CommitLoopAsync))]);
+        commits = new(CommitAndInvalidateAsync, MaxEventsPerCommit, committerCount, weight: p => p.Events);
     }
 
     public EventsOptions Options => options.Value;
@@ -68,13 +67,8 @@ public sealed class AcceptEvents : IAsyncDisposable
     /// Queues the request's events for the next group commit and waits for it. Not cancellable once queued: the write
     /// goes ahead, and a sender that gave up resends (event ids make the resend harmless).
     /// </summary>
-    public async Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct)
-    {
-        _ = committers.Value;
-        var pending = Prepare(events, now);
-        await queue.Writer.WriteAsync(pending, ct);
-        await pending.Done.Task;
-    }
+    public Task StoreAsync(IReadOnlyList<ValidEvent> events, DateTimeOffset now, CancellationToken ct) =>
+        commits.SubmitAsync(Prepare(events, now));
 
     /// <summary>
     /// PIPL: the userId leaves for the event-stream and ClickHouse only as its keyed hash. Serialised here, once, on the
@@ -86,50 +80,18 @@ public sealed class AcceptEvents : IAsyncDisposable
         return new Pending(payload, key, events.Count, [.. events.Where(e => e.NamesAnEntity)], CdpTelemetry.CurrentTraceParent);
     }
 
-    /// <summary>Queues all of <paramref name="requests"/> before the committers start looking (tests: one batch for sure).</summary>
-    internal IReadOnlyList<Task> Queue(IEnumerable<Pending> requests)
-    {
-        var done = new List<Task>();
-        foreach (var p in requests)
-        {
-            if (!queue.Writer.TryWrite(p)) throw new InvalidOperationException("The commit queue is full.");
-            done.Add(p.Done.Task);
-        }
-        _ = committers.Value;
-        return done;
-    }
+    /// <summary>Queues all of <paramref name="requests"/> at once (tests: with one committer, one batch for sure).</summary>
+    internal IReadOnlyList<Task> Queue(IEnumerable<Pending> requests) => commits.SubmitMany(requests);
 
-    public async ValueTask DisposeAsync()
-    {
-        queue.Writer.TryComplete();
-        if (committers.IsValueCreated) await Task.WhenAll(committers.Value);
-    }
+    /// <summary>Nothing to stop: a batch runs only while someone waits for it.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    async Task CommitLoopAsync()
+    async Task<IReadOnlyList<bool>> CommitAndInvalidateAsync(IReadOnlyList<Pending> batch)
     {
-        var batch = new List<Pending>();
-        while (await queue.Reader.WaitToReadAsync())
-        {
-            var events = 0;
-            while (events < MaxEventsPerCommit && queue.Reader.TryRead(out var next))
-            {
-                batch.Add(next);
-                events += next.Events;
-            }
-            if (batch.Count == 0) continue;
-            try
-            {
-                var entities = await CommitAsync(batch);
-                // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
-                await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
-                foreach (var p in batch) p.Done.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                foreach (var p in batch) p.Done.TrySetException(e);
-            }
-            batch.Clear();
-        }
+        var entities = await CommitAsync(batch);
+        // Their views list the new touchpoints now; the summaries and the ClickHouse counts follow (and delete again).
+        await views.InvalidateAsync(entities.Select(x => new CustomerRef(x.Type, x.Id)));
+        return [.. batch.Select(_ => true)];
     }
 
     /// <summary>
@@ -241,8 +203,5 @@ public sealed class AcceptEvents : IAsyncDisposable
         new NpgsqlParameter<Guid?[]> { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid };
 
     /// <summary>One request waiting for its group commit.</summary>
-    internal sealed record Pending(ReadOnlyMemory<byte> Payload, string Key, int Events, ValidEvent[] Named, string? TraceParent)
-    {
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    internal sealed record Pending(ReadOnlyMemory<byte> Payload, string Key, int Events, ValidEvent[] Named, string? TraceParent);
 }

@@ -1,5 +1,5 @@
-using System.Threading.Channels;
 using Cdp.Shared.Messaging;
+using Cdp.Shared.Storage;
 using Cdp.Shared.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
@@ -27,63 +27,24 @@ public sealed record ReceiptToWrite(Guid IngestionId, string Channel, SourceEnve
 /// data-ingestion message are written together or not at all; a resend (same channel + source id + version, or
 /// same body) writes nothing and maps to the first receipt.
 /// </summary>
-public sealed class IngestionStore : IAsyncDisposable
+public sealed class IngestionStore(NpgsqlDataSource db) : IAsyncDisposable
 {
-    const int MaxBatch = 256;
-    const int Writers = 4;   // a few batches in flight, so one batch's commit overlaps the next one's gathering
+    // Up to 256 pushes per statement; a few batches in flight, so one batch's commit overlaps the next one's gathering.
+    readonly MicroBatcher<ReceiptToWrite, (Guid IngestionId, bool Duplicate)> writes = new(
+        rows => WriteAsync(db, rows), maxBatch: 256, inFlight: 4);
 
-    readonly NpgsqlDataSource db;
-    readonly Channel<Pending> queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(20_000) { SingleReader = false });
-    readonly Lazy<Task[]> writers;
+    /// <summary>Not cancellable once queued: the write goes ahead, and a sender that gave up resends and gets the same id.</summary>
+    public Task<(Guid IngestionId, bool Duplicate)> AcceptAsync(
+        string channel, SourceEnvelope? source, string bodyHash, string payload, CancellationToken ct) =>
+        writes.SubmitAsync(new ReceiptToWrite(Guid.CreateVersion7(), channel, source, bodyHash, payload) { TraceParent = CdpTelemetry.CurrentTraceParent });
 
-    public IngestionStore(NpgsqlDataSource db)
-    {
-        this.db = db;
-        writers = new(() => Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoopAsync)).ToArray());
-    }
+    /// <summary>Nothing to stop: a batch runs only while someone waits for it.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    public async Task<(Guid IngestionId, bool Duplicate)> AcceptAsync(
-        string channel, SourceEnvelope? source, string bodyHash, string payload, CancellationToken ct)
-    {
-        _ = writers.Value;
-        var pending = new Pending(Guid.CreateVersion7(), channel, source, bodyHash, payload, CdpTelemetry.CurrentTraceParent);
-        await queue.Writer.WriteAsync(pending, ct);
-        // Not cancellable once queued: the write goes ahead, and a sender that gave up resends and gets the same id.
-        return await pending.Done.Task;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        queue.Writer.TryComplete();
-        if (writers.IsValueCreated) await Task.WhenAll(writers.Value);
-    }
-
-    async Task WriteLoopAsync()
-    {
-        var batch = new List<Pending>(MaxBatch);
-        while (await queue.Reader.WaitToReadAsync())
-        {
-            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
-            if (batch.Count == 0) continue;
-            try
-            {
-                await WriteAsync(batch);
-            }
-            catch (Exception e)
-            {
-                foreach (var p in batch) p.Done.TrySetException(e);
-            }
-            batch.Clear();
-        }
-    }
-
-    async Task WriteAsync(List<Pending> batch)
+    static async Task<IReadOnlyList<(Guid IngestionId, bool Duplicate)>> WriteAsync(NpgsqlDataSource db, IReadOnlyList<ReceiptToWrite> rows)
     {
         await using var conn = await db.OpenConnectionAsync();
-        var written = await WriteReceiptsAsync(conn, null,
-            [.. batch.Select(p => new ReceiptToWrite(p.Id, p.Channel, p.Source, p.BodyHash, p.Payload) { TraceParent = p.TraceParent })],
-            Topics.DataIngestion, cleansed: false, CancellationToken.None);
-        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(written[i]);
+        return await WriteReceiptsAsync(conn, null, rows, Topics.DataIngestion, cleansed: false, CancellationToken.None);
     }
 
     /// <summary>
@@ -160,9 +121,4 @@ public sealed class IngestionStore : IAsyncDisposable
 
     static NpgsqlParameter Texts(IEnumerable<string?> values) =>
         new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
-
-    sealed record Pending(Guid Id, string Channel, SourceEnvelope? Source, string BodyHash, string Payload, string? TraceParent)
-    {
-        public TaskCompletionSource<(Guid, bool)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
 }

@@ -12,8 +12,12 @@ namespace Cdp.Shared.Storage;
 /// a drainer is started when a caller finds none free and ends when the queue is empty.
 /// </summary>
 /// <param name="run">Answers a batch: one result per item, in the items' order.</param>
+/// <param name="weight">
+/// An item's share of <c>maxBatch</c> (default 1): a batch stops taking items once their weights reach it (an item is
+/// never split, so a batch may pass it by less than one item's weight).
+/// </param>
 public sealed class MicroBatcher<TItem, TResult>(
-    Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> run, int maxBatch, int inFlight)
+    Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> run, int maxBatch, int inFlight, Func<TItem, int>? weight = null)
 {
     readonly ConcurrentQueue<Pending> pending = new();
     int drainers;
@@ -32,6 +36,18 @@ public sealed class MicroBatcher<TItem, TResult>(
         pending.Enqueue(request);
         TryStartDrainer();
         return request.Result.Task;
+    }
+
+    /// <summary>
+    /// Queues every item before a drainer is started, so items submitted together go in one batch when no batch runs
+    /// and they fit in <c>maxBatch</c> (tests use it to know what was committed together).
+    /// </summary>
+    public IReadOnlyList<Task<TResult>> SubmitMany(IEnumerable<TItem> items)
+    {
+        var requests = items.Select(item => new Pending(item)).ToList();
+        foreach (var request in requests) pending.Enqueue(request);
+        TryStartDrainer();
+        return [.. requests.Select(r => r.Result.Task)];
     }
 
     void TryStartDrainer()
@@ -68,7 +84,12 @@ public sealed class MicroBatcher<TItem, TResult>(
 
     void Take(List<Pending> batch)
     {
-        while (batch.Count < maxBatch && pending.TryDequeue(out var next)) batch.Add(next);
+        var taken = weight is null ? batch.Count : batch.Sum(p => weight(p.Item));
+        while (taken < maxBatch && pending.TryDequeue(out var next))
+        {
+            batch.Add(next);
+            taken += weight?.Invoke(next.Item) ?? 1;
+        }
     }
 
     async Task RunAsync(List<Pending> batch)
