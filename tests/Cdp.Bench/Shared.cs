@@ -278,7 +278,19 @@ namespace Cdp.Bench
             if (keep) return;
             NpgsqlConnection.ClearAllPools();
             await using var admin = NpgsqlDataSource.Create(Server);
-            await admin.CreateCommand($"drop database if exists {Name} with (force)").ExecuteNonQueryAsync();
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await admin.CreateCommand($"drop database if exists {Name} with (force)").ExecuteNonQueryAsync();
+                    return;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 30)
+                {
+                    // An autovacuum worker (not ours to terminate) is still in the freshly loaded database: it ends soon.
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
         }
     }
 }

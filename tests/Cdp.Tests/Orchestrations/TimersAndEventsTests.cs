@@ -26,16 +26,20 @@ public sealed class TimersAndEventsTests(PostgresDatabase pg) : IClassFixture<Po
     {
         await using var kit = new OrchestrationTestKit(pg.DataSource);
         var first = await kit.StartWorker();
-        var id = await kit.Client.StartAsync(nameof(Sleeper), 1000);
+        // 4 s: room for a busy machine to see the row and stop the worker before the timer is due.
+        var started = DateTimeOffset.UtcNow;
+        var id = await kit.Client.StartAsync(nameof(Sleeper), 4000);
         await Eventually.Until(async () => await kit.Count(
             "select count(*) from orchestration_work where instance_id = $1 and kind = 'timer'", id) == 1, TimeSpan.FromSeconds(5), "timer row");
         await kit.StopWorker(first);
 
-        await Task.Delay(1300);
+        // Past the timer's due time with no worker running: nobody fired it.
+        var due = started + TimeSpan.FromSeconds(4.3) - DateTimeOffset.UtcNow;
+        if (due > TimeSpan.Zero) await Task.Delay(due);
         Assert.Equal(OrchestrationRuntimeStatus.Running, (await kit.Client.GetStatusAsync(id))!.RuntimeStatus);
         await kit.StartWorker();
 
-        var status = await kit.Client.WaitForCompletionAsync(id, TimeSpan.FromSeconds(10));
+        var status = await kit.Client.WaitForCompletionAsync(id, TimeSpan.FromSeconds(30));
         Assert.Equal(OrchestrationRuntimeStatus.Completed, status.RuntimeStatus);
     }
 
