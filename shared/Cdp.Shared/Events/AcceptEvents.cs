@@ -21,7 +21,7 @@ public sealed record EventsAccepted(int Accepted, IReadOnlyList<EventRejection> 
 /// (one fsync) instead of three round trips and a commit each; a batch that fails fails every request in it (none of
 /// its writes stay), and each caller answers for its own request only after its batch committed.
 /// </summary>
-public sealed class AcceptEvents : IAsyncDisposable
+public sealed class AcceptEvents
 {
     /// <summary>Events one commit takes (requests are never split; a request holds at most MaxEventsPerRequest).</summary>
     const int MaxEventsPerCommit = 8000;
@@ -82,9 +82,6 @@ public sealed class AcceptEvents : IAsyncDisposable
 
     /// <summary>Queues all of <paramref name="requests"/> at once (tests: with one committer, one batch for sure).</summary>
     internal IReadOnlyList<Task> Queue(IEnumerable<Pending> requests) => commits.SubmitMany(requests);
-
-    /// <summary>Nothing to stop: a batch runs only while someone waits for it.</summary>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     async Task<IReadOnlyList<bool>> CommitAndInvalidateAsync(IReadOnlyList<Pending> batch)
     {

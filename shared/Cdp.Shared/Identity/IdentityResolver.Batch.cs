@@ -92,8 +92,8 @@ public sealed partial class IdentityResolver
     /// same rules as <see cref="ResolveAsync(Guid, CleanRecord, ReviewDecision?, CancellationToken)"/>, its writes
     /// queued as rows that travel as one statement per kind with the next read or the commit. A record whose reads
     /// may have changed under it waits for the next wave instead of reading live (<see cref="WaveOrder"/>), and so
-    /// does every later record it must stay behind; the next wave reads again after this one's writes. Fuzzy
-    /// matches read live.
+    /// does every later record it must stay behind; the next wave reads again after this one's writes. After
+    /// <see cref="MaxSetWaves"/> waves what still waits reads live, in input order. Fuzzy matches read live.
     /// </summary>
     async Task<List<ResolutionOutcome>> ResolveTogetherAsync(IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
     {

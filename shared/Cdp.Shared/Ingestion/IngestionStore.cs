@@ -27,7 +27,7 @@ public sealed record ReceiptToWrite(Guid IngestionId, string Channel, SourceEnve
 /// data-ingestion message are written together or not at all; a resend (same channel + source id + version, or
 /// same body) writes nothing and maps to the first receipt.
 /// </summary>
-public sealed class IngestionStore(NpgsqlDataSource db) : IAsyncDisposable
+public sealed class IngestionStore(NpgsqlDataSource db)
 {
     // Up to 256 pushes per statement; a few batches in flight, so one batch's commit overlaps the next one's gathering.
     readonly MicroBatcher<ReceiptToWrite, (Guid IngestionId, bool Duplicate)> writes = new(
@@ -37,9 +37,6 @@ public sealed class IngestionStore(NpgsqlDataSource db) : IAsyncDisposable
     public Task<(Guid IngestionId, bool Duplicate)> AcceptAsync(
         string channel, SourceEnvelope? source, string bodyHash, string payload, CancellationToken ct) =>
         writes.SubmitAsync(new ReceiptToWrite(Guid.CreateVersion7(), channel, source, bodyHash, payload) { TraceParent = CdpTelemetry.CurrentTraceParent });
-
-    /// <summary>Nothing to stop: a batch runs only while someone waits for it.</summary>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     static async Task<IReadOnlyList<(Guid IngestionId, bool Duplicate)>> WriteAsync(NpgsqlDataSource db, IReadOnlyList<ReceiptToWrite> rows)
     {

@@ -29,7 +29,7 @@ public sealed class GroupCommitTests(EventsApp app) : IClassFixture<EventsApp>
     [Fact]
     public async Task Requests_committed_together_each_land_exactly_once()
     {
-        await using var accept = NewAcceptEvents();
+        var accept = NewAcceptEvents();
         var account = await app.NewAccountAsync();
         var users = Enumerable.Range(0, 12).Select(_ => TestData.Id("gc")).ToList();
         var now = DateTimeOffset.UtcNow;
@@ -56,8 +56,8 @@ public sealed class GroupCommitTests(EventsApp app) : IClassFixture<EventsApp>
         var account = await app.NewAccountAsync();
         var users = Enumerable.Range(0, 3).Select(_ => TestData.Id("gcf")).ToList();
         var now = DateTimeOffset.UtcNow;
-        await using (var accept = NewAcceptEvents())
         {
+            var accept = NewAcceptEvents();
             var good = users.Select(u => accept.Prepare(Request(u, 10, account), now)).ToList();
             // A payload Postgres refuses (not JSON) stands for any statement of the batch failing.
             var poisoned = good[1] with { Payload = "[{\"event_id\": "u8.ToArray() };
@@ -73,8 +73,8 @@ public sealed class GroupCommitTests(EventsApp app) : IClassFixture<EventsApp>
             new { keys = users.Select(app.UserHash).ToArray() }));
 
         // The callers were told it failed; their resends land once.
-        await using (var again = NewAcceptEvents())
-            await Task.WhenAll(again.Queue(users.Select(u => again.Prepare(Request(u, 10, account), now))));
+        var again = NewAcceptEvents();
+        await Task.WhenAll(again.Queue(users.Select(u => again.Prepare(Request(u, 10, account), now))));
         foreach (var user in users)
         {
             await Eventually.Until(async () => await app.DistinctEventsOfUser(user) == 10, Landing, $"the resent events of {user}");

@@ -11,7 +11,7 @@ public sealed class IngestionStoreTests(PostgresDatabase database) : IClassFixtu
     [Fact]
     public async Task Concurrent_resends_of_one_push_get_one_receipt_one_message_and_the_same_id()
     {
-        await using var store = new IngestionStore(database.DataSource);
+        var store = new IngestionStore(database.DataSource);
         var source = new SourceEnvelope(TestData.Id("crm"), "2026-11-22T00:00:00Z");
         var hash = Guid.NewGuid().ToString("N");
 
@@ -27,7 +27,7 @@ public sealed class IngestionStoreTests(PostgresDatabase database) : IClassFixtu
     [Fact]
     public async Task Concurrent_distinct_pushes_are_all_stored_with_their_messages_in_arrival_order_per_record()
     {
-        await using var store = new IngestionStore(database.DataSource);
+        var store = new IngestionStore(database.DataSource);
         var record = TestData.Id("crm");
         var versions = Enumerable.Range(0, 20).Select(i => new SourceEnvelope(record, $"v{i:D2}")).ToList();
         var others = Enumerable.Range(0, 200).Select(_ => new SourceEnvelope(TestData.Id("crm"), "v1")).ToList();
@@ -51,7 +51,7 @@ public sealed class IngestionStoreTests(PostgresDatabase database) : IClassFixtu
     {
         var unreachable = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Port = 1, Timeout = 2 }.ToString();
         await using var db = NpgsqlDataSource.Create(unreachable);
-        await using var store = new IngestionStore(db);
+        var store = new IngestionStore(db);
 
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => store.AcceptAsync("crm", null, Guid.NewGuid().ToString("N"), "{}", default));
     }
