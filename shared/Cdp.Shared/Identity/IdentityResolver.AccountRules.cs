@@ -1,4 +1,3 @@
-using System.Globalization;
 using Cdp.Shared.Cleansing;
 using NpgsqlTypes;
 
@@ -97,17 +96,14 @@ public sealed partial class IdentityResolver
             {
                 // Creations in one city queue here, so two spellings of one new company arriving together do
                 // not both miss the fuzzy rule. Taken last and only here, so it cannot close a lock cycle.
-                Lock([IdentityKeys.City(r.City)]);
-                Perform("select set_config('pg_trgm.similarity_threshold', @t, true)",
-                    new { t = threshold.ToString(CultureInfo.InvariantCulture) });
-                var fuzzy = await Query<AccountCandidate>("""
-                    select account_id as AccountId, account_name as Name, city as City,
-                           unified_social_credit_code as CreditCode, similarity(name_short, @short)::float8 as Similarity
-                    from account
-                    where city = @city and name_short % @short and similarity(name_short, @short) >= @threshold
-                      and (@code::text is null or unified_social_credit_code is null)
-                    order by Similarity desc, account_id limit 20
-                    """, new { @short = clean.CompanyShortName, city = r.City, threshold, code = r.CreditCode });
+                // A batch read it up front, its city locked then, unless the wave changed the city's accounts since.
+                if (known is null || !known.TryFuzzy(r.City, out var fuzzy))
+                {
+                    Lock([IdentityKeys.City(r.City)]);
+                    Perform(Matching.SimilaritySql, Matching.SimilarityArgs(threshold));
+                    fuzzy = [.. (await Query<Matching.FuzzyMatch>(Matching.Fuzzy, Matching.FuzzyArgs([(0, clean)], threshold))).Select(m => m.ToCandidate())];
+                }
+
                 if (await Decide(fuzzy, nameIsAuthoritative: false) is { } step)
                 {
                     return step;
@@ -134,6 +130,7 @@ public sealed partial class IdentityResolver
         private Guid CreateAccount(bool keepCode = true)
         {
             var id = NewId();
+            known?.AccountChanged(r.City);
             var fields = AccountFields(includeName: true);
             if (!keepCode) fields["unified_social_credit_code"] = null;
             Write(AccountInsert, InsertParameters(id, fields, new
@@ -177,6 +174,11 @@ public sealed partial class IdentityResolver
             if (!merged.HasChanges)
             {
                 return;
+            }
+
+            if (merged.Changed.Any(c => c is "account_name" or "unified_social_credit_code" or "city"))
+            {
+                known?.AccountChanged(row.City, merged.Values["city"]);
             }
 
             var name = merged.Values["account_name"];

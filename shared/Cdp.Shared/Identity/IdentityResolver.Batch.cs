@@ -93,7 +93,9 @@ public sealed partial class IdentityResolver
     /// queued as rows that travel as one statement per kind with the next read or the commit. A record whose reads
     /// may have changed under it waits for the next wave instead of reading live (<see cref="WaveOrder"/>), and so
     /// does every later record it must stay behind; the next wave reads again after this one's writes. After
-    /// <see cref="MaxSetWaves"/> waves what still waits reads live, in input order. Fuzzy matches read live.
+    /// the last wave that was worth it (<see cref="MinWaveAdmits"/>, <see cref="MaxSetWaves"/>) what still waits reads
+    /// live, in input order. The fuzzy rule's answers are read up front too, and read live once the wave created or
+    /// changed an account of the city.
     /// </summary>
     async Task<List<ResolutionOutcome>> ResolveTogetherAsync(IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, CancellationToken ct)
     {
@@ -114,7 +116,7 @@ public sealed partial class IdentityResolver
             waves++;
             var wave = todo.Select(i => items[i]).ToList();
             // The previous wave's writes go out ahead of this wave's first read.
-            var prefetch = await Prefetch.ReadAsync(conn, tx, wave, pending, ct);
+            var prefetch = await Prefetch.ReadAsync(conn, tx, wave, pending, options.Value.FuzzyThreshold, ct);
             var order = new WaveOrder(prefetch);
             var deferred = new List<int>();
             for (var w = 0; w < wave.Count; w++)
@@ -140,8 +142,9 @@ public sealed partial class IdentityResolver
                 outcomes[todo[w]] = outcome;
             }
 
+            var admitted = wave.Count - deferred.Count;
             todo = deferred;
-            if (waves == MaxSetWaves) break;
+            if (waves == MaxSetWaves || admitted < MinWaveAdmits) break;
         }
 
         // What still waits reads live, in input order, after everything decided up front: the same order a further
@@ -175,11 +178,15 @@ public sealed partial class IdentityResolver
     }
 
     /// <summary>
-    /// Waves before the rest read live. Every wave reads up front again for all records still waiting, and a chain of
-    /// records sharing a key (contacts of one company) moves one record per wave: on the import bench's crm mix, 18
-    /// waves per 1,000 records halved the rate against live reads; after the second wave few records are left.
+    /// Waves before the rest reads live. Every wave reads up front again for all records still waiting (~3 round trips
+    /// and a share of the reads per waiting record), and a chain of records sharing a key (contacts of one company) moves
+    /// one record per wave, while a record read live costs ~5 round trips: so another wave runs only while the last one
+    /// decided at least <see cref="MinWaveAdmits"/> records. On the import bench's crm mix the third and fourth waves
+    /// still decide dozens of a chunk's 1,000 records; 18 waves per chunk halved the rate against live reads.
     /// </summary>
-    internal const int MaxSetWaves = 2;
+    internal const int MaxSetWaves = 6;
+
+    internal const int MinWaveAdmits = 8;
 
     /// <summary>Most a record creates: an account and a contact, or a review.</summary>
     const int IdsPerRecord = 2;
@@ -196,31 +203,38 @@ public sealed partial class IdentityResolver
     /// Which records of a wave may be decided on what the wave read up front, in input order; the others wait for the
     /// next wave. A record waits when an earlier record of the wave shares a key with it (waiting or not: records of
     /// one key keep their order), when an earlier record changed an entity its reads rest on, or when an earlier
-    /// waiting record may change one of them (it reads them too). Records that resolve an account (account records,
-    /// contacts with a company) also keep their order among themselves: once one waits, the later ones wait too,
-    /// since the fuzzy rule and the order of accounts' ids depend on every earlier account of a city, not on a key.
-    /// Records that wait for none of these reasons neither read nor change what the waiting ones do, so deciding them
-    /// first ends the same as input order.
+    /// waiting record may change one of them (it reads them too). The fuzzy rule reads every account of a city, not a
+    /// key: a record that may read or change what it compares in a city (<see cref="Prefetch.FuzzyCities"/>) also
+    /// waits behind a waiting record that may, in that city or in the cities of the records it shares keys with (an
+    /// account one of them creates is found by name). Records that wait for none of these reasons neither read nor
+    /// change what the waiting ones do, so deciding them first ends the same as input order; ids, which break ties,
+    /// were set aside in input order.
     /// </summary>
     private sealed class WaveOrder(Prefetch prefetch)
     {
-        readonly HashSet<string> keys = new(StringComparer.Ordinal);
+        readonly Dictionary<string, HashSet<string>> keys = new(StringComparer.Ordinal);
         readonly HashSet<Guid> waitingOn = [];
-        bool accountWaiting;
+        readonly HashSet<string> citiesWaiting = new(StringComparer.Ordinal);
 
         /// <summary>Whether record <paramref name="i"/> (its receipt open) is decided in this wave; remembers it either way.</summary>
         public bool Admit(int i)
         {
             var own = OrderKeys(prefetch.Records[i]);
             var dependencies = prefetch.DependenciesOf(i).ToList();
-            var resolvesAccount = prefetch.Accounts.ContainsKey(i);
-            var admit = !own.Any(keys.Contains) && !dependencies.Any(d => prefetch.Touched.Contains(d) || waitingOn.Contains(d))
-                && !(resolvesAccount && accountWaiting);
-            keys.UnionWith(own);
+            var cities = prefetch.FuzzyCities(i);
+            var admit = !own.Any(keys.ContainsKey) && !dependencies.Any(d => prefetch.Touched.Contains(d) || waitingOn.Contains(d))
+                && !cities.Any(citiesWaiting.Contains);
             if (!admit)
             {
-                waitingOn.UnionWith(dependencies);
-                accountWaiting |= resolvesAccount;
+                waitingOn.UnionWith(prefetch.MayChange(i));
+                citiesWaiting.UnionWith(cities);
+                foreach (var key in own) citiesWaiting.UnionWith(keys.GetValueOrDefault(key) ?? []);
+            }
+
+            foreach (var key in own)
+            {
+                if (!keys.TryGetValue(key, out var keyCities)) keys[key] = keyCities = new(StringComparer.Ordinal);
+                keyCities.UnionWith(prefetch.AccountCities(i));
             }
 
             return admit;
@@ -256,6 +270,11 @@ public sealed partial class IdentityResolver
 
     private static readonly string[] AccountColumns = ["account_name", "name_normalized", "unified_social_credit_code", "city"];
 
+    private static readonly string AccountRowsSql = $"""
+        select account_id as id, {string.Join(", ", AccountColumns)}, field_times::text as field_times
+        from account where account_id = any(@ids) order by account_id for update
+        """;
+
     /// <summary>What a batch read up front, and which entities its records changed since.</summary>
     private sealed class Prefetch
     {
@@ -266,8 +285,75 @@ public sealed partial class IdentityResolver
         public Dictionary<Guid, HeldRow> Rows { get; } = [];
         /// <summary>Per (table, column, value) asked, the entities holding it.</summary>
         public Dictionary<(string Table, string Column, string Value), List<Guid>> Holders { get; } = [];
+        /// <summary>Per record that may reach the fuzzy rule, the accounts it would find as the batch began.</summary>
+        public Dictionary<int, List<Matching.FuzzyMatch>> Fuzzy { get; } = [];
+
+        /// <summary>
+        /// Cities where a record of the wave created an account or changed what the fuzzy rule compares (name, city,
+        /// code): their prefetched fuzzy answers are stale.
+        /// </summary>
+        public HashSet<string> FuzzyStale { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Reads rows of a row select (id, the merged columns, field times and sources) into <see cref="Rows"/>.</summary>
+        public async Task ReadHeldRows(NpgsqlDataReader reader, CancellationToken ct)
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var row = new Dictionary<string, string?>(StringComparer.Ordinal);
+                string? fieldTimes = null, fieldSources = null;
+                for (var c = 1; c < reader.FieldCount; c++)
+                {
+                    var value = reader.IsDBNull(c) ? null : reader.GetString(c);
+                    switch (reader.GetName(c))
+                    {
+                        case "field_times": fieldTimes = value; break;
+                        case "field_sources": fieldSources = value; break;
+                        case var column: row[column] = value; break;
+                    }
+                }
+
+                Rows[reader.GetGuid(0)] = new HeldRow(row, fieldTimes, fieldSources);
+            }
+        }
         /// <summary>Entities an earlier record of the batch created or changed: what was read of them is stale.</summary>
         public HashSet<Guid> Touched { get; } = [];
+
+        /// <summary>
+        /// Record <paramref name="i"/> resolves an account, none of the match rules found one, and it has what the fuzzy
+        /// rule needs: it reads the accounts of its city, and may create one there.
+        /// </summary>
+        public bool ReachesFuzzy(int i) =>
+            Accounts.TryGetValue(i, out var matches) && matches.Count == 0
+            && Records[i].CompanyShortName is not null && Records[i].Record.City is not null;
+
+        /// <summary>
+        /// The cities whose fuzzy answers record <paramref name="i"/> may read or change, when it may change any: its
+        /// own city and its matched accounts' when it reaches the fuzzy rule or may change a matched account's name,
+        /// city or credit code (what the fuzzy rule compares); none otherwise.
+        /// </summary>
+        public IReadOnlyList<string> FuzzyCities(int i)
+        {
+            if (!Accounts.TryGetValue(i, out var matches)) return [];
+            var r = Records[i].Record;
+            if (!ReachesFuzzy(i) && !matches.Any(m => MayChange(r, m))) return [];
+            return [.. matches.Select(m => m.City).Append(r.City).OfType<string>().Distinct(StringComparer.Ordinal)];
+        }
+
+        /// <summary>
+        /// Whether a merge of <paramref name="r"/> into <paramref name="held"/> may change what the fuzzy rule compares
+        /// (an account record or a strong match renames; else a company only names a code-only account, whose name is its code).
+        /// </summary>
+        static bool MayChange(CustomerRecord r, AccountMatch held) =>
+            (r.Company is not null && (r.Kind == EntityKind.Account || held.Rule < 3 ? r.Company != held.Name : held.Name == held.CreditCode))
+            || (r.City is not null && r.City != held.City)
+            || (r.CreditCode is not null && r.CreditCode != held.CreditCode);
+
+        /// <summary>The cities of an account-resolving record and of its matched accounts (where an account it ends on may be).</summary>
+        public IEnumerable<string> AccountCities(int i) =>
+            Accounts.TryGetValue(i, out var matches) ? matches.Select(m => m.City).Append(Records[i].Record.City).OfType<string>() : [];
+
+        /// <summary>The entities record <paramref name="i"/> may change: what it rests on, and the accounts its fuzzy rule would find.</summary>
+        public IEnumerable<Guid> MayChange(int i) => DependenciesOf(i).Concat((Fuzzy.GetValueOrDefault(i) ?? []).Select(m => m.AccountId));
 
         /// <summary>The entities whose state the prefetched answers for record <paramref name="i"/> rest on.</summary>
         public IEnumerable<Guid> DependenciesOf(int i)
@@ -296,7 +382,7 @@ public sealed partial class IdentityResolver
         /// <param name="pending">Writes still queued (an earlier wave's): they go first in the same round trip.</param>
         public static async Task<Prefetch> ReadAsync(
             NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<(Guid IngestionId, CleanRecord Record)> items, Pending pending,
-            CancellationToken ct)
+            double threshold, CancellationToken ct)
         {
             // 1. The receipts, locked, and which of the batch's numbers ever arrived as X numbers.
             var numbers = items.SelectMany(x => new[] { x.Record.Record.Mobile, x.Record.Record.Phone }).OfType<string>().Distinct().ToArray();
@@ -353,20 +439,20 @@ public sealed partial class IdentityResolver
             // 3. The rows the rules will merge into, locked; who holds the batch's unique values; and the cities of
             // records that reach the fuzzy rule (taken after the keys, as the per-record path does).
             var mergedAccounts = new List<Guid>();
-            var cities = new List<string>();
+            var fuzzy = new List<(int I, CleanRecord Clean)>();
             foreach (var (i, clean, _) in accounts)
             {
                 var matches = prefetch.Accounts[i];
                 if (matches.FirstOrDefault(m => m.Rule < 3) is { } strong) mergedAccounts.Add(strong.AccountId);
                 else if (matches.Count == 1) mergedAccounts.Add(matches[0].AccountId);
-                else if (matches.Count == 0 && clean.CompanyShortName is not null && clean.Record.City is { } city) cities.Add(IdentityKeys.City(city));
+                else if (prefetch.ReachesFuzzy(i)) fuzzy.Add((i, clean));
             }
 
             var asked = open.SelectMany(x => UniqueValues(x.Clean)).Distinct().ToList();
             foreach (var value in asked) prefetch.Holders[value] = [];
             await using (var batch = new NpgsqlBatch(conn, tx))
             {
-                batch.BatchCommands.Add(Run.Command(Run.LockSql, new { keys = cities.Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command(Run.LockSql, new { keys = fuzzy.Select(x => IdentityKeys.City(x.Clean.Record.City!)).Distinct().ToArray() }));
                 batch.BatchCommands.Add(Run.Command($"""
                     select lead_id as id, {string.Join(", ", LeadColumns)}, field_times::text as field_times, field_sources::text as field_sources
                     from lead where lead_id = any(@ids) order by lead_id for update
@@ -375,10 +461,7 @@ public sealed partial class IdentityResolver
                     select contact_id as id, {string.Join(", ", ContactColumns)}, field_times::text as field_times, field_sources::text as field_sources
                     from contact where contact_id = any(@ids) order by contact_id for update
                     """, new { ids = contacts.Select(x => prefetch.People.GetValueOrDefault(x.I)).OfType<Guid>().Distinct().ToArray() }));
-                batch.BatchCommands.Add(Run.Command($"""
-                    select account_id as id, {string.Join(", ", AccountColumns)}, field_times::text as field_times
-                    from account where account_id = any(@ids) order by account_id for update
-                    """, new { ids = mergedAccounts.Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command(AccountRowsSql, new { ids = mergedAccounts.Distinct().ToArray() }));
                 batch.BatchCommands.Add(Run.Command("""
                     select contact_id, mobile_phone, email, wecom_external_user_id from contact
                     where mobile_phone = any(@values) or email = any(@values) or wecom_external_user_id = any(@values)
@@ -386,27 +469,13 @@ public sealed partial class IdentityResolver
                 batch.BatchCommands.Add(Run.Command(
                     "select account_id, unified_social_credit_code from account where unified_social_credit_code = any(@values)",
                     new { values = asked.Where(a => a.Table == "account").Select(a => a.Value).Distinct().ToArray() }));
+                batch.BatchCommands.Add(Run.Command(Matching.SimilaritySql, Matching.SimilarityArgs(threshold)));
+                batch.BatchCommands.Add(Run.Command(Matching.Fuzzy, Matching.FuzzyArgs(fuzzy, threshold)));
                 await using var reader = await batch.ExecuteReaderAsync(ct);
                 for (var set = 0; set < 3; set++)
                 {
                     await reader.NextResultAsync(ct);
-                    while (await reader.ReadAsync(ct))
-                    {
-                        var row = new Dictionary<string, string?>(StringComparer.Ordinal);
-                        string? fieldTimes = null, fieldSources = null;
-                        for (var c = 1; c < reader.FieldCount; c++)
-                        {
-                            var value = reader.IsDBNull(c) ? null : reader.GetString(c);
-                            switch (reader.GetName(c))
-                            {
-                                case "field_times": fieldTimes = value; break;
-                                case "field_sources": fieldSources = value; break;
-                                case var column: row[column] = value; break;
-                            }
-                        }
-
-                        prefetch.Rows[reader.GetGuid(0)] = new HeldRow(row, fieldTimes, fieldSources);
-                    }
+                    await prefetch.ReadHeldRows(reader, ct);
                 }
 
                 foreach (var table in new[] { "contact", "account" })
@@ -424,6 +493,23 @@ public sealed partial class IdentityResolver
                         }
                     }
                 }
+
+                await reader.NextResultAsync(ct);
+                await reader.NextResultAsync(ct);
+                foreach (var (i, _) in fuzzy) prefetch.Fuzzy[i] = [];
+                foreach (var match in await ReadRows<Matching.FuzzyMatch>(reader, ct)) prefetch.Fuzzy[match.I].Add(match);
+            }
+
+            // 4. The account a fuzzy rule would merge into (its only candidate), locked like the others.
+            var fuzzyMerged = prefetch.Fuzzy.Values.Where(m => m.Count == 1).Select(m => m[0].AccountId).Where(id => !prefetch.Rows.ContainsKey(id))
+                .Distinct().ToArray();
+            if (fuzzyMerged.Length > 0)
+            {
+                pending.RoundTrips++;
+                await using var batch = new NpgsqlBatch(conn, tx);
+                batch.BatchCommands.Add(Run.Command(AccountRowsSql, new { ids = fuzzyMerged }));
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                await prefetch.ReadHeldRows(reader, ct);
             }
 
             return prefetch;
@@ -470,6 +556,21 @@ public sealed partial class IdentityResolver
         {
             row = batch?.Rows.GetValueOrDefault(id)!;
             return row is not null && !batch!.Touched.Contains(id) && columns.All(row.Row.ContainsKey);
+        }
+
+        /// <summary>The fuzzy rule's answer read up front, while no account of the city was created or changed since.</summary>
+        public bool TryFuzzy(string city, out List<AccountCandidate> candidates)
+        {
+            candidates = [];
+            if (batch is null || !batch.Fuzzy.TryGetValue(index, out var matches) || batch.FuzzyStale.Contains(city)) return false;
+            candidates = [.. matches.Select(m => m.ToCandidate())];
+            return true;
+        }
+
+        /// <summary>An account of these cities was created, or its name, city or code changed: their fuzzy answers are stale.</summary>
+        public void AccountChanged(params string?[] cities)
+        {
+            foreach (var city in cities) if (city is not null) batch?.FuzzyStale.Add(city);
         }
 
         /// <summary>Whether an entity other than <paramref name="id"/> holds <paramref name="value"/> (see Run.DropTaken).</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 
@@ -115,6 +116,51 @@ public sealed partial class IdentityResolver
             code = rows.Select(x => x.Clean.Record.CreditCode).ToArray(),
             fullName = rows.Select(x => x.Clean.CompanyFullName).ToArray(),
         };
+
+        /// <summary>
+        /// The fuzzy rule: accounts of the record's city whose short name is similar (pg_trgm, at least the threshold,
+        /// which <see cref="SimilaritySql"/> sets first for the <c>%</c> operator), and none holding a code when the
+        /// record brings one; the 20 most similar.
+        /// </summary>
+        public const string Fuzzy = """
+            select r.i as I, a.account_id as AccountId, a.account_name as Name, a.city as City,
+                   a.unified_social_credit_code as CreditCode, a.similarity as Similarity
+            from unnest(@i, @short, @city, @code) as r(i, short, city, code)
+            cross join lateral (
+                select account_id, account_name, city, unified_social_credit_code, similarity(name_short, r.short)::float8 as similarity
+                from account
+                where city = r.city and name_short % r.short and similarity(name_short, r.short) >= @threshold
+                  and (r.code is null or unified_social_credit_code is null)
+                order by similarity desc, account_id limit 20
+            ) as a
+            order by r.i, a.similarity desc, a.account_id
+            """;
+
+        public const string SimilaritySql = "select set_config('pg_trgm.similarity_threshold', @t, true)";
+
+        public static object SimilarityArgs(double threshold) => new { t = threshold.ToString(CultureInfo.InvariantCulture) };
+
+        public static object FuzzyArgs(IReadOnlyList<(int I, CleanRecord Clean)> rows, double threshold) => new
+        {
+            i = rows.Select(x => x.I).ToArray(),
+            @short = rows.Select(x => x.Clean.CompanyShortName).ToArray(),
+            city = rows.Select(x => x.Clean.Record.City).ToArray(),
+            code = rows.Select(x => x.Clean.Record.CreditCode).ToArray(),
+            threshold,
+        };
+
+        /// <summary>A row of <see cref="Fuzzy"/>.</summary>
+        public sealed class FuzzyMatch
+        {
+            public int I { get; set; }
+            public Guid AccountId { get; set; }
+            public string Name { get; set; } = "";
+            public string? City { get; set; }
+            public string? CreditCode { get; set; }
+            public double Similarity { get; set; }
+
+            public AccountCandidate ToCandidate() => new(AccountId, Name, City, CreditCode, Similarity);
+        }
 
         private static string?[] Texts(IReadOnlyList<(int I, CleanRecord Clean)> rows, Func<CustomerRecord, string?> value) =>
             [.. rows.Select(x => value(x.Clean.Record))];

@@ -19,17 +19,20 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
 {
     readonly PostgresDatabase oneByOne = new();
     readonly PostgresDatabase batched = new();
+    readonly PostgresDatabase chunked = new();
 
     public async Task InitializeAsync()
     {
         await oneByOne.InitializeAsync();
         await batched.InitializeAsync();
+        await chunked.InitializeAsync();
     }
 
     public async Task DisposeAsync()
     {
         await oneByOne.DisposeAsync();
         await batched.DisposeAsync();
+        await chunked.DisposeAsync();
     }
 
     [Fact]
@@ -44,13 +47,9 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
             return outcomes;
         });
         var fallbacks = 0;
-        var actual = await RunAsync(batched, items, async (resolver, work) =>
-        {
-            var outcomes = new List<ResolutionOutcome>();
-            foreach (var chunk in work.Chunk(64)) outcomes.AddRange(await resolver.ResolveBatchAsync(chunk, CancellationToken.None));
-            fallbacks = resolver.BatchFallbacks;
-            return outcomes;
-        });
+        // The consumers' batches of 64, and an import's chunks of 1,000 (whose records share keys and cities far more).
+        var actual = await RunAsync(batched, items, Batches(64));
+        var inChunks = await RunAsync(chunked, items, Batches(1_000));
 
         // Every batch went the set-based way (none was redone one record at a time), and the mix exercises what it should.
         Assert.Equal(0, fallbacks);
@@ -67,6 +66,24 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
         Same(expected.Reviews, actual.Reviews, "reviews");
         Same(expected.Receipts, actual.Receipts, "receipts");
         Same(expected.Outcomes, actual.Outcomes, "outcomes, in input order");
+        foreach (var (what, expect, got) in new[]
+        {
+            ("accounts", expected.Accounts, inChunks.Accounts), ("contacts", expected.Contacts, inChunks.Contacts),
+            ("leads", expected.Leads, inChunks.Leads), ("customer owners", expected.Owners, inChunks.Owners),
+            ("queued messages", expected.Messages, inChunks.Messages), ("reviews", expected.Reviews, inChunks.Reviews),
+            ("receipts", expected.Receipts, inChunks.Receipts), ("outcomes, in input order", expected.Outcomes, inChunks.Outcomes),
+        })
+        {
+            Same(expect, got, what + " (chunks of 1,000)");
+        }
+
+        Func<IdentityResolver, List<(Guid, CleanRecord)>, Task<List<ResolutionOutcome>>> Batches(int size) => async (resolver, work) =>
+        {
+            var outcomes = new List<ResolutionOutcome>();
+            foreach (var chunk in work.Chunk(size)) outcomes.AddRange(await resolver.ResolveBatchAsync(chunk, CancellationToken.None));
+            fallbacks += resolver.BatchFallbacks;
+            return outcomes;
+        };
     }
 
     static void Same(IReadOnlyList<string> expected, IReadOnlyList<string> actual, string what)
