@@ -226,7 +226,7 @@ public sealed partial class IdentityResolver
                 && !cities.Any(citiesWaiting.Contains);
             if (!admit)
             {
-                waitingOn.UnionWith(prefetch.MayChange(i));
+                waitingOn.UnionWith(prefetch.MayTouch(i));
                 citiesWaiting.UnionWith(cities);
                 foreach (var key in own) citiesWaiting.UnionWith(keys.GetValueOrDefault(key) ?? []);
             }
@@ -315,6 +315,7 @@ public sealed partial class IdentityResolver
                 Rows[reader.GetGuid(0)] = new HeldRow(row, fieldTimes, fieldSources);
             }
         }
+
         /// <summary>Entities an earlier record of the batch created or changed: what was read of them is stale.</summary>
         public HashSet<Guid> Touched { get; } = [];
 
@@ -335,7 +336,7 @@ public sealed partial class IdentityResolver
         {
             if (!Accounts.TryGetValue(i, out var matches)) return [];
             var r = Records[i].Record;
-            if (!ReachesFuzzy(i) && !matches.Any(m => MayChange(r, m))) return [];
+            if (!ReachesFuzzy(i) && !matches.Any(m => ChangesFuzzyFields(r, m))) return [];
             return [.. matches.Select(m => m.City).Append(r.City).OfType<string>().Distinct(StringComparer.Ordinal)];
         }
 
@@ -343,7 +344,7 @@ public sealed partial class IdentityResolver
         /// Whether a merge of <paramref name="r"/> into <paramref name="held"/> may change what the fuzzy rule compares
         /// (an account record or a strong match renames; else a company only names a code-only account, whose name is its code).
         /// </summary>
-        static bool MayChange(CustomerRecord r, AccountMatch held) =>
+        static bool ChangesFuzzyFields(CustomerRecord r, AccountMatch held) =>
             (r.Company is not null && (r.Kind == EntityKind.Account || held.Rule < 3 ? r.Company != held.Name : held.Name == held.CreditCode))
             || (r.City is not null && r.City != held.City)
             || (r.CreditCode is not null && r.CreditCode != held.CreditCode);
@@ -353,7 +354,7 @@ public sealed partial class IdentityResolver
             Accounts.TryGetValue(i, out var matches) ? matches.Select(m => m.City).Append(Records[i].Record.City).OfType<string>() : [];
 
         /// <summary>The entities record <paramref name="i"/> may change: what it rests on, and the accounts its fuzzy rule would find.</summary>
-        public IEnumerable<Guid> MayChange(int i) => DependenciesOf(i).Concat((Fuzzy.GetValueOrDefault(i) ?? []).Select(m => m.AccountId));
+        public IEnumerable<Guid> MayTouch(int i) => DependenciesOf(i).Concat((Fuzzy.GetValueOrDefault(i) ?? []).Select(m => m.AccountId));
 
         /// <summary>The entities whose state the prefetched answers for record <paramref name="i"/> rest on.</summary>
         public IEnumerable<Guid> DependenciesOf(int i)
