@@ -3,7 +3,7 @@ using System.Text.Json;
 using Cdp.Shared.Storage;
 using Dapper;
 using Npgsql;
-using NpgsqlTypes;
+using static Cdp.Shared.Storage.SqlArrays;
 
 namespace Cdp.Shared.Access;
 
@@ -115,9 +115,6 @@ public sealed class AuditLog
     }
 
     sealed record ReadRow(string Actor, string Action, string? EntityType, string? EntityId, string? RequestId, string? Ip, string? UserAgent, string? Detail);
-
-    static NpgsqlParameter Texts(IEnumerable<string?> values) =>
-        new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
 
     static string? DetailJson(AuditEntry entry) => entry.Detail is null ? null : JsonSerializer.Serialize(entry.Detail, CdpJson.Options);
 

@@ -6,6 +6,7 @@ using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using static Cdp.Shared.Storage.SqlArrays;
 
 namespace Cdp.Shared.Events;
 
@@ -191,7 +192,7 @@ public sealed class AcceptEvents
                 new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.EventId)] },
                 new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.UserId)] },
                 new NpgsqlParameter<string[]> { TypedValue = [.. named.Select(x => x.Event.PropertiesJson)] },
-                new NpgsqlParameter<string?[]> { TypedValue = [.. named.Select(x => x.TraceParent)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                Texts(named.Select(x => x.TraceParent)),
                 new NpgsqlParameter<string> { TypedValue = Topics.SummaryCalculation },
             },
         };

@@ -40,9 +40,6 @@ public sealed partial class IdentityResolver
 
         private readonly Pending pending = shared ?? new Pending();
 
-        /// <summary>Queues a statement that returns no rows.</summary>
-        public void Execute(string sql, object param) => pending.Commands.Add(Command(sql, param));
-
         /// <summary>Queues a ready command that returns no rows (e.g. an owner's row).</summary>
         public void Enqueue(NpgsqlBatchCommand command) => pending.Commands.Add(command);
 

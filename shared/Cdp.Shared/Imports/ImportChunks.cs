@@ -12,7 +12,7 @@ using Cdp.Shared.Messaging;
 using Cdp.Shared.Telemetry;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
+using static Cdp.Shared.Storage.SqlArrays;
 
 namespace Cdp.Shared.Imports;
 
@@ -297,7 +297,4 @@ public sealed class ImportChunks(NpgsqlDataSource db, IdentityResolver resolver,
               from import_row where import_id = $1 and chunk = $2) s
         where c.import_id = $1 and c.chunk = $2 and c.state = 'queued'
         """;
-
-    static NpgsqlParameter Texts(IEnumerable<string?> values) =>
-        new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
 }

@@ -3,6 +3,7 @@ using Cdp.Shared.Storage;
 using Cdp.Shared.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
+using static Cdp.Shared.Storage.SqlArrays;
 
 namespace Cdp.Shared.Ingestion;
 
@@ -115,7 +116,4 @@ public sealed class IngestionStore(NpgsqlDataSource db)
                 answers[duplicates[d]] = (reader.GetGuid(0), true);
         return answers;
     }
-
-    static NpgsqlParameter Texts(IEnumerable<string?> values) =>
-        new NpgsqlParameter<string?[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text };
 }
