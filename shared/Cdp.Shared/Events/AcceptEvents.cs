@@ -138,7 +138,7 @@ public sealed class AcceptEvents
             {
                 new() { Value = Topics.EventStream },
                 new() { Value = key },
-                new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = payload, NpgsqlDbType = NpgsqlDbType.Jsonb },
+                new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = payload, NpgsqlDbType = NpgsqlDbType.Json },
                 new() { Value = (object?)traceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
                 new() { Value = items },
             },
@@ -175,7 +175,7 @@ public sealed class AcceptEvents
                  group by x.type, x.id),
             summary as (
                 insert into topic_message (topic, message_key, payload, traceparent)
-                select $11, type || ':' || id, jsonb_build_object('entityType', type, 'entityId', id, 'reason', 'event'), traceparent
+                select $11, type || ':' || id, json_build_object('entityType', type, 'entityId', id, 'reason', 'event'), traceparent
                   from entity order by n)
             select type, id from entity order by n
             """)

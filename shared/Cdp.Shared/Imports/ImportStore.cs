@@ -108,7 +108,7 @@ public sealed class ImportStore(NpgsqlDataSource db, IOptions<ImportOptions> opt
                 new("""
                     insert into topic_message (topic, message_key, payload)
                     select $1, 'import:' || $2::text || case when $4 > 1 then ':' || (c % $4)::text else '' end,
-                           jsonb_build_object('importId', $2, 'chunk', c)
+                           json_build_object('importId', $2, 'chunk', c)
                     from generate_series(0, $3 - 1) c order by c
                     """)
                 { Parameters = { new() { Value = Topics.BulkImport }, new() { Value = importId }, new() { Value = chunks }, new() { Value = settings.Lanes } } },

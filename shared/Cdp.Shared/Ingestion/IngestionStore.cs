@@ -72,7 +72,7 @@ public sealed class IngestionStore(NpgsqlDataSource db)
             queued as (
                 insert into topic_message (topic, message_key, payload, traceparent)
                 select $7, i.channel || ':' || coalesce(i.source_id, i.body_hash),
-                       jsonb_build_object('ingestionId', i.ingestion_id, 'channel', i.channel), i.traceparent
+                       json_build_object('ingestionId', i.ingestion_id, 'channel', i.channel), i.traceparent
                 from receipt r join incoming i using (ingestion_id)
                 where $7 is not null and i.status = 'queued' order by i.n)
             select ingestion_id from receipt

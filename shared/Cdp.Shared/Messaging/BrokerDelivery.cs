@@ -64,7 +64,7 @@ public sealed class BrokerDelivery(NpgsqlDataSource db, IOptionsMonitor<TopicCon
     {
         await using (var cmd = db.CreateCommand("""
             insert into topic_message (topic, message_key, payload, attempts, status, last_error, dead_at, traceparent)
-            values ($1, $2, $3::jsonb, $4, 'dead', $5, now(), $6)
+            values ($1, $2, $3::json, $4, 'dead', $5, now(), $6)
             """))
         {
             cmd.Parameters.Add(new() { Value = handler.Topic });

@@ -30,7 +30,7 @@ public static class TopicPublisher
             {
                 new() { Value = topic },
                 new() { Value = key },
-                new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb },
+                new() { Value = JsonSerializer.Serialize(payload, CdpJson.Options), NpgsqlDbType = NpgsqlDbType.Json },
                 new() { Value = (object?)CdpTelemetry.CurrentTraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
             },
         };
@@ -60,7 +60,7 @@ public static class TopicPublisher
         // with ordinality + order by: ids follow the caller's order, which is the order per key.
         return new("""
             insert into topic_message (topic, message_key, payload, traceparent)
-            select $1, m.k, m.p::jsonb, $4 from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
+            select $1, m.k, m.p::json, $4 from unnest($2::text[], $3::text[]) with ordinality as m(k, p, n) order by m.n
             """)
         {
             Parameters =

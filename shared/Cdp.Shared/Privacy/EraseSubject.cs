@@ -158,10 +158,10 @@ public sealed class EraseSubject(
         var erasedRow = $"coalesce(r->>'user_id' = any(@userHashes) or r->>'contact_id' = any(@entityTexts) or r->>'lead_id' = any(@entityTexts) or {PrivacySubject.Mentions("r::text")}, false)";
         await Run("event_stream_rows", $"""
             update topic_message m
-               set payload = (select coalesce(jsonb_agg(r order by n), '[]'::jsonb) from jsonb_array_elements(m.payload) with ordinality x(r, n) where not {erasedRow}),
-                   item_count = (select count(*) from jsonb_array_elements(m.payload) x(r) where not {erasedRow})
-             where m.topic = '{Topics.EventStream}' and jsonb_typeof(m.payload) = 'array'
-               and exists (select 1 from jsonb_array_elements(m.payload) x(r) where {erasedRow})
+               set payload = (select coalesce(json_agg(r order by n), '[]'::json) from json_array_elements(m.payload) with ordinality x(r, n) where not {erasedRow}),
+                   item_count = (select count(*) from json_array_elements(m.payload) x(r) where not {erasedRow})
+             where m.topic = '{Topics.EventStream}' and json_typeof(m.payload) = 'array'
+               and exists (select 1 from json_array_elements(m.payload) x(r) where {erasedRow})
             """);
         await Run("topic_message", $"delete from topic_message where message_key = any(@userHashes) or {PrivacySubject.Mentions("message_key")} or {PrivacySubject.Mentions("payload::text")}");
         await Run("orchestration_instance", $"""

@@ -179,7 +179,7 @@ public sealed class SummaryCalculator(NpgsqlDataSource db, TimeProvider time)
             from s join locked k on k.lead_id = s.id
             where l.lead_id = s.id and (l.lead_score, l.lead_grade, l.score_reasons) is distinct from (s.score, s.grade, s.reasons::jsonb))
         insert into topic_message (topic, message_key, payload, available_at)
-        select @topic, s.key, s.again::jsonb, now() + interval '1 second' from s where s.id not in (select lead_id from locked)
+        select @topic, s.key, s.again::json, now() + interval '1 second' from s where s.id not in (select lead_id from locked)
         """;
 
     static Guid[] Ids(IEnumerable<SummaryEntity> entities, string type) =>

@@ -126,7 +126,7 @@ public sealed class AzureConversionTests(AzureHostApp azure, ConvertLeadApp loca
                          from account_contact_relation where account_id = @AccountId and contact_id = @ContactId) x),
               'opportunity', (select to_jsonb(x) from (select account_id, contact_id, lead_id, opportunity_name, amount, stage,
                          is_closed, is_won, owner_id from opportunity where opportunity_id = @OpportunityId) x),
-              'notification', (select payload - 'convertedAt' from topic_message
+              'notification', (select payload::jsonb - 'convertedAt' from topic_message
                          where topic = 'notification' and message_key = 'lead:' || @LeadId::text))::text
             """, result);
         var snapshot = $"{JsonSerializer.Serialize(result, CdpJson.Options)}\n{rows}";

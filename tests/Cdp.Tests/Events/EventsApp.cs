@@ -105,7 +105,7 @@ public class EventsApp : CdpBackend
         await Eventually.Until(async () => await conn.ExecuteScalarAsync<long>(
             """
             select count(*) from topic_message
-             where topic = 'event-stream' and (message_key = @user or payload @> jsonb_build_array(jsonb_build_object('user_id', @user::text)))
+             where topic = 'event-stream' and (message_key = @user or payload::jsonb @> jsonb_build_array(jsonb_build_object('user_id', @user::text)))
             """, new { user = UserHash(userId) }) == 0,
             timeout, $"event-stream drained for {userId}");
     }

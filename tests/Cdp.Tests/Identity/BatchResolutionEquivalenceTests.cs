@@ -185,7 +185,7 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
         var owners = (await conn.QueryAsync<(string Type, Guid Entity, string Staff, string Source, string? Ref, DateTimeOffset? Since)>(
                 "select entity_type, entity_id, staff_user_id, source, source_ref, since from customer_owner"))
             .Select(o => $"{o.Type} {Name(o.Entity)} {o.Staff} {o.Source} {o.Ref} {o.Since:O}").Order(StringComparer.Ordinal).ToList();
-        var messages = (await conn.QueryAsync<(string Topic, string Payload)>("select topic, payload::text from topic_message"))
+        var messages = (await conn.QueryAsync<(string Topic, string Payload)>("select topic, payload::jsonb::text from topic_message"))
             .Select(m => $"{m.Topic} {Rename(m.Payload, Name)}").Order(StringComparer.Ordinal).ToList();
 
         var byIngestion = ingestionIds.ToDictionary(p => p.Value, p => p.Key);

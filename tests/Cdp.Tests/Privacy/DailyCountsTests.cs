@@ -73,7 +73,7 @@ public sealed class DailyCountsTests(PrivacyApp app) : IClassFixture<PrivacyApp>
             await AcceptEvents.PublishBatchAsync(conn, tx, [Row("queued-person", app.UserHash(personUser), person), Row("queued-colleague", app.UserHash(colleagueUser), colleague)], CancellationToken.None);
             await tx.CommitAsync();
         }
-        await conn.ExecuteAsync("update topic_message set available_at = now() + interval '1 hour' where topic = 'event-stream' and payload @> '[{\"event_id\":\"queued-person\"}]'");
+        await conn.ExecuteAsync("update topic_message set available_at = now() + interval '1 hour' where topic = 'event-stream' and payload::jsonb @> '[{\"event_id\":\"queued-person\"}]'");
 
         using var erase = await app.Client.PostAsJsonAsync("/api/privacy/subjects/erase", new { mobile, email, reason = "本人申请删除" });
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
@@ -85,10 +85,10 @@ public sealed class DailyCountsTests(PrivacyApp app) : IClassFixture<PrivacyApp>
         Assert.Equal("0", await app.ClickHouseSql(
             $"SELECT count() FROM {app.ClickHouseDatabase}.{ClickHouseHttp.DailyTable} WHERE subject = 'contact' AND subject_id = toUUID('{person}')"));
         var queued = await conn.QuerySingleAsync<(string Payload, int Items)>(
-            "select payload::text, item_count from topic_message where topic = 'event-stream' and payload @> '[{\"event_id\":\"queued-colleague\"}]'");
+            "select payload::text, item_count from topic_message where topic = 'event-stream' and payload::jsonb @> '[{\"event_id\":\"queued-colleague\"}]'");
         Assert.Equal(1, queued.Items);
         Assert.Equal(["queued-colleague"], JsonDocument.Parse(queued.Payload).RootElement.EnumerateArray().Select(r => r.GetProperty("event_id").GetString()));
-        await conn.ExecuteAsync("update topic_message set available_at = now() where topic = 'event-stream' and payload @> '[{\"event_id\":\"queued-colleague\"}]'");
+        await conn.ExecuteAsync("update topic_message set available_at = now() where topic = 'event-stream' and payload::jsonb @> '[{\"event_id\":\"queued-colleague\"}]'");
 
         EventRow Row(string id, string user, Guid contact) =>
             EventRow.From(new ValidEvent(id, user, contact, null, account, "page_view", now.AddMinutes(-1), "{}"), now);
