@@ -72,7 +72,11 @@ public static class CdpPlatform
 
     /// <summary>
     /// The pipeline runs the same few statements thousands of times a second; letting Npgsql prepare them spares
-    /// Postgres the parse and plan each time (the connection string can still set its own values).
+    /// Postgres the parse and plan each time. A pooled connection is handed back without Npgsql's session reset (RESET
+    /// ALL, CLOSE ALL, UNLISTEN *, advisory unlock, DISCARD …, sent with its next use): no code here leaves session state
+    /// behind (settings are set_config(…, true), advisory locks are transaction locks but the migrations', which unlock
+    /// explicitly, and the one LISTEN lives on a connection of its own), and the reset was half of Postgres's CPU for a
+    /// cached 360 (measured: 0.21 -> 0.11 ms a read). The connection string can still set its own values for both.
     /// </summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
@@ -82,6 +86,8 @@ public static class CdpPlatform
             builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
         return builder.Build();
     }
 }

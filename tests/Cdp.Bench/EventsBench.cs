@@ -99,13 +99,13 @@ static class EventsBench
             }
 
             // The host's CPU while idle (its timers and pollers), to read the per-event figure below against.
-            var idleFrom = CpuSeconds(host.Pid);
+            var idleFrom = CpuUse.Read(host.Pid).Seconds;
             await Task.Delay(TimeSpan.FromSeconds(5));
-            var idleMsPerSecond = (CpuSeconds(host.Pid) - idleFrom) * 1000 / 5;
+            var idleMsPerSecond = (CpuUse.Read(host.Pid).Seconds - idleFrom) * 1000 / 5;
 
             var bodies = events.Chunk(RequestBatch).Select(Body).ToList();
             var latencies = new List<double>();
-            var hostCpu = CpuSeconds(host.Pid);
+            var hostCpu = CpuUse.Read(host.Pid).Seconds;
             var started = Stopwatch.StartNew();
             await PostAllAsync(bodies, latencies);
             var acceptedIn = started.Elapsed;
@@ -118,7 +118,7 @@ static class EventsBench
             Report.Line("POST -> rows visible in ClickHouse", new Figures(count, endToEnd, 0, 0));
             Console.WriteLine($"ratio end to end / raw insert      : {count / endToEnd.TotalSeconds / (count / raw.Elapsed.TotalSeconds):P0}");
             // CPU the host process spent (user + system), which a machine busy with other work changes far less than the rates.
-            Console.WriteLine($"host process CPU                   : {(CpuSeconds(host.Pid) - hostCpu) * 1000 / (count / 1000.0):N1} ms per 1,000 events (idle: {idleMsPerSecond:N0} ms per second)");
+            Console.WriteLine($"host process CPU                   : {(CpuUse.Read(host.Pid).Seconds - hostCpu) * 1000 / (count / 1000.0):N1} ms per 1,000 events (idle: {idleMsPerSecond:N0} ms per second)");
             await host.StopAsync();
         }
         finally
@@ -132,16 +132,6 @@ static class EventsBench
     sealed record SdkEvent(string EventId, string UserId, Guid AccountId, string Type, string OccurredAt, SdkProperties Properties);
 
     sealed record SdkProperties(string Path, string Referrer, string Campaign);
-
-    /// <summary>User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere).</summary>
-    static double CpuSeconds(int pid)
-    {
-        var stat = $"/proc/{pid}/stat";
-        if (!File.Exists(stat)) return 0;
-        var fields = File.ReadAllText(stat).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12 here; ticks of 1/100 s.
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
 
     static async Task<string> Sql(HttpClient ch, string sql)
     {

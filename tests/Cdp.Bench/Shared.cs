@@ -15,6 +15,53 @@ namespace Cdp.Bench
         public double PerSecond => Count / Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// CPU seconds (user + system, Linux /proc) spent so far by the host process, this bench process and the local servers,
+    /// to say where a figure's time went: on two shared cores a rate alone cannot tell whose work limits it.
+    /// </summary>
+    sealed record CpuUse(double Host, double Bench, double Postgres, double ClickHouse, double Redis)
+    {
+        public static CpuUse Now(int hostPid)
+        {
+            double postgres = 0, clickHouse = 0, redis = 0;
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+                var (comm, seconds) = Read(pid);
+                if (comm == "postgres") postgres += seconds;
+                else if (comm.StartsWith("clickhouse", StringComparison.Ordinal)) clickHouse += seconds;
+                else if (comm == "redis-server") redis += seconds;
+            }
+            return new CpuUse(Read(hostPid).Seconds, Read(Environment.ProcessId).Seconds, postgres, clickHouse, redis);
+        }
+
+        /// <summary>"host 1.20, postgres 0.80, … ms per request" for the work done since <paramref name="from"/>.</summary>
+        public string PerItemSince(CpuUse from, int items, string unit = "request")
+        {
+            string Ms(double seconds) => (seconds * 1000 / items).ToString("N2", CultureInfo.InvariantCulture);
+            return $"host {Ms(Host - from.Host)}, postgres {Ms(Postgres - from.Postgres)}, clickhouse {Ms(ClickHouse - from.ClickHouse)}, " +
+                   $"redis {Ms(Redis - from.Redis)}, bench client {Ms(Bench - from.Bench)} ms CPU per {unit}";
+        }
+
+        /// <summary>A process's command name and CPU seconds; a process that is gone counts nothing.</summary>
+        public static (string Comm, double Seconds) Read(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var close = stat.LastIndexOf(')');
+                var comm = stat[(stat.IndexOf('(') + 1)..close];
+                var fields = stat[(close + 2)..].Split(' ');
+                // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12 here; ticks of 1/100 s.
+                return (comm, (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return ("", 0);
+            }
+        }
+    }
+
     static class Args
     {
         public static int Int(string[] args, string name, int fallback)

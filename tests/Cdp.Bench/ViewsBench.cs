@@ -129,13 +129,17 @@ static class ViewsBench
                 }
 
                 var hits = 0;
+                var cpu = CpuUse.Now(host.Pid);
                 var uncached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id),
                     expectCached: false, () => Interlocked.Increment(ref hits)));
                 Report.Line($"GET {kind} 360, uncached", uncached);
+                Console.WriteLine($"  {CpuUse.Now(host.Pid).PerItemSince(cpu, ids.Count)}");
                 var misses = 0;
+                cpu = CpuUse.Now(host.Pid);
                 var cached = await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id),
                     expectCached: true, () => Interlocked.Increment(ref misses)));
                 Report.Line($"GET {kind} 360, cached", cached);
+                Console.WriteLine($"  {CpuUse.Now(host.Pid).PerItemSince(cpu, ids.Count)}");
                 if (hits + misses > 0) Console.WriteLine($"  (unexpected: {hits} hits in the uncached pass, {misses} misses in the cached pass)");
 
                 var db = redis.Database;

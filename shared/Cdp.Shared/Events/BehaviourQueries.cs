@@ -80,7 +80,7 @@ public sealed class BehaviourQueries
                   AND day > toDate(now(), 'UTC') - {sameDays.Key}
                 GROUP BY subject, subject_id, event_type ORDER BY event_type FORMAT JSONEachRow
                 """;
-            var lines = await RunAsync(sql, CancellationToken.None);
+            var lines = await RunAsync(sql, CancellationToken.None, singleThread: true);
             foreach (var (subject, id) in keys) answers[(subject, id, sameDays.Key)] = lines is null ? null : new(StringComparer.Ordinal);
             foreach (var line in lines ?? [])
             {
@@ -136,13 +136,13 @@ public sealed class BehaviourQueries
         _ => throw new ArgumentOutOfRangeException(nameof(subject)),
     };
 
-    async Task<List<string>?> RunAsync(string sql, CancellationToken ct)
+    async Task<List<string>?> RunAsync(string sql, CancellationToken ct, bool singleThread = false)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.Value.QueryTimeout);
         try
         {
-            return await clickHouse.QueryLinesAsync(sql, timeout.Token, options.Value.QueryTimeout);
+            return await clickHouse.QueryLinesAsync(sql, timeout.Token, options.Value.QueryTimeout, singleThread);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

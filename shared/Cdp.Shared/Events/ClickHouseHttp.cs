@@ -243,10 +243,15 @@ public sealed partial class ClickHouseHttp
     }
 
     /// <summary>Runs a SELECT ending in FORMAT JSONEachRow and returns its lines.</summary>
-    public async Task<List<string>> QueryLinesAsync(string sql, CancellationToken ct, TimeSpan? maxExecution = null)
+    /// <param name="singleThread">
+    /// For point reads of a few granules: ClickHouse then skips starting a parallel pipeline, which cost more than the
+    /// read (measured on the 360's count query: ~17 % less server CPU).
+    /// </param>
+    public async Task<List<string>> QueryLinesAsync(string sql, CancellationToken ct, TimeSpan? maxExecution = null, bool singleThread = false)
     {
         var settings = "?output_format_json_quote_64bit_integers=0";
         if (maxExecution is { } t) settings += $"&max_execution_time={Math.Max(1, (int)Math.Ceiling(t.TotalSeconds))}";
+        if (singleThread) settings += "&max_threads=1";
         using var content = new StringContent(sql, Encoding.UTF8, "text/plain");
         using var response = await http.PostAsync(settings, content, ct);
         await EnsureOkAsync(response, ct);

@@ -31,12 +31,19 @@ public sealed class WorkSignal
             try
             {
                 await using var conn = await db.OpenConnectionAsync(stopping);
-                conn.Notification += (_, _) => signal.Pulse();
-                await using (var listen = new NpgsqlCommand($"listen \"{channel.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", conn))
-                    await listen.ExecuteNonQueryAsync(stopping);
-                signal.Pulse();
-                failures = 0;
-                while (true) await conn.WaitAsync(stopping);
+                try
+                {
+                    conn.Notification += (_, _) => signal.Pulse();
+                    await using (var listen = new NpgsqlCommand($"listen \"{channel.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", conn))
+                        await listen.ExecuteNonQueryAsync(stopping);
+                    signal.Pulse();
+                    failures = 0;
+                    while (true) await conn.WaitAsync(stopping);
+                }
+                finally
+                {
+                    await UnlistenQuietlyAsync(conn);
+                }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -50,6 +57,24 @@ public sealed class WorkSignal
                 try { await Task.Delay(delay, stopping); }
                 catch (OperationCanceledException) { return; }
             }
+        }
+    }
+
+    /// <summary>
+    /// The pool hands connections back without a session reset (<see cref="CdpPlatform.CreateDataSource"/>), so a
+    /// listening connection that goes back whole must stop listening first; a broken one is dropped anyway.
+    /// </summary>
+    static async Task UnlistenQuietlyAsync(NpgsqlConnection conn)
+    {
+        if (conn.State != System.Data.ConnectionState.Open) return;
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("unlisten *", conn) { CommandTimeout = 5 };
+            await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            // Broken or busy: the pool does not reuse a broken connection.
         }
     }
 }
