@@ -45,6 +45,7 @@ static class IngestionBench
         var payloads = Workload.Build(records);
         var rate = Args.Int(args, "--rate", 0);
         var cpu = CpuUse.Now(host.Pid);
+        var startedAt = DateTime.UtcNow;
         var started = Stopwatch.StartNew();
         var accept = rate > 0
             ? await Sender.SendAtRateAsync(host.Client, payloads, concurrency, rate, BenchHost.SecretOf)
@@ -54,8 +55,8 @@ static class IngestionBench
         Report.Line(rate > 0 ? $"webhook -> 202 at {rate:N0}/s offered" : "webhook -> 202 (durable receipt + queued)", accept);
         if (args.Contains("--accept-only")) return;
 
-        await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
-        var endToEnd = started.Elapsed;
+        await UntilSettledAsync(db, records, TimeSpan.FromMinutes(30));
+        var endToEnd = await LastProcessedAsync(db) - startedAt;
         var drained = records - settledByThen;
         Console.WriteLine($"backlog drain after the last 202    : {drained / (endToEnd - acceptedAt).TotalSeconds,10:N0} records/s  ({drained:N0} left when sending ended, {settledByThen:N0} already settled)");
 
@@ -92,7 +93,7 @@ static class IngestionBench
         var payloads = Workload.Build(records);
         var started = Stopwatch.StartNew();
         var accept = await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
-        await Eventually.Until(async () => await SettledAsync(db) == records, TimeSpan.FromMinutes(30));
+        await UntilSettledAsync(db, records, TimeSpan.FromMinutes(30));
         var perSecond = records / started.Elapsed.TotalSeconds;
         var label = telemetry ? "telemetry on " : "telemetry off";
         Report.Line($"{label}: webhook -> 202", accept);
@@ -114,7 +115,7 @@ static class IngestionBench
         var started = Stopwatch.StartNew();
         var payloads = Workload.Build(count).Where(p => p.Channel != "erp").Select(p => (p.Channel, Json: Rename(p.Json))).ToList();
         await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
-        await Eventually.Until(async () => await SettledAsync(db) == payloads.Count, TimeSpan.FromMinutes(5));
+        await UntilSettledAsync(db, payloads.Count, TimeSpan.FromMinutes(5));
         await Eventually.Until(async () => (long)(await db.CreateCommand("select count(*) from topic_message where status = 'pending'").ExecuteScalarAsync())! == 0,
             TimeSpan.FromMinutes(5));
         await using (var batch = db.CreateBatch())
@@ -134,6 +135,25 @@ static class IngestionBench
         // As the serializer writes the company names (non-ASCII escaped).
         static string Escaped(string text) => JsonSerializer.Serialize(text)[1..^1];
     }
+
+    /// <summary>
+    /// Polls every 250 ms, not Eventually's 20: the count reads every receipt (~10 ms of Postgres CPU at 10,000), and at
+    /// 20 ms the bench's own polling was a fifth of the run's Postgres time (pg_stat_statements). The end-to-end time is
+    /// read from the receipts (<see cref="LastProcessedAsync"/>), so the interval does not blur it.
+    /// </summary>
+    static async Task UntilSettledAsync(NpgsqlDataSource db, long count, TimeSpan timeout)
+    {
+        var waited = Stopwatch.StartNew();
+        while (await SettledAsync(db) < count)
+        {
+            if (waited.Elapsed > timeout) throw new TimeoutException($"Not all {count:N0} receipts settled within {timeout}");
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>When the last receipt was settled (the same machine's clock as the bench's).</summary>
+    static async Task<DateTime> LastProcessedAsync(NpgsqlDataSource db) =>
+        (DateTime)(await db.CreateCommand("select max(processed_at) from ingestion_receipt").ExecuteScalarAsync())!;
 
     static async Task<long> SettledAsync(NpgsqlDataSource db) =>
         (long)(await db.CreateCommand("select count(*) from ingestion_receipt where status <> 'queued'").ExecuteScalarAsync())!;
