@@ -28,24 +28,28 @@ public static class CompanyName
         "(?:" + string.Join("|", Regions.OrderByDescending(r => r.Length).Select(Regex.Escape)) + ")"
         + "(?:特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)?";
 
-    private static readonly Regex LeadingRegion = new("^" + Region, RegexOptions.CultureInvariant);
+    // Compiled: every record with a company runs these, and the region alternation is long; interpreted, they took ~3 %
+    // of the host's CPU on the ingest bench (perf). Built from the list above, so not source-generated.
+    private const RegexOptions Options = RegexOptions.CultureInvariant | RegexOptions.Compiled;
+
+    private static readonly Regex LeadingRegion = new("^" + Region, Options);
 
     // "腾讯科技(深圳)有限公司", "平安保险(集团)": the bracket says where or what form, not who.
     private static readonly Regex BracketedRegionOrForm = new(
-        @"\((?:" + Region + @"|中国|china|集团|有限合伙|普通合伙)\)", RegexOptions.CultureInvariant);
+        @"\((?:" + Region + @"|中国|china|集团|有限合伙|普通合伙)\)", Options);
 
     // The regex engine tries start positions left to right, so among alternatives anchored at the end the
     // longest suffix wins; a branch's region goes with it ("招商银行上海分公司" -> "招商银行").
     private static readonly Regex ChineseLegalSuffix = new(
         "(?:(?:" + Region + ")?分公司|集团股份有限公司|集团有限公司|股份有限公司|有限责任公司|有限公司|股份公司|集团|公司)$",
-        RegexOptions.CultureInvariant);
+        Options);
 
     // Applied repeatedly, so "co., ltd." goes as "ltd." then "co.,". The look-behind keeps "costco" intact.
     private static readonly Regex LatinLegalSuffix = new(
         @"(?<![a-z0-9])(?:company\s+limited|corporation|company|limited|corp|inc|llc|ltd|co)[\s.,]*$",
-        RegexOptions.CultureInvariant);
+        Options);
 
-    private static readonly Regex TrailingSeparators = new(@"[\s.,]+$", RegexOptions.CultureInvariant);
+    private static readonly Regex TrailingSeparators = new(@"[\s.,]+$", Options);
 
     /// <summary>
     /// FullName: width-normalised, brackets unified to (), spaces next to CJK removed, Latin lower-cased.
