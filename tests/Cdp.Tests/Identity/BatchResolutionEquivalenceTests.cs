@@ -58,24 +58,8 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
         Assert.True(expected.Accounts.Count > 250 && expected.Contacts.Count > 1000 && expected.Leads.Count > 500,
             $"{expected.Accounts.Count} accounts, {expected.Contacts.Count} contacts, {expected.Leads.Count} leads");
 
-        Same(expected.Accounts, actual.Accounts, "accounts");
-        Same(expected.Contacts, actual.Contacts, "contacts");
-        Same(expected.Leads, actual.Leads, "leads");
-        Same(expected.Owners, actual.Owners, "customer owners");
-        Same(expected.Messages, actual.Messages, "queued messages");
-        Same(expected.Reviews, actual.Reviews, "reviews");
-        Same(expected.Receipts, actual.Receipts, "receipts");
-        Same(expected.Outcomes, actual.Outcomes, "outcomes, in input order");
-        foreach (var (what, expect, got) in new[]
-        {
-            ("accounts", expected.Accounts, inChunks.Accounts), ("contacts", expected.Contacts, inChunks.Contacts),
-            ("leads", expected.Leads, inChunks.Leads), ("customer owners", expected.Owners, inChunks.Owners),
-            ("queued messages", expected.Messages, inChunks.Messages), ("reviews", expected.Reviews, inChunks.Reviews),
-            ("receipts", expected.Receipts, inChunks.Receipts), ("outcomes, in input order", expected.Outcomes, inChunks.Outcomes),
-        })
-        {
-            Same(expect, got, what + " (chunks of 1,000)");
-        }
+        SameEnd(expected, actual, "batches of 64");
+        SameEnd(expected, inChunks, "chunks of 1,000");
 
         Func<IdentityResolver, List<(Guid, CleanRecord)>, Task<List<ResolutionOutcome>>> Batches(int size) => async (resolver, work) =>
         {
@@ -84,6 +68,19 @@ public sealed class BatchResolutionEquivalenceTests : IAsyncLifetime
             fallbacks += resolver.BatchFallbacks;
             return outcomes;
         };
+    }
+
+    /// <summary>The same entities, identities, owners, messages, reviews, receipts and outcomes as one by one.</summary>
+    static void SameEnd(Snapshot expected, Snapshot actual, string how)
+    {
+        Same(expected.Accounts, actual.Accounts, $"accounts ({how})");
+        Same(expected.Contacts, actual.Contacts, $"contacts ({how})");
+        Same(expected.Leads, actual.Leads, $"leads ({how})");
+        Same(expected.Owners, actual.Owners, $"customer owners ({how})");
+        Same(expected.Messages, actual.Messages, $"queued messages ({how})");
+        Same(expected.Reviews, actual.Reviews, $"reviews ({how})");
+        Same(expected.Receipts, actual.Receipts, $"receipts ({how})");
+        Same(expected.Outcomes, actual.Outcomes, $"outcomes, in input order ({how})");
     }
 
     static void Same(IReadOnlyList<string> expected, IReadOnlyList<string> actual, string what)
