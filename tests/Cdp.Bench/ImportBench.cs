@@ -75,6 +75,7 @@ static class ImportBench
                 }
             }
 
+            var used = CpuUse.Now(host.Pid);
             var clock = Stopwatch.StartNew();
             var importId = await PostAsync(client, file);
             var staged = clock.Elapsed;
@@ -84,6 +85,7 @@ static class ImportBench
             var status = await WaitAsync(client, importId);
             var total = clock.Elapsed;
             Console.WriteLine($"import -> resolved (end to end)  : {records / total.TotalSeconds,10:N0} records/s  ({total.TotalSeconds:N1} s, state {status.GetProperty("state").GetString()})");
+            Console.WriteLine($"CPU, post to done                : {CpuUse.Now(host.Pid).PerItemSince(used, records, "record")}");
             Console.WriteLine($"outcomes                         : processed {Int(status, "processed")}, review {Int(status, "review")}, rejected {Int(status, "rejected")}, duplicate {Int(status, "duplicate")}, failed {Int(status, "failed")}");
 
             await using var cmd = db.CreateCommand("""
