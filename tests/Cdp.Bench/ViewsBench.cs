@@ -24,6 +24,8 @@ namespace Cdp.Bench;
 /// </summary>
 static class ViewsBench
 {
+    const int WarmUpRounds = 6;
+
     public static async Task RunAsync(string[] args)
     {
         var accounts = Args.Int(args, "--accounts", 20_000);
@@ -61,8 +63,8 @@ static class ViewsBench
             await using var host = await BenchHost.StartAsync(scratch, settings);
             // The timed ids and the warm-up's are disjoint, so no timed read finds its view cached by the warm-up.
             var random = new Random(7);
-            var accountSample = Sample(random, accounts, reads + warmup).Select(i => Id(salt, "a", i)).ToList();
-            var contactSample = Sample(random, contacts, reads + warmup).Select(i => Id(salt, "c", i)).ToList();
+            var accountSample = Sample(random, accounts, reads + warmup * WarmUpRounds).Select(i => Id(salt, "a", i)).ToList();
+            var contactSample = Sample(random, contacts, reads + warmup * WarmUpRounds).Select(i => Id(salt, "c", i)).ToList();
             var (accountIds, warmAccounts) = (accountSample.Take(reads).ToList(), accountSample.Skip(reads).ToList());
             var (contactIds, warmContacts) = (contactSample.Take(reads).ToList(), contactSample.Skip(reads).ToList());
 
@@ -81,20 +83,23 @@ static class ViewsBench
                 string.Format(CultureInfo.InvariantCulture, kind == "account" ? "/api/accounts/{0}/360" : "/api/contacts/{0}/360", id);
 
             // Both processes start cold, and JIT compilation in the first seconds would be measured as our code's time:
-            // every timed path runs first on other ids, untimed.
+            // every timed path runs first on other ids, untimed, in rounds until the host's JIT has settled (JitWarmUp).
             var warmPartial = 0;
             if (warmup > 0)
             {
-                var warming = Stopwatch.StartNew();
-                foreach (var (kind, ids) in new[] { ("account", warmAccounts), ("contact", warmContacts) })
+                await JitWarmUp.RunAsync(host.Pid, WarmUpRounds, async round =>
                 {
-                    await MeasureAsync(ids, concurrency, id => RawPostgres(kind, id));
-                    await MeasureAsync(ids, concurrency, id => RawDaily(kind, id));
-                    await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: false, () => { }, () => Interlocked.Increment(ref warmPartial)));
-                    await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: true, () => { }, () => Interlocked.Increment(ref warmPartial)));
-                }
-                Console.WriteLine($"warm-up (untimed): {warmup:N0} account and {warmup:N0} contact views, uncached and cached, and the raw reads, in {warming.Elapsed.TotalSeconds:N0} s" +
-                                  (warmPartial > 0 ? $" ({warmPartial} partial answers while cold)" : ""));
+                    foreach (var (kind, sample) in new[] { ("account", warmAccounts), ("contact", warmContacts) })
+                    {
+                        var ids = sample.Skip(round * warmup).Take(warmup).ToList();
+                        await MeasureAsync(ids, concurrency, id => RawPostgres(kind, id));
+                        await MeasureAsync(ids, concurrency, id => RawDaily(kind, id));
+                        await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: false, () => { }, () => Interlocked.Increment(ref warmPartial)));
+                        await MeasureAsync(ids, concurrency, id => GetAsync(host.Client, PathOf(kind, id), expectCached: true, () => { }, () => Interlocked.Increment(ref warmPartial)));
+                    }
+                    return $"{warmup:N0} account and {warmup:N0} contact views, uncached and cached, and the raw reads" +
+                           (warmPartial > 0 ? $" ({warmPartial} partial answers while cold)" : "");
+                });
                 if (warmPartial > 0) Console.WriteLine($"  host warnings: {string.Join(" | ", host.Output.Where(l => l.StartsWith("warn", StringComparison.Ordinal)).Take(2))}");
             }
 

@@ -463,10 +463,12 @@ public sealed partial class IdentityResolver
                     from contact where contact_id = any(@ids) order by contact_id for update
                     """, new { ids = contacts.Select(x => prefetch.People.GetValueOrDefault(x.I)).OfType<Guid>().Distinct().ToArray() }));
                 batch.BatchCommands.Add(Run.Command(AccountRowsSql, new { ids = mergedAccounts.Distinct().ToArray() }));
+                // Each unique index probed with its own column's values only.
+                string[] Asked(string column) => [.. asked.Where(a => a.Table == "contact" && a.Column == column).Select(a => a.Value)];
                 batch.BatchCommands.Add(Run.Command("""
                     select contact_id, mobile_phone, email, wecom_external_user_id from contact
-                    where mobile_phone = any(@values) or email = any(@values) or wecom_external_user_id = any(@values)
-                    """, new { values = asked.Where(a => a.Table == "contact").Select(a => a.Value).Distinct().ToArray() }));
+                    where mobile_phone = any(@mobiles) or email = any(@emails) or wecom_external_user_id = any(@wecoms)
+                    """, new { mobiles = Asked("mobile_phone"), emails = Asked("email"), wecoms = Asked("wecom_external_user_id") }));
                 batch.BatchCommands.Add(Run.Command(
                     "select account_id, unified_social_credit_code from account where unified_social_credit_code = any(@values)",
                     new { values = asked.Where(a => a.Table == "account").Select(a => a.Value).Distinct().ToArray() }));
