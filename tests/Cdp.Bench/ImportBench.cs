@@ -59,20 +59,22 @@ static class ImportBench
 
             if (!stageOnly)
             {
-                // Untimed: the host is a fresh process whose JIT would otherwise be measured along with the first chunks.
-                var warmFile = Path.Combine(Path.GetTempPath(), $"cdp-bench-import-warm-{Guid.NewGuid():N}.ndjson");
-                try
+                // Untimed: the host is a fresh process whose JIT would otherwise be measured along with the first chunks;
+                // rounds of other records until it has settled (JitWarmUp).
+                await JitWarmUp.RunAsync(host.Pid, WarmUpRounds, async round =>
                 {
-                    Generate(warmFile, WarmUpRecords, seed: 41, prefix: "warm");
-                    var warm = Stopwatch.StartNew();
-                    var warmId = await PostAsync(client, warmFile);
-                    var warmStatus = await WaitAsync(client, warmId);
-                    Console.WriteLine($"warm-up import (untimed)         : {WarmUpRecords:N0} other records in {warm.Elapsed.TotalSeconds:N1} s, state {warmStatus.GetProperty("state").GetString()}");
-                }
-                finally
-                {
-                    File.Delete(warmFile);
-                }
+                    var warmFile = Path.Combine(Path.GetTempPath(), $"cdp-bench-import-warm-{Guid.NewGuid():N}.ndjson");
+                    try
+                    {
+                        Generate(warmFile, WarmUpRecords, seed: 41 + round, prefix: $"warm{round}");
+                        var warmStatus = await WaitAsync(client, await PostAsync(client, warmFile));
+                        return $"an import of {WarmUpRecords:N0} other records, state {warmStatus.GetProperty("state").GetString()}";
+                    }
+                    finally
+                    {
+                        File.Delete(warmFile);
+                    }
+                });
             }
 
             var used = CpuUse.Now(host.Pid);
@@ -116,7 +118,7 @@ static class ImportBench
         }
     }
 
-    const int WarmUpRecords = 2_000;
+    const int WarmUpRecords = 2_000, WarmUpRounds = 24;
 
     static async Task<Guid> PostAsync(HttpClient client, string file)
     {

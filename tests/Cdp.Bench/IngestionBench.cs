@@ -144,7 +144,7 @@ static class IngestionBench
     /// 20 ms the bench's own polling was a fifth of the run's Postgres time (pg_stat_statements). The end-to-end time is
     /// read from the receipts (<see cref="LastProcessedAsync"/>), so the interval does not blur it.
     /// </summary>
-    const int WarmUpRounds = 6;
+    const int WarmUpRounds = 12;
 
     static async Task UntilSettledAsync(NpgsqlDataSource db, long count, TimeSpan timeout)
     {

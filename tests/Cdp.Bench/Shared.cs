@@ -88,7 +88,7 @@ namespace Cdp.Bench
                 var what = await round(r);
                 var share = (TieringSeconds(hostPid) - tiering) / Math.Max(0.01, CpuUse.Read(hostPid).Seconds - host);
                 var settled = share < SettledShare;
-                Console.WriteLine($"warm-up round {r + 1} (untimed)       : {what} in {clock.Elapsed.TotalSeconds:N1} s; tiered JIT {share:P0} of the host's CPU{(settled ? ", settled" : "")}");
+                Console.WriteLine($"warm-up round {r + 1,2} (untimed)      : {what} in {clock.Elapsed.TotalSeconds:N1} s; tiered JIT {share:P0} of the host's CPU{(settled ? ", settled" : "")}");
                 if (settled) return;
             }
         }

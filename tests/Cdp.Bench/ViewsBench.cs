@@ -24,7 +24,7 @@ namespace Cdp.Bench;
 /// </summary>
 static class ViewsBench
 {
-    const int WarmUpRounds = 6;
+    const int WarmUpRounds = 12;
 
     public static async Task RunAsync(string[] args)
     {

@@ -97,7 +97,7 @@ public sealed partial class IdentityResolver
         private Dictionary<string, object?> InsertParameters(Guid id, Dictionary<string, string?> fields, object extra)
         {
             var parameters = new Dictionary<string, object?>();
-            foreach (var property in extra.GetType().GetProperties())
+            foreach (var property in PropertiesOf(extra))
             {
                 parameters[property.Name] = property.GetValue(extra);
             }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Reflection;
 using Cdp.Shared.Cleansing;
 using Cdp.Shared.Ingestion;
 using Cdp.Shared.Messaging;
@@ -114,7 +116,7 @@ public sealed partial class IdentityResolver
             var command = new NpgsqlBatchCommand(sql);
             var values = param is IReadOnlyDictionary<string, object?> entries
                 ? entries.Select(e => (e.Key, e.Value, Type: (Type?)null))
-                : param.GetType().GetProperties().Select(p => (p.Name, p.GetValue(param), Type: (Type?)p.PropertyType));
+                : PropertiesOf(param).Select(p => (p.Name, p.GetValue(param), Type: (Type?)p.PropertyType));
             foreach (var (name, value, type) in values)
             {
                 command.Parameters.Add(value is null ? Null(name, type) : new NpgsqlParameter(name, value));
@@ -122,6 +124,15 @@ public sealed partial class IdentityResolver
 
             return command;
         }
+
+        /// <summary>
+        /// The public properties of a parameter object's type, held for good. The runtime holds its reflection cache
+        /// weakly: each time a collection dropped it, the next GetValue emitted and compiled a new invoke stub per
+        /// property (perf map mid-import: hundreds of them, the tiered JIT busy for the whole run).
+        /// </summary>
+        internal static PropertyInfo[] PropertiesOf(object param) => Properties.GetOrAdd(param.GetType(), type => type.GetProperties());
+
+        private static readonly ConcurrentDictionary<Type, PropertyInfo[]> Properties = new();
 
         // Typed like Dapper types them; a null of unknown type is left to the server to infer from its use.
         private static NpgsqlParameter Null(string name, Type? type)
