@@ -27,13 +27,12 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         var receipt = await LoadAsync(queued.IngestionId, ct);
         if (receipt is null || receipt.Value.Status != "queued" || receipt.Value.Cleansed) return;
         var (channel, payload, _, _) = receipt.Value;
-        var commands = await CleanseAsync(queued.IngestionId, channel, payload, ct);
-        await SendAsync(commands, ct);
+        await SendAsync([await CleanseAsync(queued.IngestionId, channel, payload, ct)], ct);
     }
 
     /// <summary>
-    /// A claimed round: the receipts read in one round trip, each record cleansed, and every rejection, publish and
-    /// cleansed mark sent in one more (one implicit transaction). WeCom records fetch details first, each on its own.
+    /// A claimed round: the receipts read in one round trip, each record cleansed, and the rejections, the publishes
+    /// and the cleansed marks sent in one more (one implicit transaction; the publishes and the marks one statement each). WeCom records fetch details first, each on its own.
     /// If the shared write fails, each message is handled alone so only a bad one is retried.
     /// </summary>
     public async Task<IReadOnlyList<Exception?>> HandleBatchAsync(IReadOnlyList<TopicMessage> batch, CancellationToken ct)
@@ -56,7 +55,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
                 receipts[reader.GetGuid(0)] = (reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2), reader.GetString(3), reader.GetBoolean(4));
         }
 
-        var commands = new List<NpgsqlBatchCommand>();
+        var cleansed = new List<Cleansed>();
         for (var i = 0; i < batch.Count; i++)
         {
             if (queued[i] is not { } message) continue;
@@ -64,7 +63,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
             {
                 if (!receipts.TryGetValue(message.IngestionId, out var receipt) || receipt.Status != "queued" || receipt.Cleansed) continue;
                 if (receipt.Channel == ChannelNames.WeCom) await HandleAsync(batch[i], ct);
-                else commands.AddRange(await CleanseAsync(message.IngestionId, receipt.Channel, receipt.Payload, ct));
+                else cleansed.Add(await CleanseAsync(message.IngestionId, receipt.Channel, receipt.Payload, ct));
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
@@ -74,7 +73,7 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
 
         try
         {
-            await SendAsync(commands, ct);
+            await SendAsync(cleansed, ct);
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
@@ -89,8 +88,10 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         return errors;
     }
 
-    /// <summary>The writes one record comes to: its rejection, or its publish to identity resolution and the cleansed mark.</summary>
-    async Task<IReadOnlyList<NpgsqlBatchCommand>> CleanseAsync(Guid ingestionId, string channel, string payload, CancellationToken ct)
+    /// <summary>What cleansing made of a record: its rejection, or the clean record identity resolution takes next.</summary>
+    sealed record Cleansed(Guid IngestionId, NpgsqlBatchCommand? Rejection, CleanRecord? Clean);
+
+    async Task<Cleansed> CleanseAsync(Guid ingestionId, string channel, string payload, CancellationToken ct)
     {
         CustomerRecord? record;
         try
@@ -99,39 +100,45 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
         }
         catch (Exception e) when (e is JsonException or WeComCallbackException or KeyNotFoundException or InvalidOperationException)
         {
-            return [Reject(ingestionId, channel, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")])];
+            return new(ingestionId, Reject(ingestionId, channel, [new FieldError("body", $"Unreadable {channel} payload: {e.Message}")]), null);
         }
         if (record is null)
         {
-            return [Reject(ingestionId, channel, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")])];
+            return new(ingestionId, Reject(ingestionId, channel, [new FieldError("externalUserId", "WeCom no longer knows this external contact.")]), null);
         }
 
         var result = RecordCleanser.Cleanse(record);
         if (result.Clean is null)
         {
             logger.LogInformation("Rejected {IngestionId}: {Fields}", ingestionId, string.Join(",", result.Errors.Select(e => e.Field)));
-            return [Reject(ingestionId, channel, result.Errors)];
+            return new(ingestionId, Reject(ingestionId, channel, result.Errors), null);
         }
 
         CdpTelemetry.Accepted.Add(1, new KeyValuePair<string, object?>("channel", channel));
-        return
-        [
-            TopicPublisher.PublishCommand(Topics.IdentityResolution, NaturalKey(result.Clean),
-                new IdentityResolutionRequested(ingestionId, result.Clean)),
-            new("update ingestion_receipt set cleansed_at = now() where ingestion_id = $1") { Parameters = { new() { Value = ingestionId } } },
-        ];
+        return new(ingestionId, null, result.Clean);
     }
 
     /// <summary>
-    /// One round trip: a batch outside an explicit transaction runs as one implicit transaction, so the message and
-    /// the cleansed mark still commit together (or neither does).
+    /// One round trip: the rejections, then the accepted records' publishes to identity resolution (one statement, in
+    /// order) and their cleansed marks (one statement). A batch outside an explicit transaction runs as one implicit
+    /// transaction, so the messages and the marks still commit together (or none does).
     /// </summary>
-    async Task SendAsync(IReadOnlyList<NpgsqlBatchCommand> commands, CancellationToken ct)
+    async Task SendAsync(IReadOnlyList<Cleansed> records, CancellationToken ct)
     {
-        if (commands.Count == 0) return;
+        if (records.Count == 0) return;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(conn);
-        foreach (var command in commands) batch.BatchCommands.Add(command);
+        foreach (var rejection in records.Select(r => r.Rejection).OfType<NpgsqlBatchCommand>()) batch.BatchCommands.Add(rejection);
+        var accepted = records.Where(r => r.Clean is not null).ToList();
+        if (accepted.Count > 0)
+        {
+            batch.BatchCommands.Add(TopicPublisher.PublishManyCommand(Topics.IdentityResolution,
+                accepted.Select(r => (NaturalKey(r.Clean!), new IdentityResolutionRequested(r.IngestionId, r.Clean!)))));
+            batch.BatchCommands.Add(new("update ingestion_receipt set cleansed_at = now() where ingestion_id = any($1)")
+            {
+                Parameters = { new() { Value = accepted.Select(r => r.IngestionId).ToArray() } },
+            });
+        }
         await batch.ExecuteNonQueryAsync(ct);
     }
 
