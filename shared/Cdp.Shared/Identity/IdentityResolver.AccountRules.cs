@@ -96,12 +96,19 @@ public sealed partial class IdentityResolver
             {
                 // Creations in one city queue here, so two spellings of one new company arriving together do
                 // not both miss the fuzzy rule. Taken last and only here, so it cannot close a lock cycle.
-                // A batch read it up front, its city locked then, unless the wave changed the city's accounts since.
-                if (known is null || !known.TryFuzzy(r.City, out var fuzzy))
+                // A batch read it up front, its city locked then; the accounts the wave created or changed there since
+                // are compared again by id (no index scan), the others' answers still hold.
+                if (known is null || !known.TryFuzzy(r.City, out var fuzzy, out var changed))
                 {
                     Lock([IdentityKeys.City(r.City)]);
                     Perform(Matching.SimilaritySql, Matching.SimilarityArgs(threshold));
                     fuzzy = [.. (await Query<Matching.FuzzyMatch>(Matching.Fuzzy, Matching.FuzzyArgs([(0, clean)], threshold))).Select(m => m.ToCandidate())];
+                }
+                else if (changed.Count > 0)
+                {
+                    known.FuzzyComparedAgain();
+                    var again = await Query<Matching.FuzzyMatch>(Matching.FuzzyAmong, Matching.FuzzyAmongArgs(clean, changed, threshold));
+                    fuzzy = Matching.Ranked(fuzzy.Concat(again.Select(m => m.ToCandidate())));
                 }
 
                 if (await Decide(fuzzy, nameIsAuthoritative: false) is { } step)
@@ -130,7 +137,7 @@ public sealed partial class IdentityResolver
         private Guid CreateAccount(bool keepCode = true)
         {
             var id = NewId();
-            known?.AccountChanged(r.City);
+            known?.AccountChanged(id, r.City);
             var fields = AccountFields(includeName: true);
             if (!keepCode) fields["unified_social_credit_code"] = null;
             Write(AccountInsert, InsertParameters(id, fields, new
@@ -178,7 +185,7 @@ public sealed partial class IdentityResolver
 
             if (merged.Changed.Any(c => c is "account_name" or "unified_social_credit_code" or "city"))
             {
-                known?.AccountChanged(row.City, merged.Values["city"]);
+                known?.AccountChanged(accountId, row.City, merged.Values["city"]);
             }
 
             var name = merged.Values["account_name"];

@@ -85,6 +85,11 @@ public sealed partial class IdentityResolver
 
     internal int BatchRows => batchRows;
 
+    private int fuzzyRechecks;
+
+    /// <summary>Fuzzy answers the set-based path kept from a wave's read and completed by comparing only the accounts the wave changed.</summary>
+    internal int FuzzyRechecks => fuzzyRechecks;
+
     /// <summary>
     /// The set-based path: one transaction, in waves. A wave locks the receipts and every key of its records at once
     /// (in hash order, so batches cannot deadlock on each other) and reads the matches, the matched rows and the
@@ -142,6 +147,7 @@ public sealed partial class IdentityResolver
                 outcomes[todo[w]] = outcome;
             }
 
+            Interlocked.Add(ref fuzzyRechecks, prefetch.FuzzyRechecks.Count);
             var admitted = wave.Count - deferred.Count;
             todo = deferred;
             if (waves == MaxSetWaves || admitted < MinWaveAdmits) break;
@@ -289,10 +295,14 @@ public sealed partial class IdentityResolver
         public Dictionary<int, List<Matching.FuzzyMatch>> Fuzzy { get; } = [];
 
         /// <summary>
-        /// Cities where a record of the wave created an account or changed what the fuzzy rule compares (name, city,
-        /// code): their prefetched fuzzy answers are stale.
+        /// Per city, the accounts a record of the wave created there or changed what the fuzzy rule compares of (name,
+        /// city, code; listed under the old city and the new): the prefetched fuzzy answers of the city are exact for
+        /// every other account, and these are compared again (<see cref="Known.TryFuzzy"/>).
         /// </summary>
-        public HashSet<string> FuzzyStale { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, HashSet<Guid>> FuzzyChanged { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Records whose fuzzy answer was completed by comparing the changed accounts again (counted for tests).</summary>
+        public HashSet<int> FuzzyRechecks { get; } = [];
 
         /// <summary>Reads rows of a row select (id, the merged columns, field times and sources) into <see cref="Rows"/>.</summary>
         public async Task ReadHeldRows(NpgsqlDataReader reader, CancellationToken ct)
@@ -561,19 +571,33 @@ public sealed partial class IdentityResolver
             return row is not null && !batch!.Touched.Contains(id) && columns.All(row.Row.ContainsKey);
         }
 
-        /// <summary>The fuzzy rule's answer read up front, while no account of the city was created or changed since.</summary>
-        public bool TryFuzzy(string city, out List<AccountCandidate> candidates)
+        /// <summary>
+        /// The fuzzy rule's answer read up front, less the accounts of the city the wave created or changed since
+        /// (<paramref name="changed"/>: the caller compares those again). False when there is none, or when the answer
+        /// was cut at the rule's limit and lost an account (the next one down was never read).
+        /// </summary>
+        public bool TryFuzzy(string city, out List<AccountCandidate> candidates, out IReadOnlyCollection<Guid> changed)
         {
             candidates = [];
-            if (batch is null || !batch.Fuzzy.TryGetValue(index, out var matches) || batch.FuzzyStale.Contains(city)) return false;
-            candidates = [.. matches.Select(m => m.ToCandidate())];
-            return true;
+            changed = batch?.FuzzyChanged.GetValueOrDefault(city) ?? [];
+            if (batch is null || !batch.Fuzzy.TryGetValue(index, out var matches)) return false;
+            var unchanged = changed;
+            candidates = [.. matches.Where(m => !unchanged.Contains(m.AccountId)).Select(m => m.ToCandidate())];
+            return matches.Count < Matching.FuzzyLimit || candidates.Count == matches.Count;
         }
 
-        /// <summary>An account of these cities was created, or its name, city or code changed: their fuzzy answers are stale.</summary>
-        public void AccountChanged(params string?[] cities)
+        /// <summary>Counts a fuzzy answer kept from the wave's read and completed by <see cref="Matching.FuzzyAmong"/>.</summary>
+        public void FuzzyComparedAgain() => batch?.FuzzyRechecks.Add(index);
+
+        /// <summary>Account <paramref name="id"/> of these cities was created, or its name, city or code changed.</summary>
+        public void AccountChanged(Guid id, params string?[] cities)
         {
-            foreach (var city in cities) if (city is not null) batch?.FuzzyStale.Add(city);
+            if (batch is null) return;
+            foreach (var city in cities.OfType<string>())
+            {
+                if (!batch.FuzzyChanged.TryGetValue(city, out var ids)) batch.FuzzyChanged[city] = ids = [];
+                ids.Add(id);
+            }
         }
 
         /// <summary>Whether an entity other than <paramref name="id"/> holds <paramref name="value"/> (see Run.DropTaken).</summary>

@@ -136,6 +136,34 @@ public sealed partial class IdentityResolver
             order by r.i, a.similarity desc, a.account_id
             """;
 
+        /// <summary>How many candidates <see cref="Fuzzy"/> answers at most.</summary>
+        public const int FuzzyLimit = 20;
+
+        /// <summary>
+        /// <see cref="Fuzzy"/>'s test for one record, against the accounts <c>@ids</c> only (read by key, not by the
+        /// trigram index): the accounts a wave created or changed after it read the fuzzy answers up front.
+        /// </summary>
+        public const string FuzzyAmong = """
+            select 0 as I, account_id as AccountId, account_name as Name, city as City, unified_social_credit_code as CreditCode,
+                   similarity(name_short, @short)::float8 as Similarity
+            from account
+            where account_id = any(@ids) and city = @city and similarity(name_short, @short) >= @threshold
+              and (@code::text is null or unified_social_credit_code is null)
+            """;
+
+        public static object FuzzyAmongArgs(CleanRecord clean, IEnumerable<Guid> ids, double threshold) => new
+        {
+            ids = ids.ToArray(),
+            @short = clean.CompanyShortName,
+            city = clean.Record.City,
+            code = clean.Record.CreditCode,
+            threshold,
+        };
+
+        /// <summary>Candidates in <see cref="Fuzzy"/>'s order (most similar first, then by id as Postgres orders uuids), at most its limit.</summary>
+        public static List<AccountCandidate> Ranked(IEnumerable<AccountCandidate> candidates) =>
+            [.. candidates.OrderByDescending(c => c.Similarity).ThenBy(c => c.AccountId.ToString(), StringComparer.Ordinal).Take(FuzzyLimit)];
+
         public const string SimilaritySql = "select set_config('pg_trgm.similarity_threshold', @t, true)";
 
         public static object SimilarityArgs(double threshold) => new { t = threshold.ToString(CultureInfo.InvariantCulture) };

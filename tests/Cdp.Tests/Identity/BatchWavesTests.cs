@@ -33,6 +33,27 @@ public sealed class BatchWavesTests(PostgresDatabase db) : IClassFixture<Postgre
         Assert.Equal(0, many.Fallbacks);
     }
 
+    [Fact]
+    public async Task A_wave_compares_only_the_accounts_it_created_again_for_a_later_fuzzy_record_of_the_city()
+    {
+        // One wave: the account record creates its company; the contact's company is another spelling (no exact
+        // match, no shared key), so it reaches the fuzzy rule, whose answer was read before the account existed.
+        var bed = new IdentityTestBed(db);
+        var word = Word();
+        var city = City();
+        var account = Account(word + "科技有限公司", city);
+        var contact = Contact(TestData.Mobile()) with { Company = word + "科技发展有限公司", City = city };
+        var items = new List<(Guid, CleanRecord)> { (await bed.Receipt(account), Clean(account)), (await bed.Receipt(contact), Clean(contact)) };
+
+        var outcomes = await bed.Resolver.ResolveBatchAsync(items, CancellationToken.None);
+
+        Assert.True(outcomes[0].Created);
+        Assert.Equal(outcomes[0].EntityId, outcomes[1].AccountId);   // the fuzzy rule found the account the wave created
+        Assert.Equal(1, bed.Resolver.BatchWaves);
+        Assert.Equal(1, bed.Resolver.FuzzyRechecks);
+        Assert.Equal(1L, await bed.Scalar<long>("select count(*) from account where city = @city", new { city }));
+    }
+
     async Task<(int Waves, int RoundTrips, int Statements, int Rows, int Fallbacks)> ResolveAsync(int independent)
     {
         var bed = new IdentityTestBed(db);
