@@ -46,8 +46,8 @@ namespace Cdp.Bench
         /// <summary>A process's command name and CPU seconds; a process that is gone counts nothing.</summary>
         public static (string Comm, double Seconds) Read(int pid) => ReadStat($"/proc/{pid}");
 
-        /// <summary>A thread's CPU seconds (<paramref name="task"/>: /proc/PID/task/TID).</summary>
-        public static double ReadTask(string task) => ReadStat(task).Seconds;
+        /// <summary>A thread's name and CPU seconds (<paramref name="task"/>: /proc/PID/task/TID); a thread that is gone counts nothing.</summary>
+        public static (string Comm, double Seconds) ReadTask(string task) => ReadStat(task);
 
         static (string Comm, double Seconds) ReadStat(string dir)
         {
@@ -93,18 +93,23 @@ namespace Cdp.Bench
             }
         }
 
-        /// <summary>CPU seconds of the host's tiered-compilation thread (its name, as /proc shortens it).</summary>
+        /// <summary>
+        /// CPU seconds of the host's tiered-compilation thread (its name, as /proc shortens it). Threads that end while
+        /// the list is read are skipped one by one: a failed read must not zero the sum, or a round would look settled.
+        /// </summary>
         static double TieringSeconds(int pid)
         {
             try
             {
-                return Directory.EnumerateDirectories($"/proc/{pid}/task")
-                    .Where(task => File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered Com", StringComparison.Ordinal))
-                    .Sum(task => CpuUse.ReadTask(task));
+                return Directory.EnumerateDirectories($"/proc/{pid}/task").Sum(task =>
+                {
+                    var (comm, seconds) = CpuUse.ReadTask(task);
+                    return comm.StartsWith(".NET Tiered Com", StringComparison.Ordinal) ? seconds : 0;
+                });
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return 0;
+                return 0;   // the host is gone
             }
         }
     }

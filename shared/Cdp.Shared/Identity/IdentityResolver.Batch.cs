@@ -147,7 +147,7 @@ public sealed partial class IdentityResolver
                 outcomes[todo[w]] = outcome;
             }
 
-            Interlocked.Add(ref fuzzyRechecks, prefetch.FuzzyRechecks.Count);
+            Interlocked.Add(ref fuzzyRechecks, prefetch.FuzzyRechecks);
             var admitted = wave.Count - deferred.Count;
             todo = deferred;
             if (waves == MaxSetWaves || admitted < MinWaveAdmits) break;
@@ -301,8 +301,8 @@ public sealed partial class IdentityResolver
         /// </summary>
         public Dictionary<string, HashSet<Guid>> FuzzyChanged { get; } = new(StringComparer.Ordinal);
 
-        /// <summary>Records whose fuzzy answer was completed by comparing the changed accounts again (counted for tests).</summary>
-        public HashSet<int> FuzzyRechecks { get; } = [];
+        /// <summary>Fuzzy answers of the wave completed by comparing the changed accounts again (counted for tests).</summary>
+        public int FuzzyRechecks { get; set; }
 
         /// <summary>Reads rows of a row select (id, the merged columns, field times and sources) into <see cref="Rows"/>.</summary>
         public async Task ReadHeldRows(NpgsqlDataReader reader, CancellationToken ct)
@@ -587,7 +587,10 @@ public sealed partial class IdentityResolver
         }
 
         /// <summary>Counts a fuzzy answer kept from the wave's read and completed by <see cref="Matching.FuzzyAmong"/>.</summary>
-        public void FuzzyComparedAgain() => batch?.FuzzyRechecks.Add(index);
+        public void FuzzyComparedAgain()
+        {
+            if (batch is not null) batch.FuzzyRechecks++;
+        }
 
         /// <summary>Account <paramref name="id"/> of these cities was created, or its name, city or code changed.</summary>
         public void AccountChanged(Guid id, params string?[] cities)

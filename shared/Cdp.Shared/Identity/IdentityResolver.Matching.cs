@@ -122,7 +122,10 @@ public sealed partial class IdentityResolver
         /// which <see cref="SimilaritySql"/> sets first for the <c>%</c> operator), and none holding a code when the
         /// record brings one; the 20 most similar.
         /// </summary>
-        public const string Fuzzy = """
+        /// <summary>How many candidates <see cref="Fuzzy"/> answers at most.</summary>
+        public const int FuzzyLimit = 20;
+
+        public static readonly string Fuzzy = $"""
             select r.i as I, a.account_id as AccountId, a.account_name as Name, a.city as City,
                    a.unified_social_credit_code as CreditCode, a.similarity as Similarity
             from unnest(@i, @short, @city, @code) as r(i, short, city, code)
@@ -131,13 +134,10 @@ public sealed partial class IdentityResolver
                 from account
                 where city = r.city and name_short % r.short and similarity(name_short, r.short) >= @threshold
                   and (r.code is null or unified_social_credit_code is null)
-                order by similarity desc, account_id limit 20
+                order by similarity desc, account_id limit {FuzzyLimit}
             ) as a
             order by r.i, a.similarity desc, a.account_id
             """;
-
-        /// <summary>How many candidates <see cref="Fuzzy"/> answers at most.</summary>
-        public const int FuzzyLimit = 20;
 
         /// <summary>
         /// <see cref="Fuzzy"/>'s test for one record, against the accounts <c>@ids</c> only (read by key, not by the

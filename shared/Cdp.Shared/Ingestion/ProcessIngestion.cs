@@ -32,8 +32,9 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
 
     /// <summary>
     /// A claimed round: the receipts read in one round trip, each record cleansed, and the rejections, the publishes
-    /// and the cleansed marks sent in one more (one implicit transaction; the publishes and the marks one statement each). WeCom records fetch details first, each on its own.
-    /// If the shared write fails, each message is handled alone so only a bad one is retried.
+    /// and the cleansed marks sent in one more (one implicit transaction; the publishes and the marks one statement
+    /// each). WeCom records fetch details first, each on its own. If the shared write fails, each message is handled
+    /// alone so only a bad one is retried.
     /// </summary>
     public async Task<IReadOnlyList<Exception?>> HandleBatchAsync(IReadOnlyList<TopicMessage> batch, CancellationToken ct)
     {
