@@ -15,7 +15,8 @@ namespace Cdp.Bench;
 /// records (NDJSON) into the local host (its own process, scratch database), beside a same-run raw COPY of the same
 /// lines into a scratch table. Prints staging (body -> COPY -> chunks queued), the CPU ceiling of reading and
 /// cleansing on this machine, end-to-end records/s, chunk latency p50/p99 and where the chunks' time went (read +
-/// cleanse, receipts, resolution). --stage-only leaves the consumers off and measures the staging alone.
+/// cleanse, receipts, resolution), then the write floor (<see cref="WriteFloor"/>: the run's own row writes, set-based).
+/// --stage-only leaves the consumers off and measures the staging alone.
 /// </summary>
 static class ImportBench
 {
@@ -77,6 +78,9 @@ static class ImportBench
                 });
             }
 
+            // Idle backends report their row counts within a second.
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            var writesBefore = await WriteFloor.TakeAsync(db);
             var used = CpuUse.Now(host.Pid);
             var clock = Stopwatch.StartNew();
             var importId = await PostAsync(client, file);
@@ -111,6 +115,8 @@ static class ImportBench
             Console.WriteLine($"phase: chunks, whole             : {PerSecond(5),10:N0} records/s  ({Seconds(5):N1} s in chunks; {Seconds(7):N1} s wall from staged to last chunk)");
             Console.WriteLine($"ratio end to end / raw COPY      : {copy.TotalSeconds / total.TotalSeconds:P1}");
             await host.StopAsync();
+            // With the host stopped (its backends gone, their counts reported), nothing competes with the replay.
+            WriteFloor.Print(await WriteFloor.ReplayAsync(db, writesBefore, await WriteFloor.TakeAsync(db)), records, records / total.TotalSeconds);
         }
         finally
         {

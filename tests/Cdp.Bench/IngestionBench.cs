@@ -13,7 +13,8 @@ namespace Cdp.Bench;
 
 /// <summary>
 /// ./cdp bench [ingest] [--records N] [--concurrency C] [--accept-only] [--keep]: webhook -> resolved entity on this
-/// machine, printed beside a same-run baseline (raw durable Postgres inserts), with where a record's time went per hop.
+/// machine, printed beside same-run baselines (raw durable Postgres inserts; the write floor, <see cref="WriteFloor"/>), with
+/// where a record's time went per hop.
 /// ./cdp bench ingest --rate R [--records N]: the same records offered at R a second (not as fast as possible), for the
 /// lag received -> resolved p50/p99 at that rate.
 /// ./cdp bench ingest --telemetry-compare [--records N]: the same pipeline with telemetry off and then on
@@ -44,6 +45,8 @@ static class IngestionBench
         await WarmUpAsync(host, db, Args.Int(args, "--warm-up", 4000), concurrency);
         var payloads = Workload.Build(records);
         var rate = Args.Int(args, "--rate", 0);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));   // idle backends report their row counts within a second
+        var writesBefore = await WriteFloor.TakeAsync(db);
         var cpu = CpuUse.Now(host.Pid);
         var startedAt = DateTime.UtcNow;
         var started = Stopwatch.StartNew();
@@ -69,6 +72,7 @@ static class IngestionBench
         Console.WriteLine($"outcomes                         : {counts}");
         Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
         await host.StopAsync();
+        WriteFloor.Print(await WriteFloor.ReplayAsync(db, writesBefore, await WriteFloor.TakeAsync(db)), records, records / endToEnd.TotalSeconds);
     }
 
     /// <summary>
