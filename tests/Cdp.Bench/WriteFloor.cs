@@ -122,7 +122,9 @@ static class WriteFloor
             from pg_attribute a
             where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped and a.attidentity = '' and a.attgenerated = ''
             order by exists (select 1 from pg_index i where i.indrelid = a.attrelid
-                             and (a.attnum = any(i.indkey) or i.indexprs is not null or i.indpred is not null)), a.attnum
+                             and (a.attnum = any(i.indkey)
+                                  or coalesce(pg_get_expr(i.indexprs, i.indrelid), '') || ' ' || coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+                                     ~ ('\m' || a.attname || '\M'))), a.attnum
             limit 1
             """, conn);
         cmd.Parameters.AddWithValue(table);
