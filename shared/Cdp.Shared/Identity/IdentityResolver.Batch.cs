@@ -483,7 +483,10 @@ public sealed partial class IdentityResolver
                     "select account_id, unified_social_credit_code from account where unified_social_credit_code = any(@values)",
                     new { values = asked.Where(a => a.Table == "account").Select(a => a.Value).Distinct().ToArray() }));
                 batch.BatchCommands.Add(Run.Command(Matching.SimilaritySql, Matching.SimilarityArgs(threshold)));
-                batch.BatchCommands.Add(Run.Command(Matching.Fuzzy, Matching.FuzzyArgs(fuzzy, threshold)));
+                // Records of one company in one city ask the same question: asked once, answered to each.
+                var asking = fuzzy.GroupBy(x => (x.Clean.CompanyShortName, x.Clean.Record.City, HasCode: x.Clean.Record.CreditCode is not null))
+                    .ToDictionary(g => g.First().I, g => g.Select(x => x.I).ToList());
+                batch.BatchCommands.Add(Run.Command(Matching.Fuzzy, Matching.FuzzyArgs([.. fuzzy.Where(x => asking.ContainsKey(x.I))], threshold)));
                 await using var reader = await batch.ExecuteReaderAsync(ct);
                 for (var set = 0; set < 3; set++)
                 {
@@ -510,7 +513,10 @@ public sealed partial class IdentityResolver
                 await reader.NextResultAsync(ct);
                 await reader.NextResultAsync(ct);
                 foreach (var (i, _) in fuzzy) prefetch.Fuzzy[i] = [];
-                foreach (var match in await ReadRows<Matching.FuzzyMatch>(reader, ct)) prefetch.Fuzzy[match.I].Add(match);
+                foreach (var match in await ReadRows<Matching.FuzzyMatch>(reader, ct))
+                {
+                    foreach (var i in asking[match.I]) prefetch.Fuzzy[i].Add(match);
+                }
             }
 
             // 4. The account a fuzzy rule would merge into (its only candidate), locked like the others.
