@@ -42,7 +42,7 @@ static class IngestionBench
             ["Topics:ConsumersEnabled"] = args.Contains("--accept-only") ? "false" : "true",
         });
 
-        await WarmUpAsync(host, db, Args.Int(args, "--warm-up", 4000), concurrency);
+        await WarmUpAsync(host, db, Args.Int(args, "--warm-up", 4000), concurrency, acceptOnly: args.Contains("--accept-only"));
         var payloads = Workload.Build(records);
         var rate = Args.Int(args, "--rate", 0);
         await Task.Delay(TimeSpan.FromSeconds(1.5));   // idle backends report their row counts within a second
@@ -56,7 +56,11 @@ static class IngestionBench
         var acceptedAt = started.Elapsed;
         var settledByThen = await SettledAsync(db);
         Report.Line(rate > 0 ? $"webhook -> 202 at {rate:N0}/s offered" : "webhook -> 202 (durable receipt + queued)", accept);
-        if (args.Contains("--accept-only")) return;
+        if (args.Contains("--accept-only"))
+        {
+            Console.WriteLine($"CPU, send to the last 202         : {CpuUse.Now(host.Pid).PerItemSince(cpu, records, "record")}");
+            return;
+        }
 
         await UntilSettledAsync(db, records, TimeSpan.FromMinutes(30));
         var endToEnd = await LastProcessedAsync(db) - startedAt;
@@ -116,7 +120,8 @@ static class IngestionBench
     /// (~10 s each) until the JIT has settled (<see cref="JitWarmUp"/>; after one round perf still had ~30 % of the
     /// timed part's samples in the JIT).
     /// </summary>
-    static async Task WarmUpAsync(HostProcess host, NpgsqlDataSource db, int count, int concurrency)
+    /// <param name="acceptOnly">The consumers are off: nothing settles, so a round's queued messages are removed with its receipts.</param>
+    static async Task WarmUpAsync(HostProcess host, NpgsqlDataSource db, int count, int concurrency, bool acceptOnly)
     {
         if (count <= 0) return;
         var all = Workload.Build(count * WarmUpRounds);
@@ -125,10 +130,15 @@ static class IngestionBench
             // Each round its own slice of the workload: other people than the rounds before, so none is a duplicate.
             var payloads = all.Skip(round * count).Take(count).Where(p => p.Channel != "erp").Select(p => (p.Channel, Json: Rename(p.Json))).ToList();
             await Sender.SendAsync(host.Client, payloads, concurrency, BenchHost.SecretOf);
-            await UntilSettledAsync(db, payloads.Count, TimeSpan.FromMinutes(5));
-            await Eventually.Until(async () => (long)(await db.CreateCommand("select count(*) from topic_message where status = 'pending'").ExecuteScalarAsync())! == 0,
-                TimeSpan.FromMinutes(5));
+            if (!acceptOnly)
+            {
+                await UntilSettledAsync(db, payloads.Count, TimeSpan.FromMinutes(5));
+                await Eventually.Until(async () => (long)(await db.CreateCommand("select count(*) from topic_message where status = 'pending'").ExecuteScalarAsync())! == 0,
+                    TimeSpan.FromMinutes(5));
+            }
+
             await using var batch = db.CreateBatch();
+            if (acceptOnly) batch.BatchCommands.Add(new("delete from topic_message"));
             batch.BatchCommands.Add(new("delete from identity_review"));
             batch.BatchCommands.Add(new("delete from ingestion_receipt"));
             await batch.ExecuteNonQueryAsync();

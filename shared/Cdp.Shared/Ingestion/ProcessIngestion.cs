@@ -146,14 +146,12 @@ public sealed class ProcessIngestion(NpgsqlDataSource db, WeComApiClient weCom, 
     /// <summary>
     /// Records that resolve against the same company share a key, so they are handled one after another instead
     /// of queueing on the resolver's account locks while holding a connection each; other records are keyed by
-    /// the person. The company is named by its normalised full name first: a contact brings the name alone and an
-    /// ERP account the name and the code, so keyed by the code the two landed in one claim under two keys and waited
-    /// on each other's name lock. The resolver's advisory locks still cover records that share only some identifiers.
+    /// the person. The resolver's advisory locks still cover records that share only some identifiers.
     /// </summary>
     public static string NaturalKey(CleanRecord clean)
     {
         var r = clean.Record;
-        var company = r.Kind == EntityKind.Lead ? null : clean.CompanyFullName ?? r.CreditCode;
+        var company = r.Kind == EntityKind.Lead ? null : r.CreditCode ?? clean.CompanyFullName;
         if (company is not null) return $"account:{company}";
         var person = r.Mobile ?? r.Email ?? r.WeComExternalUserId ?? r.UnionId ?? r.OpenId;
         return $"{r.Kind.ToString().ToLowerInvariant()}:{person ?? r.Channel + ":" + r.SourceId}";

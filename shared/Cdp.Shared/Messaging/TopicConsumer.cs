@@ -163,10 +163,7 @@ public sealed class TopicConsumer : BackgroundService
         // The oldest pending rows first: with many keys the heads are dense there, and the round stays O(batch).
         // The window is the topic's oldest pending rows, so a key's oldest pending message, when the key is in the
         // window at all, is in it too: the heads are found inside the window, with no index probe per row (a probe per
-        // window row made the claim a quarter of Postgres's CPU on the ingest bench, pg_stat_statements). The heads are
-        // looked up by primary key as an array: joined, a churning queue's stale statistics (the window estimated at one
-        // row) made the planner scan every pending row of the key index once per head (auto_explain: 120,000 buffers and
-        // up to 200 ms for a claim of 64).
+        // window row made the claim a quarter of Postgres's CPU on the ingest bench, pg_stat_statements).
         var claimed = await ClaimWith($"""
             with w as (
                 select message_id, message_key from topic_message
@@ -175,9 +172,8 @@ public sealed class TopicConsumer : BackgroundService
             heads as (
                 select distinct on (message_key) message_id from w order by message_key, message_id),
             c as (
-                select m.message_id from topic_message m
-                 where m.message_id = any(array(select message_id from heads))
-                   and m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
+                select m.message_id from heads h join topic_message m on m.message_id = h.message_id
+                 where m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
                  order by m.message_id limit $2
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
@@ -198,9 +194,8 @@ public sealed class TopicConsumer : BackgroundService
                      order by message_key, message_id limit 1) n),
             scanned as (select message_id from heads limit $3),
             c as (
-                select m.message_id from topic_message m
-                 where m.message_id = any(array(select message_id from scanned))
-                   and m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
+                select m.message_id from scanned s join topic_message m on m.message_id = s.message_id
+                 where m.status = 'pending' and m.available_at <= now() and (m.lease_until is null or m.lease_until < now())
                  order by m.message_id limit $2
                  for update of m skip locked)
             update topic_message t set lease_owner = $4, lease_until = now() + $5
