@@ -67,9 +67,33 @@ public sealed class PostgresDatabase : IAsyncLifetime
                 await using (var db = NpgsqlDataSource.Create(cs)) await Migrations.ApplyAsync(db, appRole: AppRole);
                 // Renamed only when complete, so an interrupted run never leaves a half-migrated template.
                 await Admin($"alter database {building} rename to {TemplateName}");
+                await DropOldTemplatesAsync(conn);
             }
         }
         templateReady = true;
+    }
+
+    /// <summary>
+    /// Templates of earlier schema versions, which nothing uses once the migrations change, except the newest few (a
+    /// run of another checkout may still copy one).
+    /// </summary>
+    static async Task DropOldTemplatesAsync(NpgsqlConnection conn)
+    {
+        const int Kept = 3;
+        var old = new List<string>();
+        await using (var cmd = new NpgsqlCommand(
+            "select datname from pg_database where datname ~ '^cdp_tpl_[0-9a-f]{12}(_build)?$' order by oid desc offset $1", conn))
+        {
+            cmd.Parameters.AddWithValue(Kept);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) old.Add(reader.GetString(0));
+        }
+
+        foreach (var name in old.Where(n => n != TemplateName))
+        {
+            try { await Admin($"drop database if exists {name}"); }
+            catch (PostgresException) { }   // in use by another run right now: the next new template tries again
+        }
     }
 
     /// <summary>
