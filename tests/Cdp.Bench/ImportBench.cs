@@ -78,9 +78,7 @@ static class ImportBench
                 });
             }
 
-            // Idle backends report their row counts within a second.
-            await Task.Delay(TimeSpan.FromSeconds(1.5));
-            var writesBefore = await WriteFloor.TakeAsync(db);
+            var writesBefore = await WriteFloor.BeforeRunAsync(db);
             var used = CpuUse.Now(host.Pid);
             var clock = Stopwatch.StartNew();
             var importId = await PostAsync(client, file);
@@ -115,8 +113,7 @@ static class ImportBench
             Console.WriteLine($"phase: chunks, whole             : {PerSecond(5),10:N0} records/s  ({Seconds(5):N1} s in chunks; {Seconds(7):N1} s wall from staged to last chunk)");
             Console.WriteLine($"ratio end to end / raw COPY      : {copy.TotalSeconds / total.TotalSeconds:P1}");
             await host.StopAsync();
-            // With the host stopped (its backends gone, their counts reported), nothing competes with the replay.
-            WriteFloor.Print(await WriteFloor.ReplayAsync(db, writesBefore, await WriteFloor.TakeAsync(db)), records, records / total.TotalSeconds);
+            await WriteFloor.PrintAfterRunAsync(db, writesBefore, records, records / total.TotalSeconds);
         }
         finally
         {

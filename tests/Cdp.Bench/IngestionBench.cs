@@ -45,8 +45,7 @@ static class IngestionBench
         await WarmUpAsync(host, db, Args.Int(args, "--warm-up", 4000), concurrency, acceptOnly: args.Contains("--accept-only"));
         var payloads = Workload.Build(records);
         var rate = Args.Int(args, "--rate", 0);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));   // idle backends report their row counts within a second
-        var writesBefore = await WriteFloor.TakeAsync(db);
+        var writesBefore = await WriteFloor.BeforeRunAsync(db);
         var cpu = CpuUse.Now(host.Pid);
         var startedAt = DateTime.UtcNow;
         var started = Stopwatch.StartNew();
@@ -76,7 +75,7 @@ static class IngestionBench
         Console.WriteLine($"outcomes                         : {counts}");
         Console.WriteLine($"ratio webhook->resolved / baseline: {records / endToEnd.TotalSeconds / baseline.PerSecond:P0}");
         await host.StopAsync();
-        WriteFloor.Print(await WriteFloor.ReplayAsync(db, writesBefore, await WriteFloor.TakeAsync(db)), records, records / endToEnd.TotalSeconds);
+        await WriteFloor.PrintAfterRunAsync(db, writesBefore, records, records / endToEnd.TotalSeconds);
     }
 
     /// <summary>

@@ -17,8 +17,21 @@ static class WriteFloor
 
     public sealed record Result(TimeSpan Took, long Inserted, long Updated, long Deleted, IReadOnlyList<(string Table, TimeSpan Took, string Rows)> ByTable, IReadOnlyList<string> Skipped);
 
-    /// <summary>Row counts so far. Backends report theirs when they go idle (within a second); the caller lets them.</summary>
-    public static async Task<Snapshot> TakeAsync(NpgsqlDataSource db)
+    /// <summary>The row counts before the timed run, once idle backends have reported theirs (within a second).</summary>
+    public static async Task<Snapshot> BeforeRunAsync(NpgsqlDataSource db)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        return await TakeAsync(db);
+    }
+
+    /// <summary>
+    /// After the timed run, with its host stopped (its backends gone, their counts reported, nothing competing with the
+    /// replay): the floor of what it wrote since <paramref name="before"/>, printed beside its end-to-end rate.
+    /// </summary>
+    public static async Task PrintAfterRunAsync(NpgsqlDataSource db, Snapshot before, long records, double measuredPerSecond) =>
+        Print(await ReplayAsync(db, before, await TakeAsync(db)), records, measuredPerSecond);
+
+    static async Task<Snapshot> TakeAsync(NpgsqlDataSource db)
     {
         await using var cmd = db.CreateCommand("""
             select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables
@@ -35,7 +48,7 @@ static class WriteFloor
     /// are the table's own: repeated up to the count where no unique index forbids it (a drained queue holds few), else
     /// as many as it holds with the time scaled to the count; a table left empty is skipped and named.
     /// </summary>
-    public static async Task<Result> ReplayAsync(NpgsqlDataSource db, Snapshot before, Snapshot after)
+    static async Task<Result> ReplayAsync(NpgsqlDataSource db, Snapshot before, Snapshot after)
     {
         await using var conn = await db.OpenConnectionAsync();
         var byTable = new List<(string, TimeSpan, string)>();
@@ -47,12 +60,13 @@ static class WriteFloor
             var (ins, upd, del) = (now.Inserted - then.Inserted, now.Updated - then.Updated, now.Deleted - then.Deleted);
             if (ins + upd + del <= 0) continue;
             var copy = "floor_" + table;
-            await Execute(conn, $"drop table if exists {copy}; create table {copy} (like {table} including all)");
             if (await InsertSqlAsync(conn, table, copy, ins) is not { } insert)
             {
                 skipped.Add(table);
                 continue;
             }
+
+            await Execute(conn, $"drop table if exists {copy}; create table {copy} (like {table} including all)");
 
             // Inserts; a table the run only updated or deleted from gets rows to do it to, untimed.
             var took = TimeSpan.Zero;
@@ -151,7 +165,7 @@ static class WriteFloor
     }
 
     /// <summary>The floor as a bench line, and the heaviest tables.</summary>
-    public static void Print(Result floor, long records, double measuredPerSecond)
+    static void Print(Result floor, long records, double measuredPerSecond)
     {
         var perSecond = records / floor.Took.TotalSeconds;
         Console.WriteLine($"floor: the run's own row writes  : {perSecond,10:N0} records/s  ({floor.Took.TotalSeconds:N1} s for {floor.Inserted:N0} inserts, {floor.Updated:N0} updates, {floor.Deleted:N0} deletes; set-based, no reads)");

@@ -117,13 +117,14 @@ public sealed partial class IdentityResolver
             fullName = rows.Select(x => x.Clean.CompanyFullName).ToArray(),
         };
 
+        /// <summary>How many candidates <see cref="Fuzzy"/> answers at most.</summary>
+        public const int FuzzyLimit = 20;
+
         /// <summary>
         /// The fuzzy rule: accounts of the record's city whose short name is similar (pg_trgm, at least the threshold,
         /// which <see cref="SimilaritySql"/> sets first for the <c>%</c> operator), and none holding a code when the
-        /// record brings one; the 20 most similar.
+        /// record brings one; the <see cref="FuzzyLimit"/> most similar.
         /// </summary>
-        /// <summary>How many candidates <see cref="Fuzzy"/> answers at most.</summary>
-        public const int FuzzyLimit = 20;
 
         public static readonly string Fuzzy = $"""
             select r.i as I, a.account_id as AccountId, a.account_name as Name, a.city as City,
